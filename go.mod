@@ -1,0 +1,3 @@
+module cpis
+
+go 1.26.8
