@@ -1,0 +1,108 @@
+// Package codes names the outcome codes of returns.md: the real CP-IS file
+// (CPF..) and record (CPR..) codes, and the hub's detail codes that say
+// exactly what happened. Responses, the ingest report and the operations
+// reports all speak this vocabulary.
+package codes
+
+// Code is a CP-IS outcome code, for a whole file (CPF..) or a row (CPR..).
+type Code string
+
+// File outcomes.
+const (
+	FileCorrupt   Code = "CPF01" // not formed correctly: nothing applied
+	FileApplied   Code = "CPF02" // every row applied (warnings allowed)
+	FilePartial   Code = "CPF03" // some rows applied, some rejected
+	FileNotUsed   Code = "CPF04" // nothing applied
+	FileAwaitsPDS Code = "CPF05" // no demographics reference yet
+)
+
+// Row outcomes.
+const (
+	RowUnknown    Code = "CPR01" // NHS number unknown to demographics
+	RowSensitive  Code = "CPR02" // sensitive record
+	RowDOB        Code = "CPR03" // date of birth differs
+	RowNHSFormat  Code = "CPR04" // NHS number format incorrect
+	RowSuperseded Code = "CPR05" // NHS number superseded
+	RowWarning    Code = "CPR06" // accepted with a warning
+	RowRejected   Code = "CPR07" // rejected for another reason
+)
+
+// Detail is a detail code (F.., R.., P.., W..).
+type Detail string
+
+// File detail codes.
+const (
+	F001 Detail = "F001" // not UTF-8 text (or not gzip in a .gz file)
+	F002 Detail = "F002" // name, XML root or control file not as specified
+	F003 Detail = "F003" // another LA's code
+	F004 Detail = "F004" // header or elements: missing required, unknown
+	F005 Detail = "F005" // malformed CSV/XML, line too long, DTD
+	F006 Detail = "F006" // over the size limit
+	F007 Detail = "F007" // repeat
+	F008 Detail = "F008" // out of date order, or dated after today
+	F009 Detail = "F009" // FULL return held
+	F010 Detail = "F010" // more than half the rows rejected
+	F011 Detail = "F011" // held return superseded by a later FULL
+	F012 Detail = "F012" // held return discarded by operations
+)
+
+// Row detail codes.
+const (
+	P001 Detail = "P001" // NHS number not known to demographics
+	P002 Detail = "P002" // sensitive record
+	P003 Detail = "P003" // date of birth differs
+	P004 Detail = "P004" // superseded: the detail names the current number
+	P005 Detail = "P005" // name differs (warning)
+	P006 Detail = "P006" // date of death recorded (warning)
+	R001 Detail = "R001" // NHS number missing or blank
+	R002 Detail = "R002" // NHS number not 10 digits
+	R003 Detail = "R003" // check digit fails, or one repeated digit
+	R004 Detail = "R004" // plan type unknown
+	R005 Detail = "R005" // start date missing or not a date
+	R006 Detail = "R006" // end date not a date, or before the start
+	R007 Detail = "R007" // start or end after the extract date
+	R008 Detail = "R008" // UCPP without a valid due date
+	R009 Detail = "R009" // same (NHS number, plan type) twice in the file
+	R010 Detail = "R010" // local_id missing, too long or not printable
+	R011 Detail = "R011" // action unknown, or non-empty in a FULL return
+	R012 Detail = "R012" // date of birth not a date
+	R013 Detail = "R013" // a name over 100 characters
+	W001 Detail = "W001" // not visible on the extract date: not stored
+	W002 Detail = "W002" // due date on a non-UCPP row: ignored
+	W003 Detail = "W003" // DELETE of a plan not held
+)
+
+// RowCode returns the CPR code that carries a row detail code.
+func RowCode(d Detail) Code {
+	switch d {
+	case P001:
+		return RowUnknown
+	case P002:
+		return RowSensitive
+	case P003:
+		return RowDOB
+	case P004:
+		return RowSuperseded
+	case R001, R002, R003:
+		return RowNHSFormat
+	case P005, P006, W001, W002, W003:
+		return RowWarning
+	}
+	return RowRejected
+}
+
+// Problem is one finding about a row or a file: its detail code and a
+// sentence a data officer understands, naming the value at fault.
+type Problem struct {
+	Detail Detail
+	Text   string
+}
+
+// Error makes a file-level Problem usable as an error.
+type Error struct {
+	Detail Detail
+	Line   int    // physical line (CSV) or Plan ordinal (XML); 0 when none
+	Text   string // names the value at fault
+}
+
+func (e *Error) Error() string { return e.Text }
