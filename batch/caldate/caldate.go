@@ -34,13 +34,17 @@ type Date struct {
 // ErrNotADate reports text that is not a date in an accepted format.
 var ErrNotADate = errors.New("not a date")
 
+// epoch is day 1; time.Duration spans only 292 years, so arithmetic uses
+// Unix seconds.
 var epoch = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+const secondsPerDay = 24 * 60 * 60
 
 // Of returns the date of year, month and day. It does not normalise: the
 // caller must pass a real date (see Valid).
 func Of(year int, month time.Month, day int) Date {
 	t := time.Date(year, month, day, 0, 0, 0, 0, time.UTC)
-	return Date{days: int32(t.Sub(epoch)/(24*time.Hour)) + 1}
+	return Date{days: int32((t.Unix()-epoch.Unix())/secondsPerDay) + 1}
 }
 
 // Valid reports whether year, month and day name a real calendar date.
@@ -63,7 +67,7 @@ func (d Date) IsZero() bool { return d.days == 0 }
 
 // Time returns midnight UTC at the start of d (for arithmetic and display).
 func (d Date) Time() time.Time {
-	return epoch.Add(time.Duration(d.days-1) * 24 * time.Hour)
+	return time.Unix(epoch.Unix()+int64(d.days-1)*secondsPerDay, 0).UTC()
 }
 
 // YMD returns the year, month and day of d.
