@@ -1,0 +1,69 @@
+// Package expire purges what health staff can no longer see (data
+// minimisation, domain.md): plans past their visibility window, and row
+// outcomes kept for the reports beyond their 90 days.
+package expire
+
+import (
+	"fmt"
+	"time"
+
+	"cpis/batch/caldate"
+	"cpis/batch/plans"
+	"cpis/store"
+)
+
+// OutcomeRetention is how long row outcomes are kept for the reports.
+const OutcomeRetention = 90 * 24 * time.Hour
+
+// Result counts what a run purged.
+type Result struct {
+	Plans    int `json:"plans_purged"`
+	Outcomes int `json:"messages_outcomes_purged"`
+}
+
+// Run purges, in one transaction, every plan not visible on today's London
+// date and the row outcomes of messages taken more than 90 days ago.
+// Running it twice changes nothing the second time.
+func Run(db *store.DB, now time.Time) (Result, error) {
+	today := caldate.InLondon(now)
+	var res Result
+	err := db.Update(func(tx *store.Tx) error {
+		var gone []plans.Key
+		if err := tx.AllPlans(func(p plans.Plan) error {
+			if !p.VisibleOn(today, tx.DateOfBirth(p.NHS)) {
+				gone = append(gone, p.Key)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if _, err := tx.DeletePlan(k); err != nil {
+				return err
+			}
+		}
+		res.Plans = len(gone)
+
+		cutoff := now.Add(-OutcomeRetention)
+		var old [][]byte
+		if err := tx.Messages("", func(m *store.Message) error {
+			if m.TakenAt.Before(cutoff) && m.State == store.Responded {
+				old = append(old, m.Key)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := tx.DeleteOutcomes(k); err != nil {
+				return err
+			}
+		}
+		res.Outcomes = len(old)
+		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans}})
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("expire: %w", err)
+	}
+	return res, nil
+}

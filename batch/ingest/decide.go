@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"cpis/batch/caldate"
+	"cpis/batch/codes"
+	"cpis/batch/returns"
+	"cpis/mesh"
+	"cpis/mesh/local"
+	"cpis/store"
+)
+
+// decide runs the checks that follow taking (date order, demographics
+// reference, reading, rows, F010, the safety hold) and commits the outcome
+// in one transaction with everything it changes. allowHold is false when
+// operations release a held return.
+func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) error {
+	if m.Problem != nil {
+		return l.commit(m, fileOutcome(*m.Problem), nil, store.Decided)
+	}
+	name, err := returns.ParseName(m.File)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", m.MessageID, err) // cannot happen: checked when taken
+	}
+	var st store.LAState
+	var haveRef bool
+	if err := l.cfg.DB.View(func(tx *store.Tx) error {
+		haveRef = tx.HasDemographics()
+		st, err = tx.LAState(l.la.Code)
+		return err
+	}); err != nil {
+		return err
+	}
+	switch {
+	case name.Extract.After(l.today):
+		return l.commit(m, fileOutcome(codes.Problem{Detail: codes.F008,
+			Text: fmt.Sprintf("the extract date %s in %s is after today (%s): nothing was applied.", name.Extract, m.File, l.today)}), nil, store.Decided)
+	case name.Extract.Before(st.LastApplied):
+		return l.commit(m, fileOutcome(codes.Problem{Detail: codes.F008,
+			Text: fmt.Sprintf("the extract date %s in %s is before the newest applied return (%s, %s): nothing was applied.", name.Extract, m.File, st.LastApplied, st.LastAppliedID)}), nil, store.Decided)
+	case !haveRef:
+		if m.State == store.Waiting {
+			return nil // already answered; waits on
+		}
+		return l.commit(m, &store.Outcome{Code: codes.FileAwaitsPDS,
+			Text: countsText(store.Counts{}) + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, nil, store.Waiting)
+	}
+
+	checked, err := l.read(ctx, m, name)
+	var fe *codes.Error
+	switch {
+	case errors.As(err, &fe):
+		text := fe.Text
+		if fe.Line > 0 {
+			text = fmt.Sprintf("line %d: %s", fe.Line, fe.Text)
+		}
+		return l.commit(m, fileOutcome(codes.Problem{Detail: fe.Detail, Text: fmt.Sprintf("%s: %s: nothing was applied.", m.File, text)}), nil, store.Decided)
+	case err != nil:
+		return err
+	}
+	return l.commitEvaluation(m, name, checked, allowHold)
+}
+
+// read streams the archived data file through the parser and the row
+// checks. File problems come back as *codes.Error.
+func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) ([]returns.Checked, error) {
+	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
+	if err != nil {
+		return nil, fileReadError(m, err)
+	}
+	defer f.Close()
+	rd, err := returns.NewReader(f, name)
+	if err != nil {
+		return nil, fileReadError(m, err)
+	}
+	var out []returns.Checked
+	for {
+		row, err := rd.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fileReadError(m, err)
+		}
+		if len(out)%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		c := returns.Check(row, name)
+		c.Key.LA = l.la.Code
+		out = append(out, c)
+	}
+}
+
+func fileReadError(m *store.Message, err error) error {
+	var fe *codes.Error
+	switch {
+	case errors.As(err, &fe):
+		return fe
+	case errors.Is(err, mesh.ErrTooLarge):
+		return &codes.Error{Detail: codes.F006, Text: "the content is over the size limit once decompressed"}
+	case errors.Is(err, mesh.ErrNotGzip):
+		return &codes.Error{Detail: codes.F001, Text: "the file is not valid gzip"}
+	}
+	return fmt.Errorf("read %s: %w", m.File, err)
+}
+
+func fileOutcome(p codes.Problem) *store.Outcome {
+	code := codes.FileNotUsed
+	switch p.Detail {
+	case codes.F001, codes.F002, codes.F004, codes.F005, codes.F006:
+		code = codes.FileCorrupt
+	}
+	return &store.Outcome{Code: code, Detail: p.Detail, Text: countsText(store.Counts{}) + " " + capitalise(p.Text)}
+}
+
+// commitEvaluation evaluates the rows against the store and commits the
+// outcome, the plan changes (when applied), the row outcomes, the LA's
+// progress and the audit in one transaction.
+func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []returns.Checked, allowHold bool) error {
+	now := l.cfg.Now()
+	return l.cfg.DB.Update(func(tx *store.Tx) error {
+		ev, err := evaluate(tx, l.la.Code, name, checked, l.today, allowHold)
+		if err != nil {
+			return fmt.Errorf("evaluate %s: %w", m.File, err)
+		}
+		state := store.Decided
+		if ev.hold {
+			state = store.Held
+		}
+		if ev.apply {
+			for _, k := range ev.removals {
+				if _, err := tx.DeletePlan(k); err != nil {
+					return err
+				}
+			}
+			for _, p := range ev.upserts {
+				if err := tx.PutPlan(p); err != nil {
+					return err
+				}
+			}
+			st, err := tx.LAState(l.la.Code)
+			if err != nil {
+				return err
+			}
+			if !name.Extract.Before(st.LastApplied) {
+				st.LastApplied, st.LastAppliedID = name.Extract, m.MessageID
+			}
+			if err := tx.PutLAState(l.la.Code, st); err != nil {
+				return err
+			}
+			m.Applied, m.AppliedAt = true, now.UTC()
+		}
+		if (ev.apply || ev.hold) && name.Kind == returns.Full {
+			if err := l.supersedeHeld(tx, m, name.Extract, now); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutOutcomes(m, ev.rows); err != nil {
+			return err
+		}
+		return l.record(tx, m, &ev.outcome, state, now)
+	})
+}
+
+// supersedeHeld discards (F011) any held FULL return of the LA dated before
+// a FULL return that is now applied or held.
+func (l *laRun) supersedeHeld(tx *store.Tx, by *store.Message, extract caldate.Date, now time.Time) error {
+	open, err := tx.OpenMessages(l.la.Code)
+	if err != nil {
+		return err
+	}
+	for _, h := range open {
+		if h.State != store.Held || string(h.Key) == string(by.Key) || !h.Extract.Before(extract) {
+			continue
+		}
+		out := fileOutcome(codes.Problem{Detail: codes.F011, Text: fmt.Sprintf(
+			"the held return %s (%s) is superseded by the later FULL return %s (%s): it will never be applied.", h.File, h.MessageID, by.File, by.MessageID)})
+		if err := tx.DeleteOutcomes(h.Key); err != nil {
+			return err
+		}
+		if err := l.record(tx, h, out, store.Decided, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

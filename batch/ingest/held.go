@@ -1,0 +1,90 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"cpis/batch/caldate"
+	"cpis/batch/codes"
+	"cpis/mesh/local"
+	"cpis/store"
+)
+
+// Open returns every message whose lifecycle is not finished (held, waiting
+// for demographics, or interrupted), by LA then order taken.
+func Open(db *store.DB) ([]*store.Message, error) {
+	var out []*store.Message
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		out, err = tx.OpenMessages("")
+		return err
+	})
+	return out, err
+}
+
+// Release applies a held FULL return against the store as it is now, with
+// no second safety hold, and answers the LA with a new response.
+func Release(ctx context.Context, cfg Config, messageID string) (Result, error) {
+	return operate(ctx, cfg, messageID, func(l *laRun, m *store.Message) error {
+		return l.decide(ctx, m, false)
+	})
+}
+
+// Discard drops a held FULL return for good (F012) and tells the LA.
+func Discard(ctx context.Context, cfg Config, messageID string) (Result, error) {
+	return operate(ctx, cfg, messageID, func(l *laRun, m *store.Message) error {
+		out := fileOutcome(codes.Problem{Detail: codes.F012, Text: fmt.Sprintf(
+			"the held return %s was discarded by the CP-IS operations team: it will never be applied.", m.File)})
+		return l.cfg.DB.Update(func(tx *store.Tx) error {
+			if err := tx.DeleteOutcomes(m.Key); err != nil {
+				return err
+			}
+			return l.record(tx, m, out, store.Decided, l.cfg.Now())
+		})
+	})
+}
+
+// ErrNotHeld means the message named is not a held return.
+var ErrNotHeld = fmt.Errorf("not a held return")
+
+func operate(ctx context.Context, cfg Config, messageID string, act func(*laRun, *store.Message) error) (Result, error) {
+	cfg.defaults()
+	open, err := Open(cfg.DB)
+	if err != nil {
+		return Result{}, err
+	}
+	var m *store.Message
+	for _, o := range open {
+		if o.MessageID == messageID && o.State == store.Held {
+			m = o
+		}
+	}
+	if m == nil {
+		return Result{}, fmt.Errorf("message %s: %w (see `cpis returns list`)", messageID, ErrNotHeld)
+	}
+	var a store.Authority
+	if err := cfg.DB.View(func(tx *store.Tx) error {
+		var ok bool
+		a, ok, err = tx.Authority(m.LA)
+		if !ok && err == nil {
+			err = fmt.Errorf("LA %s is not known", m.LA)
+		}
+		return err
+	}); err != nil {
+		return Result{}, err
+	}
+	l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now())}
+	// Responses owed from before are written first, so each response shows
+	// the row outcomes of its own decision.
+	if err := l.respond(m); err != nil {
+		return Result{}, err
+	}
+	if err := act(l, m); err != nil {
+		return Result{}, err
+	}
+	if err := l.respond(m); err != nil {
+		return Result{}, err
+	}
+	l.addResult(m)
+	return l.results[0], nil
+}

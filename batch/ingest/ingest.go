@@ -1,0 +1,318 @@
+// Package ingest is the nightly ingest job: it takes every waiting return
+// from every LA's inbox, checks it (returns.md, "Checks, in order"),
+// reconciles its rows against demographics, applies it to the store in one
+// transaction, and answers the LA with a response in its outbox.
+//
+// Each message moves through the states of store.State. Every step is
+// recorded before the next begins, so a run that crashes anywhere is
+// finished by the next one: the return is applied once, archived once and
+// answered once.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"cpis/batch/caldate"
+	"cpis/batch/codes"
+	"cpis/mesh/local"
+	"cpis/store"
+)
+
+// DefaultSizeLimit is the largest return accepted, as stored and again
+// after decompression (mailboxes.md).
+const DefaultSizeLimit int64 = 512 << 20
+
+// Config is what a run needs.
+type Config struct {
+	DataDir string
+	DB      *store.DB
+	// Now is the clock of every date rule, message ID and audit time
+	// (replaced by --now for replays and tests).
+	Now func() time.Time
+	// RealNow is the wall clock, used only for the settle check of files
+	// without a control file.
+	RealNow func() time.Time
+	// SizeLimit bounds a return; 0 means DefaultSizeLimit.
+	SizeLimit int64
+	// Parallel bounds how many LAs are processed at once; 0 means 4.
+	Parallel int
+	// LAs limits the run to these LA codes; empty means every LA.
+	LAs []string
+	Log *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RealNow == nil {
+		c.RealNow = time.Now
+	}
+	if c.SizeLimit == 0 {
+		c.SizeLimit = DefaultSizeLimit
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 4
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Result is the outcome of one message handled by a run: the ingest report
+// line of returns.md.
+type Result struct {
+	LA        string       `json:"la"`
+	MessageID string       `json:"message_id"`
+	File      string       `json:"file"`
+	Code      codes.Code   `json:"code"`
+	Detail    codes.Detail `json:"detail_code"`
+	store.Counts
+	// Response is the outbox path of the response written.
+	Response string `json:"-"`
+}
+
+// LAError is an LA that could not be processed; the others still were.
+type LAError struct {
+	LA  string
+	Err error
+}
+
+func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
+
+func (e *LAError) Unwrap() error { return e.Err }
+
+// Report is what a run did.
+type Report struct {
+	Results []Result
+	Failed  []*LAError
+}
+
+// Run ingests every waiting return of every LA: LAs in parallel (bounded),
+// each LA's returns in extract-date order. An LA that fails is reported in
+// Report.Failed and the others go on; the error is for the run as a whole.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	var las []store.Authority
+	if err := cfg.DB.View(func(tx *store.Tx) error {
+		var err error
+		las, err = tx.Authorities()
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	if len(cfg.LAs) > 0 {
+		want := map[string]bool{}
+		for _, c := range cfg.LAs {
+			want[c] = true
+		}
+		var kept []store.Authority
+		for _, a := range las {
+			if want[a.Code] {
+				kept = append(kept, a)
+			}
+		}
+		las = kept
+	}
+
+	rep := &Report{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, cfg.Parallel)
+	var wg sync.WaitGroup
+	for _, a := range las {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(a store.Authority) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now())}
+			results, err := l.run(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Results = append(rep.Results, results...)
+			if err != nil {
+				cfg.Log.Error("ingest LA failed", "la", a.Code, "err", err)
+				rep.Failed = append(rep.Failed, &LAError{LA: a.Code, Err: err})
+			}
+		}(a)
+	}
+	wg.Wait()
+	sort.Slice(rep.Results, func(i, j int) bool {
+		if rep.Results[i].LA != rep.Results[j].LA {
+			return rep.Results[i].LA < rep.Results[j].LA
+		}
+		return rep.Results[i].MessageID < rep.Results[j].MessageID
+	})
+	sort.Slice(rep.Failed, func(i, j int) bool { return rep.Failed[i].LA < rep.Failed[j].LA })
+	return rep, ctx.Err()
+}
+
+// laRun is one LA's part of a run; it touches only that LA's mailbox and
+// messages, so LAs run in parallel safely.
+type laRun struct {
+	cfg     *Config
+	la      store.Authority
+	mb      *local.Mailbox
+	today   caldate.Date
+	results []Result
+}
+
+func (l *laRun) run(ctx context.Context) ([]Result, error) {
+	if err := l.recover(ctx); err != nil {
+		return l.results, err
+	}
+	if err := l.retryWaiting(ctx); err != nil {
+		return l.results, err
+	}
+	if err := l.takeNew(ctx); err != nil {
+		return l.results, err
+	}
+	if err := l.archiveStaleControls(); err != nil {
+		return l.results, err
+	}
+	return l.results, nil
+}
+
+// recover finishes what an earlier run left half done.
+func (l *laRun) recover(ctx context.Context) error {
+	open, err := l.openMessages()
+	if err != nil {
+		return err
+	}
+	for _, m := range open {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch m.State {
+		case store.Taken, store.Archived:
+			if err := l.process(ctx, m); err != nil {
+				return err
+			}
+		default:
+			if len(m.Pending()) > 0 {
+				if err := l.respond(m); err != nil {
+					return err
+				}
+				l.addResult(m)
+			}
+		}
+	}
+	return nil
+}
+
+func (l *laRun) openMessages() ([]*store.Message, error) {
+	var open []*store.Message
+	err := l.cfg.DB.View(func(tx *store.Tx) error {
+		var err error
+		open, err = tx.OpenMessages(l.la.Code)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open messages: %w", err)
+	}
+	return open, nil
+}
+
+// retryWaiting evaluates returns that waited for a demographics reference,
+// once there is one.
+func (l *laRun) retryWaiting(ctx context.Context) error {
+	var have bool
+	if err := l.cfg.DB.View(func(tx *store.Tx) error { have = tx.HasDemographics(); return nil }); err != nil {
+		return err
+	}
+	if !have {
+		return nil
+	}
+	open, err := l.openMessages()
+	if err != nil {
+		return err
+	}
+	sortMessages(open)
+	for _, m := range open {
+		if m.State != store.Waiting {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := l.process(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// process drives m through the remaining steps of its lifecycle.
+func (l *laRun) process(ctx context.Context, m *store.Message) error {
+	if m.State == store.Taken {
+		if err := l.archive(m); err != nil {
+			return err
+		}
+	}
+	if m.State == store.Archived || m.State == store.Waiting {
+		if err := l.decide(ctx, m, true); err != nil {
+			return err
+		}
+	}
+	if len(m.Pending()) > 0 {
+		if err := l.respond(m); err != nil {
+			return err
+		}
+	}
+	l.addResult(m)
+	return nil
+}
+
+func (l *laRun) addResult(m *store.Message) {
+	r := Result{LA: l.la.Code, MessageID: m.MessageID, File: m.File}
+	if m.Outcome != nil {
+		r.Code, r.Detail, r.Counts = m.Outcome.Code, m.Outcome.Detail, m.Outcome.Counts
+	}
+	if n := len(m.Responses); n > 0 {
+		r.Response = filepath.Join(l.mb.OutboxDir(), m.Responses[n-1].File)
+	}
+	// A message handled twice in one run (recovered, then re-evaluated)
+	// reports its last outcome once.
+	for i := range l.results {
+		if l.results[i].MessageID == r.MessageID && l.results[i].File == r.File {
+			l.results[i] = r
+			return
+		}
+	}
+	l.results = append(l.results, r)
+}
+
+func (l *laRun) archiveStaleControls() error {
+	stale, err := l.mb.StaleControls(l.cfg.RealNow())
+	if err != nil {
+		return fmt.Errorf("stale control files: %w", err)
+	}
+	for _, name := range stale {
+		if err := l.mb.ArchiveStaleControl(name); err != nil {
+			return fmt.Errorf("archive stale control file %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+
+// sortMessages puts messages of one LA in application order: extract date,
+// FULL before DELTA, then message ID.
+func sortMessages(ms []*store.Message) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		a, b := ms[i], ms[j]
+		if c := a.Extract.Compare(b.Extract); c != 0 {
+			return c < 0
+		}
+		if a.Kind != b.Kind {
+			return a.Kind == "FULL"
+		}
+		return a.MessageID < b.MessageID
+	})
+}

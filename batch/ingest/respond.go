@@ -1,0 +1,128 @@
+package ingest
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"cpis/batch/caldate"
+	"cpis/mesh"
+	"cpis/store"
+)
+
+// ResponseHeader is the header of every response file (returns.md).
+const ResponseHeader = "message_id,line,local_id,nhs_number,code,detail_code,detail"
+
+// commit records an outcome that changes no plan.
+func (l *laRun) commit(m *store.Message, out *store.Outcome, rows []store.RowOutcome, state store.State) error {
+	now := l.cfg.Now()
+	return l.cfg.DB.Update(func(tx *store.Tx) error {
+		if out.WithRows {
+			if err := tx.PutOutcomes(m, rows); err != nil {
+				return err
+			}
+		}
+		return l.record(tx, m, out, state, now)
+	})
+}
+
+// record sets m's outcome and state, owes the LA a response for it, and
+// audits the change, all inside tx.
+func (l *laRun) record(tx *store.Tx, m *store.Message, out *store.Outcome, state store.State, now time.Time) error {
+	return recordOutcome(tx, m, out, state, now)
+}
+
+func recordOutcome(tx *store.Tx, m *store.Message, out *store.Outcome, state store.State, now time.Time) error {
+	id := mesh.NewMessageID(now)
+	m.Outcome, m.State = out, state
+	m.Responses = append(m.Responses, store.Response{
+		MessageID: id,
+		File:      fmt.Sprintf("CPIS_%s_RESPONSE_%s_%s.csv", m.LA, caldate.InLondon(now).Compact(), id),
+		DecidedAt: now.UTC(),
+		Outcome:   *out,
+	})
+	if err := tx.PutMessage(m); err != nil {
+		return err
+	}
+	c := out.Counts
+	return tx.Audit(store.AuditEvent{At: now, Action: "message." + string(state), LA: m.LA, MessageID: m.MessageID,
+		Note: strings.TrimSpace(string(out.Code) + " " + string(out.Detail)),
+		Counts: map[string]int{"read": c.Read, "applied": c.Applied, "rejected": c.Rejected, "warnings": c.Warnings, "withdrawn": c.Withdrawn}})
+}
+
+// respond writes every response m still owes into the outbox, data file
+// then control file, and records each as written.
+func (l *laRun) respond(m *store.Message) error {
+	return writeResponses(l.cfg.DB, l.mb, m, l.cfg.Now())
+}
+
+type deliverer interface {
+	ID() string
+	Deliver(name string, write func(io.Writer) error, ctl mesh.Control) error
+}
+
+func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time) error {
+	for i := range m.Responses {
+		r := &m.Responses[i]
+		if !r.WrittenAt.IsZero() {
+			continue
+		}
+		ctl := mesh.OutgoingControl(mb.ID(), mesh.WorkflowUploadAck, r.MessageID, r.File,
+			fmt.Sprintf("CP-IS response to %s", m.File), r.DecidedAt)
+		write := func(w io.Writer) error {
+			return db.View(func(tx *store.Tx) error { return writeResponse(w, tx, m, r.Outcome) })
+		}
+		if err := mb.Deliver(r.File, write, ctl); err != nil {
+			return fmt.Errorf("write response %s: %w", r.File, err)
+		}
+		r.WrittenAt = now.UTC()
+		if len(m.Pending()) == 0 && m.State == store.Decided {
+			m.State = store.Responded
+		}
+		if err := db.Update(func(tx *store.Tx) error {
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			return tx.Audit(store.AuditEvent{At: now, Action: "response.written", LA: m.LA, MessageID: r.MessageID, Note: "response to " + m.MessageID})
+		}); err != nil {
+			return fmt.Errorf("record response %s: %w", r.File, err)
+		}
+	}
+	return nil
+}
+
+// writeResponse writes a response file: the summary row, then the row
+// outcomes in line order when the outcome lists them.
+func writeResponse(w io.Writer, tx *store.Tx, m *store.Message, out store.Outcome) error {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	if err := cw.Write(strings.Split(ResponseHeader, ",")); err != nil {
+		return err
+	}
+	if err := cw.Write([]string{m.MessageID, "0", "", "", string(out.Code), string(out.Detail), out.Text}); err != nil {
+		return err
+	}
+	if out.WithRows {
+		err := tx.Outcomes(m.Key, func(r store.RowOutcome) error {
+			return cw.Write([]string{m.MessageID, strconv.Itoa(r.Line), r.LocalID, r.NHSNumber, string(r.Code), string(r.Detail), r.Text})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func capitalise(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}

@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"cpis/batch/codes"
+	"cpis/batch/returns"
+	"cpis/mesh"
+	"cpis/mesh/local"
+	"cpis/store"
+)
+
+// candidate is an incoming message before it is taken.
+type candidate struct {
+	in        local.Incoming
+	name      returns.Name
+	named     bool // the file name parsed
+	problem   *codes.Problem
+	sha       string
+	messageID string
+}
+
+// takeNew takes the LA's waiting returns in order: unparseable names
+// first, then extract date, FULL before DELTA, then message ID.
+func (l *laRun) takeNew(ctx context.Context) error {
+	ready, err := l.mb.Incoming(l.cfg.RealNow())
+	if err != nil {
+		return fmt.Errorf("list inbox of %s: %w", l.la.MailboxID, err)
+	}
+	cands := make([]*candidate, 0, len(ready))
+	for _, in := range ready {
+		c, err := l.prepare(in)
+		if err != nil {
+			return err
+		}
+		cands = append(cands, c)
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return before(cands[i], cands[j]) })
+
+	held, err := l.heldReturn()
+	if err != nil {
+		return err
+	}
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// DELTA returns dated after a held FULL wait untaken in the inbox.
+		if held != nil && c.named && c.problem == nil && c.name.Kind == returns.Delta && c.name.Extract.After(held.Extract) {
+			l.cfg.Log.Info("DELTA waits behind a held FULL return", "la", l.la.Code, "file", c.in.Name, "held", held.MessageID)
+			continue
+		}
+		m, err := l.take(c)
+		if err != nil {
+			return err
+		}
+		if err := l.archive(m); err != nil {
+			return err
+		}
+		if err := l.decide(ctx, m, true); err != nil {
+			return err
+		}
+		if len(m.Pending()) > 0 {
+			if err := l.respond(m); err != nil {
+				return err
+			}
+		}
+		l.addResult(m)
+		if m.State == store.Held {
+			held = m
+		} else if held != nil && m.Applied && m.Kind == string(returns.Full) && m.Extract.After(held.Extract) {
+			held = nil // discarded (F011) in the transaction that applied m
+		}
+	}
+	return nil
+}
+
+func before(a, b *candidate) bool {
+	if a.named != b.named {
+		return !a.named
+	}
+	if !a.named {
+		return a.in.Name < b.in.Name
+	}
+	if c := a.name.Extract.Compare(b.name.Extract); c != 0 {
+		return c < 0
+	}
+	if a.name.Kind != b.name.Kind {
+		return a.name.Kind == returns.Full
+	}
+	return a.messageID < b.messageID
+}
+
+// heldReturn returns the LA's held FULL return, if any.
+func (l *laRun) heldReturn() (*store.Message, error) {
+	open, err := l.openMessages()
+	if err != nil {
+		return nil, err
+	}
+	var held *store.Message
+	for _, m := range open {
+		if m.State == store.Held && (held == nil || m.Extract.After(held.Extract)) {
+			held = m
+		}
+	}
+	return held, nil
+}
+
+// prepare reads what is needed to take in: its name, control file and
+// content hash, and the first problem of the checks that come before the
+// store is consulted (size, name and control file, LA).
+func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
+	c := &candidate{in: in}
+	gz := strings.HasSuffix(strings.ToLower(in.Name), ".gz")
+	name, nameErr := returns.ParseName(in.Name)
+	if nameErr == nil {
+		c.name, c.named, gz = name, true, name.Gzip
+	}
+
+	sum, err := l.hash(in.Path, gz)
+	if err != nil {
+		return nil, err
+	}
+	c.sha = hex.EncodeToString(sum[:])
+	c.messageID = mesh.DerivedMessageID(in.ModTime, sum)
+
+	var ctlProblem string
+	if in.ControlPath != "" && in.Problem == "" {
+		ctl, err := readControl(in.ControlPath)
+		switch {
+		case err != nil:
+			ctlProblem = fmt.Sprintf("control file %s is not a DTSControl file: %v", in.ControlName, err)
+		default:
+			if err := ctl.CheckIncoming(l.la.MailboxID, gz); err != nil {
+				ctlProblem = fmt.Sprintf("control file %s: %v", in.ControlName, err)
+			} else {
+				c.messageID = ctl.DTSID
+			}
+		}
+	}
+
+	switch {
+	case in.Size > l.cfg.SizeLimit:
+		c.problem = &codes.Problem{Detail: codes.F006, Text: fmt.Sprintf("%s is %d bytes, over the size limit of %d bytes: nothing was applied.", in.Name, in.Size, l.cfg.SizeLimit)}
+	case nameErr != nil:
+		c.problem = &codes.Problem{Detail: codes.F002, Text: nameErr.Error() + ": nothing was applied."}
+	case in.Problem != "":
+		c.problem = &codes.Problem{Detail: codes.F002, Text: in.Problem + ": nothing was applied."}
+	case ctlProblem != "":
+		c.problem = &codes.Problem{Detail: codes.F002, Text: ctlProblem + ": nothing was applied."}
+	case name.LA != l.la.Code:
+		c.problem = &codes.Problem{Detail: codes.F003, Text: fmt.Sprintf("%s names LA %s but arrived in the mailbox of LA %s (%s): nothing was applied.", in.Name, name.LA, l.la.Code, l.la.MailboxID)}
+	}
+	if in.Problem != "" {
+		// Neither data file of a shared control file may take it.
+		c.in.ControlName, c.in.ControlPath = "", ""
+	}
+	return c, nil
+}
+
+// hash returns the SHA-256 of the decompressed content, or of the stored
+// bytes when they cannot be decompressed within the limit (the outcome
+// then comes from reading the file).
+func (l *laRun) hash(path string, gz bool) ([32]byte, error) {
+	h := sha256.New()
+	r, err := local.OpenData(path, gz, l.cfg.SizeLimit)
+	if err == nil {
+		_, err = io.Copy(h, r)
+		r.Close()
+	}
+	if err == nil {
+		return [32]byte(h.Sum(nil)), nil
+	}
+	if !errors.Is(err, mesh.ErrTooLarge) && !errors.Is(err, mesh.ErrNotGzip) {
+		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	h.Reset()
+	if _, err := io.Copy(h, f); err != nil {
+		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return [32]byte(h.Sum(nil)), nil
+}
+
+func readControl(path string) (mesh.Control, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return mesh.Control{}, err
+	}
+	defer f.Close()
+	return mesh.ParseControl(f)
+}
+
+// take records c as taken (the first step of its lifecycle), with the
+// repeat check against every message taken before from this mailbox.
+func (l *laRun) take(c *candidate) (*store.Message, error) {
+	m := &store.Message{
+		LA: l.la.Code, MailboxID: l.la.MailboxID, MessageID: c.messageID,
+		File: c.in.Name, Control: c.in.ControlName, SHA256: c.sha, Size: c.in.Size,
+		TakenAt: l.cfg.Now().UTC(), State: store.Taken, Problem: c.problem,
+	}
+	if c.named {
+		m.Kind, m.Extract = string(c.name.Kind), c.name.Extract
+	}
+	err := l.cfg.DB.Update(func(tx *store.Tx) error {
+		if m.Problem == nil {
+			prev, found, err := tx.MessageByID(l.la.Code, c.messageID)
+			if err != nil {
+				return err
+			}
+			if !found {
+				prev, found, err = tx.MessageByContent(l.la.Code, c.in.Name, c.sha)
+				if err != nil {
+					return err
+				}
+			}
+			if found {
+				m.Problem = &codes.Problem{Detail: codes.F007, Text: fmt.Sprintf("%s repeats message %s (%s) taken on %s: nothing was applied.", c.in.Name, prev.MessageID, prev.File, prev.TakenAt.Format("2006-01-02 15:04 MST"))}
+			}
+		}
+		if err := tx.NewMessage(m); err != nil {
+			return err
+		}
+		return tx.Audit(store.AuditEvent{At: m.TakenAt, Action: "message.taken", LA: m.LA, MessageID: m.MessageID})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take %s: %w", c.in.Name, err)
+	}
+	return m, nil
+}
+
+// archive moves m's files from the inbox into the archive. It is safe to
+// repeat after a crash.
+func (l *laRun) archive(m *store.Message) error {
+	in := local.Incoming{Name: m.File, Path: l.mb.InboxDir() + string(os.PathSeparator) + m.File}
+	if m.Control != "" {
+		in.ControlName = m.Control
+		in.ControlPath = l.mb.InboxDir() + string(os.PathSeparator) + m.Control
+	}
+	data, ctl, err := l.mb.Archive(in, m.MessageID)
+	if err != nil {
+		return fmt.Errorf("archive %s: %w", m.File, err)
+	}
+	m.ArchivePath, m.ControlPath, m.State = data, ctl, store.Archived
+	if err := l.cfg.DB.Update(func(tx *store.Tx) error { return tx.PutMessage(m) }); err != nil {
+		return fmt.Errorf("record archive of %s: %w", m.File, err)
+	}
+	return nil
+}

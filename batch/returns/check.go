@@ -1,0 +1,278 @@
+package returns
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"cpis/batch/caldate"
+	"cpis/batch/codes"
+	"cpis/batch/nhsnumber"
+	"cpis/batch/plans"
+)
+
+// Action is what a row asks for.
+type Action string
+
+// The actions of a DELTA row; every row of a FULL return is an Upsert.
+const (
+	Upsert Action = "UPSERT"
+	Delete Action = "DELETE"
+)
+
+// Limits on cells (returns.md, CSV).
+const (
+	maxLocalID = 64  // characters of local_id
+	maxName    = 100 // characters of family_name and given_name
+)
+
+// Checked is a row after the checks that need neither the store nor
+// demographics.
+type Checked struct {
+	Row Row
+	// NHS is the normalised NHS number; when it is invalid, as much of it
+	// as could be normalised.
+	NHS string
+	// Key is the plan's key: NHS, the file name's LA, and the plan type
+	// ("" when unknown).
+	Key plans.Key
+	// Plan always carries Key and the local_id as sent; its dates are set
+	// only for an accepted Upsert (Due only for a UCPP).
+	Plan plans.Plan
+	// Action is Delete only for a valid DELETE in a DELTA return.
+	Action Action
+	// DOB is the row's date_of_birth, zero when empty or not accepted.
+	DOB caldate.Date
+	// Reject is the first rejection, nil when the row passed.
+	Reject *codes.Problem
+	// Warnings are those found here (W002), only for a row that passed.
+	Warnings []codes.Problem
+}
+
+// Check runs the row checks of returns.md that come before duplicates
+// (R009) and demographics: the NHS number (R001-R003), then R004-R008 and
+// R010-R013 in code order; the first rejection wins. A DELETE row is
+// checked only for its NHS number, plan type and, when given, local_id.
+// Every text names the value at fault and nothing of any other row.
+func Check(row Row, n Name) Checked {
+	c := Checked{Row: row, Action: Upsert}
+	nhs, problem := nhsnumber.Normalize(row.NHSNumber)
+	c.NHS = nhs
+	c.Key = plans.Key{NHS: nhs, LA: n.LA}
+	typ, typeOK := plans.ParseType(row.PlanType)
+	if typeOK {
+		c.Key.Type = typ
+	}
+	action, actionProblem := checkAction(row.Action, n.Kind)
+	if actionProblem == nil {
+		c.Action = action
+	}
+	c.Plan = plans.Plan{Key: c.Key, LocalID: row.LocalID}
+
+	if problem != nhsnumber.OK {
+		return c.reject(nhsProblem(row.NHSNumber, problem))
+	}
+	if !typeOK {
+		return c.reject(typeProblem(row.PlanType))
+	}
+	if c.Action == Delete {
+		if strings.TrimSpace(row.LocalID) != "" {
+			if p := checkLocalID(row.LocalID); p != nil {
+				return c.reject(*p)
+			}
+		}
+		return c
+	}
+
+	start, p := checkStart(row.StartDate)
+	if p != nil {
+		return c.reject(*p)
+	}
+	end, p := checkEnd(row.EndDate, row.StartDate, start)
+	if p != nil {
+		return c.reject(*p)
+	}
+	if start.After(n.Extract) {
+		return c.reject(problemf(codes.R007, "start_date %s is after the extract date %s", strings.TrimSpace(row.StartDate), n.Extract))
+	}
+	if end.After(n.Extract) {
+		return c.reject(problemf(codes.R007, "end_date %s is after the extract date %s", strings.TrimSpace(row.EndDate), n.Extract))
+	}
+	var due caldate.Date
+	hasDue := strings.TrimSpace(row.DueDate) != ""
+	if typ == plans.UCPP {
+		if due, p = checkDue(row.DueDate); p != nil {
+			return c.reject(*p)
+		}
+	}
+	if p := checkLocalID(row.LocalID); p != nil {
+		return c.reject(*p)
+	}
+	if actionProblem != nil {
+		return c.reject(*actionProblem)
+	}
+	var dob caldate.Date
+	if s := strings.TrimSpace(row.DateOfBirth); s != "" {
+		var err error
+		if dob, err = caldate.Parse(s); err != nil {
+			return c.reject(notADate(codes.R012, "date_of_birth", s))
+		}
+	}
+	for _, name := range []struct{ column, value string }{
+		{"family_name", row.FamilyName},
+		{"given_name", row.GivenName},
+	} {
+		if n := utf8.RuneCountInString(strings.TrimSpace(name.value)); n > maxName {
+			return c.reject(problemf(codes.R013, "%s %s is %d characters long (at most %d)", name.column, show(name.value), n, maxName))
+		}
+	}
+
+	c.Plan.Start, c.Plan.End, c.Plan.Due = start, end, due
+	c.DOB = dob
+	if typ != plans.UCPP && hasDue {
+		c.Warnings = append(c.Warnings, problemf(codes.W002,
+			"due_date %s is ignored: only a UCPP plan has a due date, this row is %s", show(strings.TrimSpace(row.DueDate)), typ))
+	}
+	return c
+}
+
+func (c Checked) reject(p codes.Problem) Checked {
+	c.Reject = &p
+	return c
+}
+
+func nhsProblem(sent string, p nhsnumber.Problem) codes.Problem {
+	sent = strings.TrimSpace(sent)
+	switch p {
+	case nhsnumber.Missing:
+		return problemf(codes.R001, "NHS number is missing")
+	case nhsnumber.NotTenDigits:
+		digits := 0
+		for _, r := range sent {
+			switch {
+			case r >= '0' && r <= '9':
+				digits++
+			case r != ' ' && r != '-':
+				return problemf(codes.R002, "NHS number %s is not 10 digits", show(sent))
+			}
+		}
+		return problemf(codes.R002, "NHS number %s is not 10 digits (it has %d)", show(sent), digits)
+	}
+	if n, _ := nhsnumber.Normalize(sent); strings.Count(n, n[:1]) == len(n) {
+		return problemf(codes.R003, "NHS number %s is one digit repeated, which is never a valid number", show(sent))
+	}
+	return problemf(codes.R003, "NHS number %s fails the check digit (is a digit mistyped?)", show(sent))
+}
+
+func typeProblem(sent string) codes.Problem {
+	if strings.TrimSpace(sent) == "" {
+		return problemf(codes.R004, "plan_type is missing (use CPP, LAC or UCPP)")
+	}
+	return problemf(codes.R004, "plan_type %s is not CPP, LAC or UCPP", show(strings.TrimSpace(sent)))
+}
+
+// checkAction reads a row's action: in a DELTA, UPSERT or DELETE in any
+// case, empty meaning UPSERT; in a FULL, nothing.
+func checkAction(sent string, kind Kind) (Action, *codes.Problem) {
+	s := strings.TrimSpace(sent)
+	if s == "" {
+		return Upsert, nil
+	}
+	if kind == Full {
+		p := problemf(codes.R011, "action %s is not allowed in a FULL return (leave it empty, or send a DELTA)", show(s))
+		return Upsert, &p
+	}
+	switch a := Action(strings.ToUpper(s)); a {
+	case Upsert, Delete:
+		return a, nil
+	}
+	p := problemf(codes.R011, "action %s is not UPSERT or DELETE", show(s))
+	return Upsert, &p
+}
+
+func checkStart(sent string) (caldate.Date, *codes.Problem) {
+	s := strings.TrimSpace(sent)
+	if s == "" {
+		p := problemf(codes.R005, "start_date is missing")
+		return caldate.Date{}, &p
+	}
+	d, err := caldate.Parse(s)
+	if err != nil {
+		p := notADate(codes.R005, "start_date", s)
+		return caldate.Date{}, &p
+	}
+	return d, nil
+}
+
+func checkEnd(sent, sentStart string, start caldate.Date) (caldate.Date, *codes.Problem) {
+	s := strings.TrimSpace(sent)
+	if s == "" {
+		return caldate.Date{}, nil
+	}
+	d, err := caldate.Parse(s)
+	if err != nil {
+		p := notADate(codes.R006, "end_date", s)
+		return caldate.Date{}, &p
+	}
+	if d.Before(start) {
+		p := problemf(codes.R006, "end_date %s is before start_date %s", s, strings.TrimSpace(sentStart))
+		return caldate.Date{}, &p
+	}
+	return d, nil
+}
+
+func checkDue(sent string) (caldate.Date, *codes.Problem) {
+	s := strings.TrimSpace(sent)
+	if s == "" {
+		p := problemf(codes.R008, "due_date is missing: a UCPP plan needs the expected date of birth")
+		return caldate.Date{}, &p
+	}
+	d, err := caldate.Parse(s)
+	if err != nil {
+		p := notADate(codes.R008, "due_date", s)
+		return caldate.Date{}, &p
+	}
+	return d, nil
+}
+
+// checkLocalID checks local_id as sent: 1 to 64 printable characters (a
+// value of spaces only is missing).
+func checkLocalID(sent string) *codes.Problem {
+	if strings.TrimSpace(sent) == "" {
+		p := problemf(codes.R010, "local_id is missing")
+		return &p
+	}
+	if n := utf8.RuneCountInString(sent); n > maxLocalID {
+		p := problemf(codes.R010, "local_id %s is %d characters long (at most %d)", show(sent), n, maxLocalID)
+		return &p
+	}
+	for _, r := range sent {
+		if !unicode.IsPrint(r) {
+			p := problemf(codes.R010, "local_id %s holds a character that is not printable (%U)", show(sent), r)
+			return &p
+		}
+	}
+	return nil
+}
+
+func notADate(d codes.Detail, column, value string) codes.Problem {
+	return problemf(d, "%s %s is not a date (use YYYY-MM-DD or D/M/YYYY)", column, show(value))
+}
+
+func problemf(d codes.Detail, format string, args ...any) codes.Problem {
+	return codes.Problem{Detail: d, Text: fmt.Sprintf(format, args...)}
+}
+
+// maxShown is how many characters of a value a message quotes.
+const maxShown = 40
+
+// show quotes a value for a message, escaping what is not printable and
+// cutting a long value short.
+func show(s string) string {
+	if utf8.RuneCountInString(s) > maxShown {
+		s = string([]rune(s)[:maxShown]) + "…"
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,129 @@
+package returns
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"cpis/batch/codes"
+)
+
+// Row is one row of a return: each cell's text exactly as sent (CSV: the
+// field; XML: the element's text, entities decoded), "" when the column or
+// element is absent.
+type Row struct {
+	Line        int // CSV: physical line where the record starts (the header is 1); XML: Plan ordinal from 1
+	NHSNumber   string
+	PlanType    string
+	StartDate   string
+	EndDate     string
+	DueDate     string
+	LocalID     string
+	FamilyName  string
+	GivenName   string
+	DateOfBirth string
+	Action      string
+}
+
+// Reader streams the rows of one return.
+type Reader interface {
+	// Next returns the next row, io.EOF after the last one, or the file's
+	// failure: a *codes.Error, or an error of the underlying reader
+	// (wrapped). A failure is final: every later call returns it again.
+	Next() (Row, error)
+}
+
+// NewReader returns a Reader of the decompressed return r, in the format n
+// names. It reads the header (CSV) or the root element (XML) before it
+// returns, so header and root failures come from NewReader. Memory stays
+// bounded whatever r holds: a CSV record or an XML token over 1 MiB fails.
+func NewReader(r io.Reader, n Name) (Reader, error) {
+	switch n.Format {
+	case CSV:
+		cr, err := newCSVReader(newGuard(r, true), n)
+		if err != nil {
+			return nil, err
+		}
+		return cr, nil
+	case XML:
+		xr, err := newXMLReader(newGuard(r, false), n)
+		if err != nil {
+			return nil, err
+		}
+		return xr, nil
+	}
+	return nil, fmt.Errorf("new return reader: unknown format %q", n.Format)
+}
+
+// column is a column of a return, in the order of returns.md.
+type column int
+
+const (
+	colNHSNumber column = iota
+	colPlanType
+	colStartDate
+	colEndDate
+	colDueDate
+	colLocalID
+	colFamilyName
+	colGivenName
+	colDateOfBirth
+	colAction
+	numColumns
+)
+
+// columnNames are the CSV header names and XML element names.
+var columnNames = [numColumns]struct{ csv, xml string }{
+	colNHSNumber:   {"nhs_number", "NHSNumber"},
+	colPlanType:    {"plan_type", "PlanType"},
+	colStartDate:   {"start_date", "StartDate"},
+	colEndDate:     {"end_date", "EndDate"},
+	colDueDate:     {"due_date", "DueDate"},
+	colLocalID:     {"local_id", "LocalId"},
+	colFamilyName:  {"family_name", "FamilyName"},
+	colGivenName:   {"given_name", "GivenName"},
+	colDateOfBirth: {"date_of_birth", "DateOfBirth"},
+	colAction:      {"action", "Action"},
+}
+
+// cell returns the field of r that holds column c.
+func (r *Row) cell(c column) *string {
+	switch c {
+	case colNHSNumber:
+		return &r.NHSNumber
+	case colPlanType:
+		return &r.PlanType
+	case colStartDate:
+		return &r.StartDate
+	case colEndDate:
+		return &r.EndDate
+	case colDueDate:
+		return &r.DueDate
+	case colLocalID:
+		return &r.LocalID
+	case colFamilyName:
+		return &r.FamilyName
+	case colGivenName:
+		return &r.GivenName
+	case colDateOfBirth:
+		return &r.DateOfBirth
+	case colAction:
+		return &r.Action
+	}
+	panic(fmt.Sprintf("returns: no column %d", c))
+}
+
+// settle decides which failure a reader reports. A header or structure
+// problem ranks after invalid text (F001) and after a failure of the
+// caller's reader (its size limit: F006), which may lie further on, so the
+// rest of the input is read to look for them first.
+func settle(g *guard, err error) error {
+	var ce *codes.Error
+	if !errors.As(err, &ce) || ce.Detail == codes.F001 {
+		return err
+	}
+	if worse := g.drain(); worse != nil {
+		return worse
+	}
+	return err
+}

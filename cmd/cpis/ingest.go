@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"cpis/batch/ingest"
+	"cpis/store"
+)
+
+func newIngestCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	var las []string
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Take, check, apply and answer every waiting return",
+		Long: `Take every waiting return from every LA's inbox, check it, reconcile its
+NHS numbers against demographics, apply it to the store in one transaction,
+archive it, and write its response into the LA's outbox. LAs are processed
+in parallel; each LA's returns in extract-date order. A run that was
+interrupted is finished first.
+
+--json prints one object per message taken, ordered by LA code then message
+ID, with the keys la, message_id, file, code, detail_code, read, applied,
+rejected, warnings, withdrawn.
+
+Exit codes: 0 done, whatever the files' codes; 1 if any LA could not be
+processed (the others still were); 2 usage.
+Example:
+  cpis ingest --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			rep, err := runIngest(cmd.Context(), g, db, las)
+			if err != nil {
+				return err
+			}
+			printIngest(g.stdout, rep, asJSON)
+			return ingestFailure(rep)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message taken")
+	cmd.Flags().StringSliceVar(&las, "la", nil, "only these LA codes")
+	return cmd
+}
+
+func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (*ingest.Report, error) {
+	cfg := ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, LAs: las, Log: g.log()}
+	stop := progress(g, "ingest")
+	defer stop()
+	return ingest.Run(ctx, cfg)
+}
+
+func ingestFailure(rep *ingest.Report) error {
+	if len(rep.Failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d LA(s) could not be processed; the others were", len(rep.Failed))
+}
+
+// printIngest prints the run's results: JSON lines or a table and totals.
+func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, r := range rep.Results {
+			_ = enc.Encode(r)
+		}
+		return
+	}
+	if len(rep.Results) == 0 {
+		fmt.Fprintln(w, "No returns were waiting.")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LA\tFILE\tCODE\tDETAIL\tREAD\tAPPLIED\tREJECTED\tWARNINGS\tWITHDRAWN")
+		var tot store.Counts
+		for _, r := range rep.Results {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", r.LA, r.File, r.Code, r.Detail, r.Read, r.Applied, r.Rejected, r.Warnings, r.Withdrawn)
+			tot.Read += r.Read
+			tot.Applied += r.Applied
+			tot.Rejected += r.Rejected
+			tot.Warnings += r.Warnings
+			tot.Withdrawn += r.Withdrawn
+		}
+		fmt.Fprintf(tw, "total\t%d message(s)\t\t\t%d\t%d\t%d\t%d\t%d\n", len(rep.Results), tot.Read, tot.Applied, tot.Rejected, tot.Warnings, tot.Withdrawn)
+		tw.Flush()
+	}
+	for _, f := range rep.Failed {
+		fmt.Fprintf(w, "FAILED %s\n", f)
+	}
+}
+
+// progress shows a spinner on a terminal once a run takes more than a
+// moment; it returns the function that clears it.
+func progress(g *globals, what string) func() {
+	if !isTerminal(g.stderr) {
+		return func() {}
+	}
+	var done atomic.Bool
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		start := time.Now()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		shown := false
+		for range tick.C {
+			if done.Load() {
+				if shown {
+					fmt.Fprint(g.stderr, "\r\033[K")
+				}
+				return
+			}
+			if el := time.Since(start); el > time.Second {
+				shown = true
+				fmt.Fprintf(g.stderr, "\r%s: running for %s...", what, el.Round(time.Second))
+			}
+		}
+	}()
+	return func() { done.Store(true); <-finished }
+}

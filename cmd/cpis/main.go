@@ -1,0 +1,17 @@
+// Command cpis is the CP-IS batch file-exchange hub: LA mailboxes, the
+// nightly ingest of returns, and the operations commands around them.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

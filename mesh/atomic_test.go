@@ -1,0 +1,143 @@
+package mesh_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/mesh"
+)
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	content := bytes.Repeat([]byte("data\r\n"), 50000) // larger than the buffer
+	err := mesh.WriteFileAtomic(dir, "out.csv", func(w io.Writer) error {
+		_, err := w.Write(content)
+		return err
+	}, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "out.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, content) {
+		t.Errorf("file holds %d bytes, want %d", len(got), len(content))
+	}
+	info, _ := os.Stat(filepath.Join(dir, "out.csv"))
+	if perm := info.Mode().Perm(); perm&^0o640 != 0 {
+		t.Errorf("perm = %v, want at most 0640", perm)
+	}
+	if diff := cmp.Diff([]string{"out.csv"}, dirNames(t, dir)); diff != "" {
+		t.Errorf("folder (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteFileAtomicFailure(t *testing.T) {
+	errWrite := errors.New("reader broke")
+	big := bytes.Repeat([]byte("z"), 200<<10) // flushed to the temp file before the failure
+	tests := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"fails at once", func(io.Writer) error { return errWrite }},
+		{"fails after writing", func(w io.Writer) error {
+			if _, err := w.Write(big); err != nil {
+				return err
+			}
+			return errWrite
+		}},
+		{"copy from failing reader", func(w io.Writer) error {
+			_, err := io.Copy(w, io.MultiReader(bytes.NewReader(big), errReader{errWrite}))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := mesh.WriteFileAtomic(dir, "out.csv", tt.write, 0o640)
+			if !errors.Is(err, errWrite) {
+				t.Fatalf("err = %v, want the writer's error", err)
+			}
+			if names := dirNames(t, dir); len(names) != 0 {
+				t.Errorf("folder holds %v, want nothing", names)
+			}
+		})
+	}
+
+	t.Run("keeps the old file", func(t *testing.T) {
+		dir := t.TempDir()
+		old := filepath.Join(dir, "out.csv")
+		if err := os.WriteFile(old, []byte("old"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := mesh.WriteFileAtomic(dir, "out.csv", func(w io.Writer) error {
+			w.Write(big)
+			return errWrite
+		}, 0o640); err == nil {
+			t.Fatal("no error")
+		}
+		got, _ := os.ReadFile(old)
+		if string(got) != "old" {
+			t.Errorf("old file now holds %d bytes", len(got))
+		}
+		if diff := cmp.Diff([]string{"out.csv"}, dirNames(t, dir)); diff != "" {
+			t.Errorf("folder (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("panic", func(t *testing.T) {
+		dir := t.TempDir()
+		func() {
+			defer func() { recover() }()
+			mesh.WriteFileAtomic(dir, "out.csv", func(w io.Writer) error {
+				w.Write(big)
+				panic("boom")
+			}, 0o640)
+		}()
+		if names := dirNames(t, dir); len(names) != 0 {
+			t.Errorf("folder holds %v, want nothing", names)
+		}
+	})
+
+	t.Run("missing folder", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "gone")
+		if err := mesh.WriteFileAtomic(dir, "out.csv", func(io.Writer) error { return nil }, 0o640); err == nil {
+			t.Error("no error")
+		}
+	})
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func TestWriteFileAtomicRefusesPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"", ".", "..", "../x", "a/b", "x\x00"} {
+		called := false
+		err := mesh.WriteFileAtomic(dir, name, func(io.Writer) error { called = true; return nil }, 0o640)
+		if err == nil || called {
+			t.Errorf("WriteFileAtomic(%q): err %v, write called %v", name, err, called)
+		}
+	}
+}

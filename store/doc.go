@@ -1,0 +1,46 @@
+// Package store keeps everything the hub knows in one bbolt file
+// (<data dir>/cpis.db): local authorities, the demographics reference, the
+// plans, every message taken from a mailbox with its state and row outcomes,
+// per-LA progress, and an audit of every change.
+//
+// # Transactions
+//
+// A return is applied in one write transaction: its plan changes, its row
+// outcomes, its message state, the LA's last applied extract date and the
+// audit entry commit together or not at all. bbolt allows one writer at a
+// time and one process per file; Open uses a timeout so that a second
+// process fails fast with ErrLocked instead of hanging.
+//
+// # Buckets and keys
+//
+// All keys are byte strings chosen so that bbolt's byte order is the order
+// people want. Sequence numbers are 8-byte big-endian so they sort.
+//
+//	meta            "schema" -> "1"; "demographics_imported" -> RFC 3339 UTC
+//	authorities     la code (3 ASCII digits) -> JSON Authority
+//	demographics    NHS number (10 ASCII digits) -> JSON demographic record
+//	plans           NHS(10) + LA(3) + plan type ("CPP", "LAC", "UCPP") -> JSON plan
+//	plans_by_la     LA(3) + NHS(10) + plan type -> empty (index of plans)
+//	messages        LA(3) + seq(8, big-endian) -> JSON Message
+//	message_ids     LA(3) + message ID -> messages key of the first message
+//	                taken with that ID (repeat check)
+//	message_files   LA(3) + SHA-256 hex(64) + file name -> messages key (repeat
+//	                check on same name and same decompressed content)
+//	open_messages   messages key -> empty: messages whose lifecycle is not
+//	                finished (taken, archived, decided with a response still to
+//	                write, held, waiting for demographics)
+//	outcomes        messages key(11) + line seq(4, big-endian) -> JSON RowOutcome;
+//	                kept 90 days after the message was taken (Purge)
+//	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
+//	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
+//	                IDs, never personal data
+//
+// The plan's visibility is not stored: it depends on the demographics date
+// of birth (the 18th-birthday rule) and is computed where needed.
+//
+// # Schema version
+//
+// meta/schema is "1". A store with another version is refused with
+// ErrSchema; migrations, when one is needed, run in Open inside one write
+// transaction before the version is raised.
+package store
