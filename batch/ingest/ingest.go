@@ -301,7 +301,6 @@ func (l *laRun) archiveStaleControls() error {
 	return nil
 }
 
-
 // sortMessages puts messages of one LA in application order: extract date,
 // FULL before DELTA, then message ID.
 func sortMessages(ms []*store.Message) {

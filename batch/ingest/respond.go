@@ -51,7 +51,7 @@ func recordOutcome(tx *store.Tx, m *store.Message, out *store.Outcome, state sto
 	}
 	c := out.Counts
 	return tx.Audit(store.AuditEvent{At: now, Action: "message." + string(state), LA: m.LA, MessageID: m.MessageID,
-		Note: strings.TrimSpace(string(out.Code) + " " + string(out.Detail)),
+		Note:   strings.TrimSpace(string(out.Code) + " " + string(out.Detail)),
 		Counts: map[string]int{"read": c.Read, "applied": c.Applied, "rejected": c.Rejected, "warnings": c.Warnings, "withdrawn": c.Withdrawn}})
 }
 
