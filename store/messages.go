@@ -225,6 +225,15 @@ func (t *Tx) PutOutcomes(m *Message, rows []RowOutcome) error {
 
 // DeleteOutcomes removes the row outcomes stored for the message key.
 func (t *Tx) DeleteOutcomes(msgKey []byte) error {
+	_, err := t.deleteOutcomes(msgKey)
+	return err
+}
+
+// PurgeOutcomes removes the row outcomes of the message key and reports how
+// many there were.
+func (t *Tx) PurgeOutcomes(msgKey []byte) (int, error) { return t.deleteOutcomes(msgKey) }
+
+func (t *Tx) deleteOutcomes(msgKey []byte) (int, error) {
 	b := t.b(bOutcomes)
 	c := b.Cursor()
 	var keys [][]byte
@@ -233,10 +242,10 @@ func (t *Tx) DeleteOutcomes(msgKey []byte) error {
 	}
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
-			return fmt.Errorf("delete outcomes: %w", err)
+			return 0, fmt.Errorf("delete outcomes: %w", err)
 		}
 	}
-	return nil
+	return len(keys), nil
 }
 
 // Outcomes calls fn for each row outcome of the message key, in order.

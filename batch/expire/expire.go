@@ -18,7 +18,7 @@ const OutcomeRetention = 90 * 24 * time.Hour
 // Result counts what a run purged.
 type Result struct {
 	Plans    int `json:"plans_purged"`
-	Outcomes int `json:"messages_outcomes_purged"`
+	Outcomes int `json:"row_outcomes_purged"`
 }
 
 // Run purges, in one transaction, every plan not visible on today's London
@@ -55,12 +55,13 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			return err
 		}
 		for _, k := range old {
-			if err := tx.DeleteOutcomes(k); err != nil {
+			n, err := tx.PurgeOutcomes(k)
+			if err != nil {
 				return err
 			}
+			res.Outcomes += n
 		}
-		res.Outcomes = len(old)
-		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans}})
+		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes}})
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("expire: %w", err)
