@@ -1,0 +1,85 @@
+package expire_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/batch/caldate"
+	"cpis/batch/expire"
+	"cpis/batch/pds"
+	"cpis/batch/plans"
+	"cpis/store"
+)
+
+func d(s string) caldate.Date {
+	if s == "" {
+		return caldate.Date{}
+	}
+	v, err := caldate.ParseISO(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestRun(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	type row struct {
+		nhs, typ, end, due, localID string
+	}
+	rows := []row{
+		{"9990276579", "CPP", "", "", "open-no-dob"},
+		{"9990275831", "CPP", "2025-11-21", "", "ended-366-days-ago"},
+		{"9990275831", "LAC", "2025-11-22", "", "ended-365-days-ago"},
+		{"9995724111", "UCPP", "", "2026-10-25", "due-28-days-ago"},
+		{"9995724111", "CPP", "", "", "open-cpp-same-person"},
+		{"9992312327", "UCPP", "", "2026-10-24", "due-29-days-ago"},
+		{"9992312327", "LAC", "", "", "adult-366-days-ago"},
+	}
+	if err := db.Update(func(tx *store.Tx) error {
+		put, err := tx.ReplaceDemographics(time.Now())
+		if err != nil {
+			return err
+		}
+		// 18 on 2025-11-21: visible until 2026-11-21 inclusive.
+		if err := put(pds.Record{NHS: "9992312327", DOB: d("2007-11-21")}); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			p := plans.Plan{Key: plans.Key{NHS: r.nhs, LA: "841", Type: plans.Type(r.typ)}, Start: d("2020-01-01"), End: d(r.end), Due: d(r.due), LocalID: r.localID}
+			if err := tx.PutPlan(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 2026-11-22 02:30 London.
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	res, err := expire.Run(db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plans != 3 {
+		t.Errorf("purged %d plans, want 3", res.Plans)
+	}
+	var left []string
+	_ = db.View(func(tx *store.Tx) error {
+		return tx.AllPlans(func(p plans.Plan) error { left = append(left, p.LocalID); return nil })
+	})
+	want := []string{"ended-365-days-ago", "open-no-dob", "open-cpp-same-person", "due-28-days-ago"}
+	if diff := cmp.Diff(want, left); diff != "" {
+		t.Errorf("plans left (-want +got):\n%s", diff)
+	}
+	res, err = expire.Run(db, now)
+	if err != nil || res.Plans != 0 {
+		t.Errorf("second run purged %d (%v), want 0", res.Plans, err)
+	}
+}
