@@ -135,14 +135,24 @@ type InitOptions struct {
 
 // Init makes a data directory: the store, the authorities, one mailbox per
 // LA, the archive and reports folders, and (optionally) the demographics
-// reference. Everything read is checked before anything is written.
-func Init(dir string, opts InitOptions) error {
+// reference. A fresh init that fails leaves no store behind, so it can
+// simply be run again.
+func Init(dir string, opts InitOptions) (err error) {
 	las, err := ReadAuthorities(opts.Authorities.R, opts.Authorities.Name)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(dir, store.FileName)); err == nil && !opts.Force {
-		return fmt.Errorf("init %s: %w", dir, ErrExists)
+	storePath := filepath.Join(dir, store.FileName)
+	if _, statErr := os.Stat(storePath); statErr == nil {
+		if !opts.Force {
+			return fmt.Errorf("init %s: %w", dir, ErrExists)
+		}
+	} else {
+		defer func() {
+			if err != nil {
+				os.Remove(storePath)
+			}
+		}()
 	}
 	for _, sub := range []string{"", "mailboxes", "archive", "reports"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {

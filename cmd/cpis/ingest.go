@@ -42,6 +42,12 @@ Example:
 				return err
 			}
 			defer db.Close()
+			// An unknown code would otherwise process nothing and exit 0.
+			for _, la := range las {
+				if _, err := authority(db, la); err != nil {
+					return err
+				}
+			}
 			rep, err := runIngest(cmd.Context(), g, db, las)
 			if err != nil {
 				return err

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestCLIDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demo initialises 153 LAs and runs the whole cycle")
+	}
+	base := t.TempDir()
+
+	full := filepath.Join(base, "full")
+	if err := os.MkdirAll(full, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(full, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cliRun(t, "--now", cliNow, "demo", full)
+	if r.code != exitFailure {
+		t.Errorf("demo on a non-empty dir: exit %d, want 1", r.code)
+	}
+	if diff := cmp.Diff("cpis: demo: "+full+" is not empty; give an absent or empty directory\n", r.stderr); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
+	}
+	if entries, _ := os.ReadDir(full); len(entries) != 1 {
+		t.Errorf("demo on a non-empty dir changed it: %v", entries)
+	}
+
+	dir := filepath.Join(base, "demo")
+	r = cliRun(t, "--now", cliNow, "demo", dir)
+	if r.code != exitOK || r.stderr != "" {
+		t.Fatalf("demo: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := r.stdout
+
+	// It says how to release the held return, and the command works as
+	// printed.
+	m := regexp.MustCompile(`Release it with:  cpis --data (\S+) returns release (\S+)\n`).FindStringSubmatch(out)
+	if m == nil || m[1] != dir {
+		t.Fatalf("demo output has no release command for %s:\n%s", dir, out)
+	}
+	id := m[2]
+	if !strings.Contains(out, "or discard it:    cpis --data "+dir+" returns discard "+id+"\n") {
+		t.Errorf("demo output has no discard command for %s", id)
+	}
+
+	// Every response path it prints is on disk, in an LA's outbox.
+	_, responses, ok := strings.Cut(out, "Responses to open")
+	if !ok {
+		t.Fatalf("demo output has no responses section:\n%s", out)
+	}
+	n := 0
+	for l := range strings.Lines(responses) {
+		p := strings.TrimSpace(l)
+		if !strings.HasPrefix(p, dir) {
+			continue
+		}
+		n++
+		if filepath.Base(filepath.Dir(p)) != "outbox" || !strings.Contains(filepath.Base(p), "_RESPONSE_") {
+			t.Errorf("response path %s is not a response in an outbox", p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("response path printed but not on disk: %v", err)
+		}
+	}
+	if n == 0 {
+		t.Errorf("demo printed no response paths:\n%s", out)
+	}
+
+	// The data directory is a hub: the held return is listed.
+	h := &cliHub{t: t, data: dir}
+	var held []string
+	for l := range strings.Lines(h.ok("returns", "list")) {
+		if f := strings.Fields(l); len(f) > 2 && f[2] == "held" {
+			held = append(held, f[0])
+		}
+	}
+	if diff := cmp.Diff([]string{id}, held); diff != "" {
+		t.Errorf("held returns listed (-want +got):\n%s", diff)
+	}
+	if out := h.ok("returns", "release", id); !strings.HasPrefix(out, "Released "+id+" ") {
+		t.Errorf("returns release printed %q", out)
+	}
+	if out := h.ok("returns", "list"); out != "No held or waiting returns.\n" {
+		t.Errorf("returns list after release printed %q", out)
+	}
+
+	// The directory is no longer empty: a second demo into it is refused.
+	if r := cliRun(t, "--now", cliNow, "demo", dir); r.code != exitFailure {
+		t.Errorf("second demo into %s: exit %d, want 1", dir, r.code)
+	}
+}
