@@ -119,7 +119,12 @@ func (c *csvReader) failure(record []string, err error) error {
 		default:
 			e.Text = fmt.Sprintf("malformed CSV (line %d, column %d): %v", pe.Line, pe.Column, pe.Err)
 		}
-		err = e
+		err = settle(c.g, e)
+		if err == e && errors.Is(pe.Err, csv.ErrQuote) && c.g.atEOF() && c.g.quoted {
+			// settle read to the end, still inside quotes.
+			e.Text = "a quoted field starting on this line is not closed before the end of the file"
+		}
+		return err
 	}
 	return settle(c.g, err)
 }

@@ -7,10 +7,12 @@
 // applies the result to the store. Nothing here needs the store.
 //
 // File-level failures are *codes.Error values carrying the detail code of
-// returns.md (F001, F002, F004, F005) and the line (CSV: the physical line
-// where the record starts; XML: the ordinal of the Plan being read, 0
-// outside any Plan). Their Text never repeats that line, so a caller can
-// prefix it. Errors from the caller's reader (size limit, gzip) come back
+// returns.md (F001, F002, F004, F005) and a line. In CSV it is the physical
+// line where the record starts (for F001, the line of the bad byte), and
+// the text does not repeat it, so a caller can prefix "line N: ". In XML it
+// is the ordinal of the Plan being read (0 outside any Plan, and for F001,
+// which is found ahead of the parser), and the text gives the physical XML
+// line. Errors from the caller's reader (size limit, gzip) come back
 // wrapped, so errors.Is still finds them.
 //
 // Text problems are found while streaming, in the order they appear. When a

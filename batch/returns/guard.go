@@ -122,6 +122,9 @@ func (g *guard) drain() error {
 	return g.err
 }
 
+// atEOF reports whether the guard has checked and served all of src.
+func (g *guard) atEOF() bool { return g.err == io.EOF && g.r == g.ok && g.ok == g.w }
+
 // fill reads more of src and checks it. Call it only when buf[r:ok] is
 // served and err is nil.
 func (g *guard) fill() {
@@ -163,6 +166,24 @@ func (g *guard) scan(atEOF bool) {
 	}
 	for g.ok < g.w {
 		c := g.buf[g.ok]
+		if plain(c) && !g.pendingCR {
+			// Fast path: a run of printable ASCII other than '"' changes
+			// nothing but the record length.
+			j := g.ok + 1
+			for j < g.w && plain(g.buf[j]) {
+				j++
+			}
+			if g.csv && g.limit > 0 && g.recLen+j-g.ok > g.limit {
+				j = g.ok + g.limit - g.recLen // the slow path fails on buf[j]
+			}
+			if j > g.ok {
+				if g.csv {
+					g.recLen += j - g.ok
+				}
+				g.ok = j
+				continue
+			}
+		}
 		size := 1
 		switch {
 		case c >= utf8.RuneSelf:
@@ -249,3 +270,6 @@ func (g *guard) fail(d codes.Detail, what string) {
 func (g *guard) failAt(line int, d codes.Detail, format string, args ...any) {
 	g.err = &codes.Error{Detail: d, Line: line, Text: fmt.Sprintf(format, args...)}
 }
+
+// plain reports whether c is printable ASCII other than '"'.
+func plain(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' }

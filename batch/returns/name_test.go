@@ -86,15 +86,15 @@ func TestParseName(t *testing.T) {
 
 func TestControlFileName(t *testing.T) {
 	cases := map[string]string{
-		"CPIS_841_FULL_20261121.csv.gz":    "CPIS_841_FULL_20261121.ctl",
-		"CPIS_841_FULL_20261121.CSV.GZ":    "CPIS_841_FULL_20261121.ctl",
-		"CPIS_841_FULL_20261121.csv":       "CPIS_841_FULL_20261121.ctl",
-		"CPIS_841_DELTA_20261121_x.Xml":    "CPIS_841_DELTA_20261121_x.ctl",
-		"CPIS_841_DELTA_20261121.xml.gz":   "CPIS_841_DELTA_20261121.ctl",
-		"CPIS_841_FULL_20261121.xlsx":      "CPIS_841_FULL_20261121.ctl",
-		"CPIS_841_FULL_20261121.tar.gz":    "CPIS_841_FULL_20261121.tar.ctl",
-		"CPIS_841_FULL_20261121":           "CPIS_841_FULL_20261121.ctl",
-		"CPIS_841_FULL_20261121.json.dat":  "CPIS_841_FULL_20261121.json.ctl",
+		"CPIS_841_FULL_20261121.csv.gz":   "CPIS_841_FULL_20261121.ctl",
+		"CPIS_841_FULL_20261121.CSV.GZ":   "CPIS_841_FULL_20261121.ctl",
+		"CPIS_841_FULL_20261121.csv":      "CPIS_841_FULL_20261121.ctl",
+		"CPIS_841_DELTA_20261121_x.Xml":   "CPIS_841_DELTA_20261121_x.ctl",
+		"CPIS_841_DELTA_20261121.xml.gz":  "CPIS_841_DELTA_20261121.ctl",
+		"CPIS_841_FULL_20261121.xlsx":     "CPIS_841_FULL_20261121.ctl",
+		"CPIS_841_FULL_20261121.tar.gz":   "CPIS_841_FULL_20261121.tar.ctl",
+		"CPIS_841_FULL_20261121":          "CPIS_841_FULL_20261121.ctl",
+		"CPIS_841_FULL_20261121.json.dat": "CPIS_841_FULL_20261121.json.ctl",
 	}
 	for in, want := range cases {
 		if got := returns.ControlFileName(in); got != want {
