@@ -49,6 +49,14 @@ var (
 		bMessages, bMessageIDs, bMessageFiles, bOpen, bOutcomes, bLAState, bAudit}
 )
 
+// bucket names a top-level bucket that Open creates. Each file of this
+// package declares the buckets it owns with it (and lists them in doc.go).
+func bucket(name string) []byte {
+	b := []byte(name)
+	allBuckets = append(allBuckets, b)
+	return b
+}
+
 // DB is an open store.
 type DB struct {
 	bolt *bolt.DB
