@@ -86,5 +86,8 @@ func operate(ctx context.Context, cfg Config, messageID string, act func(*laRun,
 		return Result{}, err
 	}
 	l.addResult(m)
+	if err := l.respondOthers(m); err != nil {
+		return Result{}, err
+	}
 	return l.results[0], nil
 }

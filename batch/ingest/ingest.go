@@ -266,6 +266,26 @@ func (l *laRun) process(ctx context.Context, m *store.Message) error {
 		}
 	}
 	l.addResult(m)
+	// Deciding m may owe responses to other messages (a held return
+	// superseded by m gets F011): write them now, not on the next run.
+	return l.respondOthers(m)
+}
+
+// respondOthers writes the responses owed by the LA's other open messages.
+func (l *laRun) respondOthers(m *store.Message) error {
+	open, err := l.openMessages()
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		if string(o.Key) == string(m.Key) || len(o.Pending()) == 0 || o.State == store.Taken || o.State == store.Archived {
+			continue
+		}
+		if err := l.respond(o); err != nil {
+			return err
+		}
+		l.addResult(o)
+	}
 	return nil
 }
 

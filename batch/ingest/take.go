@@ -49,38 +49,54 @@ func (l *laRun) takeNew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	taken := map[*candidate]bool{}
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if taken[c] {
+			continue
 		}
 		// DELTA returns dated after a held FULL wait untaken in the inbox.
 		if held != nil && c.named && c.problem == nil && c.name.Kind == returns.Delta && c.name.Extract.After(held.Extract) {
 			l.cfg.Log.Info("DELTA waits behind a held FULL return", "la", l.la.Code, "file", c.in.Name, "held", held.MessageID)
 			continue
 		}
-		m, err := l.take(c)
+		group := sharingControl(c, cands)
+		ms, err := l.take(group)
 		if err != nil {
 			return err
 		}
-		if err := l.archive(m); err != nil {
-			return err
-		}
-		if err := l.decide(ctx, m, true); err != nil {
-			return err
-		}
-		if len(m.Pending()) > 0 {
-			if err := l.respond(m); err != nil {
+		for i, m := range ms {
+			taken[group[i]] = true
+			if err := l.process(ctx, m); err != nil {
 				return err
 			}
-		}
-		l.addResult(m)
-		if m.State == store.Held {
-			held = m
-		} else if held != nil && m.Applied && m.Kind == string(returns.Full) && m.Extract.After(held.Extract) {
-			held = nil // discarded (F011) in the transaction that applied m
+			if m.State == store.Held {
+				held = m
+			} else if held != nil && m.Applied && m.Kind == string(returns.Full) && m.Extract.After(held.Extract) {
+				held = nil // discarded (F011) in the transaction that applied m
+			}
 		}
 	}
 	return nil
+}
+
+// sharingControl returns c with every other candidate that would share its
+// control file: they are taken in one transaction, so a crash between them
+// can never leave one alone with the control file and make it look whole.
+func sharingControl(c *candidate, cands []*candidate) []*candidate {
+	if c.in.Problem == "" {
+		return []*candidate{c}
+	}
+	ctl := mesh.ControlName(c.in.Name)
+	var group []*candidate
+	for _, o := range cands {
+		if o.in.Problem != "" && mesh.ControlName(o.in.Name) == ctl {
+			group = append(group, o)
+		}
+	}
+	return group
 }
 
 func before(a, b *candidate) bool {
@@ -203,42 +219,53 @@ func readControl(path string) (mesh.Control, error) {
 	return mesh.ParseControl(f)
 }
 
-// take records c as taken (the first step of its lifecycle), with the
-// repeat check against every message taken before from this mailbox.
-func (l *laRun) take(c *candidate) (*store.Message, error) {
-	m := &store.Message{
-		LA: l.la.Code, MailboxID: l.la.MailboxID, MessageID: c.messageID,
-		File: c.in.Name, Control: c.in.ControlName, SHA256: c.sha, Size: c.in.Size,
-		TakenAt: l.cfg.Now().UTC(), State: store.Taken, Problem: c.problem,
-	}
-	if c.named {
-		m.Kind, m.Extract = string(c.name.Kind), c.name.Extract
+// take records the candidates as taken (the first step of their
+// lifecycle) in one transaction, each with the repeat check against every
+// message taken before from this mailbox.
+func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
+	now := l.cfg.Now().UTC()
+	ms := make([]*store.Message, len(group))
+	for i, c := range group {
+		ms[i] = &store.Message{
+			LA: l.la.Code, MailboxID: l.la.MailboxID, MessageID: c.messageID,
+			File: c.in.Name, Control: c.in.ControlName, SHA256: c.sha, Size: c.in.Size,
+			TakenAt: now, State: store.Taken, Problem: c.problem,
+		}
+		if c.named {
+			ms[i].Kind, ms[i].Extract = string(c.name.Kind), c.name.Extract
+		}
 	}
 	err := l.cfg.DB.Update(func(tx *store.Tx) error {
-		if m.Problem == nil {
-			prev, found, err := tx.MessageByID(l.la.Code, c.messageID)
-			if err != nil {
-				return err
-			}
-			if !found {
-				prev, found, err = tx.MessageByContent(l.la.Code, c.in.Name, c.sha)
+		for i, c := range group {
+			m := ms[i]
+			if m.Problem == nil {
+				prev, found, err := tx.MessageByID(l.la.Code, c.messageID)
 				if err != nil {
 					return err
 				}
+				if !found {
+					prev, found, err = tx.MessageByContent(l.la.Code, c.in.Name, c.sha)
+					if err != nil {
+						return err
+					}
+				}
+				if found {
+					m.Problem = &codes.Problem{Detail: codes.F007, Text: fmt.Sprintf("%s repeats message %s (%s) taken on %s: nothing was applied.", c.in.Name, prev.MessageID, prev.File, prev.TakenAt.Format("2006-01-02 15:04 MST"))}
+				}
 			}
-			if found {
-				m.Problem = &codes.Problem{Detail: codes.F007, Text: fmt.Sprintf("%s repeats message %s (%s) taken on %s: nothing was applied.", c.in.Name, prev.MessageID, prev.File, prev.TakenAt.Format("2006-01-02 15:04 MST"))}
+			if err := tx.NewMessage(m); err != nil {
+				return err
+			}
+			if err := tx.Audit(store.AuditEvent{At: now, Action: "message.taken", LA: m.LA, MessageID: m.MessageID}); err != nil {
+				return err
 			}
 		}
-		if err := tx.NewMessage(m); err != nil {
-			return err
-		}
-		return tx.Audit(store.AuditEvent{At: m.TakenAt, Action: "message.taken", LA: m.LA, MessageID: m.MessageID})
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("take %s: %w", c.in.Name, err)
+		return nil, fmt.Errorf("take %s: %w", group[0].in.Name, err)
 	}
-	return m, nil
+	return ms, nil
 }
 
 // archive moves m's files from the inbox into the archive. It is safe to

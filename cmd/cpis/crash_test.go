@@ -1,0 +1,865 @@
+package main
+
+// Kill tests of the Lifecycle contract (mailboxes.md): a crash or kill -9
+// at any moment, followed by the next run, ends exactly as if nothing had
+// happened. The test builds the cpis binary, drops the same returns into
+// fresh data directories, SIGKILLs `cpis ingest` (or `cpis nightly`) after
+// a random delay, runs it again to completion, and compares the data
+// directory with a reference run that was never killed.
+//
+// Each iteration logs its seed and kill delay; replay a failure with
+//
+//	CPIS_CRASH_SEED=<seed> CPIS_CRASH_DELAY=<delay> CPIS_CRASH_ITER=1 go test -run Crash/ingest ./cmd/cpis
+//
+// (a kill's moment still depends on the machine's speed). CPIS_CRASH_RACE=1
+// builds the binary with -race when the test has it.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/batch/ingest"
+	"cpis/mesh"
+)
+
+// crashNow is the --now of every run: London date 2026-11-22.
+const crashNow = "2026-11-22T02:30:00Z"
+
+// crashMTime is the modification time given to every file dropped into an
+// inbox, so derived message IDs are the same in every data directory, and
+// old enough by the real clock for a file without control file to settle.
+var crashMTime = time.Date(2026, 1, 2, 3, 4, 5, 600000000, time.UTC)
+
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill tests build and run the cpis binary")
+	}
+	start := time.Now()
+	fx := newCrashFixture(t)
+	t.Logf("setup (build, template) took %v", time.Since(start).Round(time.Millisecond))
+
+	t.Run("ingest", func(t *testing.T) {
+		fx.killLoop(t, "ingest", crashIterations(25), 22*time.Second)
+	})
+	t.Run("nightly", func(t *testing.T) {
+		fx.killLoop(t, "nightly", crashIterations(10), 8*time.Second)
+	})
+	t.Run("shared-control", fx.sharedControl)
+	t.Logf("TestCrash took %v", time.Since(start).Round(time.Millisecond))
+}
+
+func crashIterations(def int) int {
+	if s := os.Getenv("CPIS_CRASH_ITER"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return def
+}
+
+// crashFixture is the binary and a template data directory (initialised,
+// returns in the inboxes) that each iteration copies.
+type crashFixture struct {
+	bin      string
+	template string
+	tmp      string
+	// shared are two data files sharing one control file, left out of
+	// the template: see TestCrash/shared-control.
+	shared []crashFile
+}
+
+func newCrashFixture(t *testing.T) *crashFixture {
+	t.Helper()
+	tmp := t.TempDir()
+	fx := &crashFixture{bin: filepath.Join(tmp, "cpis"), template: filepath.Join(tmp, "template"), tmp: tmp}
+
+	// Build the binary. Without the race detector, even when this test
+	// has it: it makes each run ten times slower, and the kills are about
+	// what is on disk. CPIS_CRASH_RACE=1 builds it with -race all the same.
+	args := []string{"build", "-o", fx.bin}
+	if crashRaceEnabled() && os.Getenv("CPIS_CRASH_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	// The first 12 authorities of testdata/authorities.csv (201-212): each
+	// iteration copies the data dir, and 153 mailboxes' folders would take
+	// most of its time.
+	all, err := os.ReadFile(filepath.Join("..", "..", "testdata", "authorities.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(all), "\n")
+	authorities := filepath.Join(tmp, "authorities.csv")
+	if err := os.WriteFile(authorities, []byte(strings.Join(lines[:min(13, len(lines))], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	people := crashPeople(4000)
+	pds := filepath.Join(tmp, "demographics.csv")
+	if err := os.WriteFile(pds, crashDemographics(people), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fx.mustRun(t, fx.template, "init", "--authorities", authorities, "--pds", pds)
+	for _, f := range crashReturns(people) {
+		if f.shared {
+			fx.shared = append(fx.shared, f)
+			continue
+		}
+		fx.drop(t, fx.template, f)
+	}
+	return fx
+}
+
+// drop puts f into its inbox in dir, with the fixed modification time.
+func (fx *crashFixture) drop(t *testing.T, dir string, f crashFile) {
+	t.Helper()
+	inbox := filepath.Join(dir, "mailboxes", f.mailbox, "inbox")
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(filepath.Join(inbox, name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(inbox, name), crashMTime, crashMTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.data != nil {
+		write(f.name, f.data)
+	}
+	if f.ctl != nil {
+		write(mesh.ControlName(f.name), f.ctl)
+	}
+}
+
+func crashRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+func (fx *crashFixture) command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(fx.bin, append([]string{"--data", dir, "--now", crashNow}, args...)...)
+	cmd.Env = append(os.Environ(), "CPIS_DATA=")
+	return cmd
+}
+
+// mustRun runs cpis to completion and fails the test unless it exits 0.
+func (fx *crashFixture) mustRun(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := fx.command(dir, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cpis %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// fresh copies the template into a new data directory.
+func (fx *crashFixture) fresh(t *testing.T, name string) string {
+	t.Helper()
+	dst := filepath.Join(fx.tmp, name)
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(fx.template, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(fx.template, p)
+		out := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(out, info.Mode().Perm())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(out, b, info.Mode().Perm()); err != nil {
+			return err
+		}
+		return os.Chtimes(out, info.ModTime(), info.ModTime())
+	})
+	if err != nil {
+		t.Fatalf("copy template: %v", err)
+	}
+	return dst
+}
+
+// killLoop is one variant: reference runs, then iterations of kill and
+// recover, each compared with the reference.
+func (fx *crashFixture) killLoop(t *testing.T, job string, iterations int, budget time.Duration) {
+	begin := time.Now()
+
+	// The reference: never killed. The job runs twice, because some work
+	// only happens on a later run by design (a DELTA that waited behind a
+	// held FULL), and a third run must change nothing.
+	ref := fx.fresh(t, job+"-ref")
+	t0 := time.Now()
+	fx.mustRun(t, ref, job)
+	refDur := time.Since(t0)
+	refOne := fx.snap(t, ref)
+	fx.mustRun(t, ref, job)
+	want := fx.snap(t, ref)
+	fx.mustRun(t, ref, job)
+	if d := cmp.Diff(want, fx.snap(t, ref)); d != "" {
+		t.Fatalf("reference: a third %s changed the data directory (-second +third):\n%s", job, d)
+	}
+	if len(want.Problems) > 0 {
+		t.Fatalf("reference: %s", strings.Join(want.Problems, "\n"))
+	}
+	if d := cmp.Diff(refOne, want); d != "" {
+		// One uninterrupted run must leave every response written (a held
+		// FULL superseded by a later FULL gets its F011 in the same run).
+		t.Errorf("reference: the second %s still changed the data directory (-first +second):\n%s", job, d)
+	}
+	crashCheckReference(t, want)
+	t.Logf("reference %s took %v; %d plans, %d responses", job, refDur.Round(time.Millisecond), strings.Count(want.Plans, "\n")-1, want.responseCount())
+
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CPIS_CRASH_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CPIS_CRASH_SEED: %v", err)
+		}
+		seed = v
+	}
+	// Delays cover the whole run (not just its first 30 ms), so kills land
+	// early, in the middle and near the end.
+	maxDelay := max(30*time.Millisecond, refDur+refDur/10)
+	var fixed time.Duration
+	if v := os.Getenv("CPIS_CRASH_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("CPIS_CRASH_DELAY: %v", err)
+		}
+		fixed = d
+	}
+
+	var before, mid, after, unkilled, done int
+	for i := 0; i < iterations; i++ {
+		if i > 0 && time.Since(begin) > budget {
+			t.Logf("time budget spent after %d iterations", i)
+			break
+		}
+		s := seed + uint64(i)
+		rng := rand.New(rand.NewPCG(s, 0x6370697363726173))
+		delay := time.Duration(rng.Int64N(int64(maxDelay)))
+		if fixed != 0 {
+			delay = fixed
+		}
+		dir := fx.fresh(t, fmt.Sprintf("%s-%d", job, i))
+
+		cmd := fx.command(dir, job)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		started := time.Now()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		finished := false
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("iteration %d: %s failed before the kill: %v\n%s", i, job, err, stderr.String())
+			}
+			// Finished first: later delays need not go beyond this run.
+			finished = true
+			maxDelay = max(30*time.Millisecond, min(maxDelay, time.Since(started)))
+		case <-time.After(delay):
+			_ = cmd.Process.Kill() // SIGKILL
+			<-exited
+		}
+
+		killed := fx.snap(t, dir)
+		where := "killed mid-run"
+		switch {
+		case finished:
+			where = "not killed: it finished first"
+			unkilled++
+		case killed.untouched():
+			where = "killed before any step"
+			before++
+		case cmp.Equal(killed, refOne) || cmp.Equal(killed, want):
+			where = "killed after the last step"
+			after++
+		default:
+			mid++
+		}
+		t.Logf("iteration %d: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v: %s", i, s, delay, where)
+
+		// The next run finishes the work: it ends as the reference's first
+		// run did, or as its second (a superseded held FULL's F011
+		// response is only written by a later run, see the reference).
+		fx.mustRun(t, dir, job)
+		if got := fx.snap(t, dir); !cmp.Equal(got, refOne) && !cmp.Equal(got, want) {
+			t.Errorf("iteration %d (replay: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v CPIS_CRASH_ITER=1; %s): after the next %s, the data directory differs from the reference (-want +got):\n%s\nkilled run's stderr:\n%s",
+				i, s, delay, where, job, cmp.Diff(refOne, got), stderr.String())
+		}
+		fx.mustRun(t, dir, job)
+		got := fx.snap(t, dir)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("iteration %d (replay: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v CPIS_CRASH_ITER=1; %s): after two more runs, the data directory differs from the reference (-want +got):\n%s\nkilled run's stderr:\n%s",
+				i, s, delay, where, d, stderr.String())
+		}
+		done++
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	t.Logf("%s: %d iterations: %d killed before any step, %d mid-run, %d after the last step, %d finished first (%.0f%% mid-run), %v",
+		job, done, before, mid, after, unkilled, 100*float64(mid)/float64(max(done, 1)), time.Since(begin).Round(time.Millisecond))
+	if mid == 0 && done >= 10 {
+		t.Errorf("no kill landed mid-run in %d iterations: widen the window", done)
+	}
+}
+
+// sharedControl kills ingest right after the first of two data files that
+// share one control file has left the inbox, before the second is taken.
+//
+// Uninterrupted, both files are CPF01/F002 ("share one control file") and
+// the control file is archived as stale. The files are taken in one
+// transaction, so a kill can never leave the second alone with the control
+// file to be paired with it and applied.
+func (fx *crashFixture) sharedControl(t *testing.T) {
+	setup := func(name string) string {
+		dir := fx.fresh(t, name)
+		for _, f := range fx.shared {
+			fx.drop(t, dir, f)
+		}
+		return dir
+	}
+	ref := setup("shared-ref")
+	fx.mustRun(t, ref, "ingest")
+	fx.mustRun(t, ref, "ingest")
+	want := fx.snap(t, ref)
+	box := fx.shared[0].mailbox
+	for _, f := range fx.shared {
+		if slices.Contains(want.Inboxes[box], f.name) {
+			t.Fatalf("reference: %s not taken", f.name)
+		}
+	}
+
+	inbox := func(dir, name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, "mailboxes", box, "inbox", name))
+		return err == nil
+	}
+	a, b := fx.shared[0].name, fx.shared[1].name
+	for attempt := 0; attempt < 5; attempt++ {
+		dir := setup(fmt.Sprintf("shared-%d", attempt))
+		cmd := fx.command(dir, "ingest")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for inbox(dir, a) && inbox(dir, b) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if inbox(dir, a) == inbox(dir, b) {
+			t.Logf("attempt %d: the kill missed the window between %s and %s", attempt, a, b)
+			continue
+		}
+		gone, left := a, b
+		if inbox(dir, a) {
+			gone, left = b, a
+		}
+		fx.mustRun(t, dir, "ingest")
+		fx.mustRun(t, dir, "ingest")
+		if d := cmp.Diff(want, fx.snap(t, dir)); d != "" {
+			t.Errorf("killed after %s left the inbox, before %s: after two more runs, the data directory differs from the reference (-want +got):\n%s", gone, left, d)
+		}
+		return
+	}
+	t.Skip("no kill landed between the two files")
+}
+
+// crashSnapshot is what the Lifecycle contract fixes about a data
+// directory, in a form comparable across directories (response file names
+// carry a random message ID, so responses are keyed by the return's ID).
+type crashSnapshot struct {
+	Plans   string              // plans export
+	Returns []string            // returns list --json, one line each
+	Inboxes map[string][]string // mailbox -> inbox files
+	Archive map[string][]string // mailbox -> archive/<mailbox>/in files
+	// Responses: mailbox -> return message ID -> response contents
+	// (sorted), each followed by its control file's workflow and subject.
+	Responses map[string]map[string][]string
+	Problems  []string // temporary files, unpaired control files, .N duplicates
+}
+
+func (s crashSnapshot) untouched() bool {
+	return len(s.Archive) == 0 && len(s.Responses) == 0 && len(s.Returns) == 0 && strings.Count(s.Plans, "\n") <= 1
+}
+
+func (s crashSnapshot) responseCount() int {
+	n := 0
+	for _, byID := range s.Responses {
+		for _, rs := range byID {
+			n += len(rs)
+		}
+	}
+	return n
+}
+
+func (fx *crashFixture) snap(t *testing.T, dir string) crashSnapshot {
+	t.Helper()
+	s := crashSnapshot{Inboxes: map[string][]string{}, Archive: map[string][]string{}, Responses: map[string]map[string][]string{}}
+
+	// Through the binary, as operations would (and faster than the
+	// race-instrumented store in this process).
+	s.Plans = fx.mustRun(t, dir, "plans", "export")
+	if out := strings.TrimSpace(fx.mustRun(t, dir, "returns", "list", "--json")); out != "" {
+		s.Returns = strings.Split(out, "\n")
+	}
+
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp") {
+			rel, _ := filepath.Rel(dir, p)
+			s.Problems = append(s.Problems, "temporary file left: "+rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	boxes, err := os.ReadDir(filepath.Join(dir, "mailboxes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, box := range boxes {
+		mb := box.Name()
+		if names := crashList(t, filepath.Join(dir, "mailboxes", mb, "inbox")); len(names) > 0 {
+			s.Inboxes[mb] = names
+		}
+		if names := crashList(t, filepath.Join(dir, "archive", mb, "in")); len(names) > 0 {
+			s.Archive[mb] = names
+			for _, n := range names {
+				if crashNumbered(n) {
+					s.Problems = append(s.Problems, fmt.Sprintf("archive/%s/in/%s: archived twice", mb, n))
+				}
+			}
+		}
+		outbox := filepath.Join(dir, "mailboxes", mb, "outbox")
+		names := crashList(t, outbox)
+		have := map[string]bool{}
+		for _, n := range names {
+			have[n] = true
+		}
+		for _, n := range names {
+			switch {
+			case strings.HasSuffix(n, ".ctl"):
+				if !have[strings.TrimSuffix(n, ".ctl")+".csv"] {
+					s.Problems = append(s.Problems, fmt.Sprintf("outbox %s: control file %s without data file", mb, n))
+				}
+				continue
+			case !strings.HasSuffix(n, ".csv"):
+				s.Problems = append(s.Problems, fmt.Sprintf("outbox %s: unexpected file %s", mb, n))
+				continue
+			}
+			id, content, ctl, problem := crashResponse(filepath.Join(outbox, n))
+			if problem != "" {
+				s.Problems = append(s.Problems, fmt.Sprintf("outbox %s: %s: %s", mb, n, problem))
+			}
+			if s.Responses[mb] == nil {
+				s.Responses[mb] = map[string][]string{}
+			}
+			s.Responses[mb][id] = append(s.Responses[mb][id], content+"--- control: "+ctl)
+		}
+		for id := range s.Responses[mb] {
+			sort.Strings(s.Responses[mb][id])
+		}
+	}
+	sort.Strings(s.Problems)
+	return s
+}
+
+// crashList returns the names in dir, sorted; nil when dir is absent.
+func crashList(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+// crashNumbered reports a name with a ".N" part before its extension, the
+// mark of a second archiving under the same name.
+func crashNumbered(name string) bool {
+	parts := strings.Split(name, ".")
+	for _, p := range parts[1:] {
+		if _, err := strconv.Atoi(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// crashResponse reads an outbox response: the return's message ID (first
+// column), its content, a description of its control file, and any
+// problem (no control file, control file not naming it).
+func crashResponse(path string) (id, content, ctl, problem string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", "", err.Error()
+	}
+	content = string(b)
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil || len(recs) < 2 || strings.Join(recs[0], ",") != ingest.ResponseHeader {
+		return "", content, "", fmt.Sprintf("not a response: %v", err)
+	}
+	id = recs[1][0]
+	name := filepath.Base(path)
+	cb, err := os.ReadFile(strings.TrimSuffix(path, ".csv") + ".ctl")
+	if err != nil {
+		return id, content, "", "no control file"
+	}
+	c, err := mesh.ParseControl(bytes.NewReader(cb))
+	switch {
+	case err != nil:
+		problem = "control file: " + err.Error()
+	case c.LocalID != name:
+		problem = fmt.Sprintf("control file names %s", c.LocalID)
+	case !strings.HasSuffix(strings.TrimSuffix(name, ".csv"), "_"+c.DTSID):
+		problem = fmt.Sprintf("control file's DTSId %s is not the response's", c.DTSID)
+	}
+	return id, content, c.WorkflowID + " " + c.From + " " + c.To + " " + c.Subject, problem
+}
+
+// crashCheckReference checks that the reference exercises what the kill
+// test is about, so a change of the inputs cannot make it vacuous.
+func crashCheckReference(t *testing.T, s crashSnapshot) {
+	t.Helper()
+	all := ""
+	for _, byID := range s.Responses {
+		for _, rs := range byID {
+			all += strings.Join(rs, "\n")
+		}
+	}
+	for _, code := range []string{",0,,,CPF02,", ",0,,,CPF03,", "CPF04,F009", "CPF04,F011", "CPF04,F007", "CPF04,F003", "CPF04,F008", "CPF04,F010", "CPF01,F002", ",CPR01,P001,", ",CPR07,R005,"} {
+		if !strings.Contains(all, code) {
+			t.Errorf("reference: no response with %s", code)
+		}
+	}
+	if !slices.Contains(s.Archive["LA205HC001"], "CPIS_205_FULL_20261101_lost.ctl") {
+		t.Errorf("reference: CPIS_205_FULL_20261101_lost.ctl not archived as a stale control file")
+	}
+	if len(s.Inboxes) == 0 {
+		t.Errorf("reference: no DELTA waits behind a held FULL")
+	}
+	if len(s.Returns) == 0 {
+		t.Errorf("reference: no held return")
+	}
+}
+
+// ---- inputs ----
+
+type crashPerson struct {
+	nhs, family, given string
+	dob                time.Time
+}
+
+// crashUnknownNHS is a valid NHS number that no crashPeople has.
+var crashUnknownNHS = crashNHS("999900001")
+
+// crashNHS returns the NHS number of the 9 digits base with its modulus 11
+// check digit, or "" when base has none.
+func crashNHS(base string) string {
+	sum := 0
+	for k := 0; k < 9; k++ {
+		sum += int(base[k]-'0') * (10 - k)
+	}
+	check := 11 - sum%11
+	if check == 11 {
+		check = 0
+	}
+	if check == 10 {
+		return ""
+	}
+	return base + strconv.Itoa(check)
+}
+
+// crashPeople makes n people with valid NHS numbers in the 999 test range.
+func crashPeople(n int) []crashPerson {
+	var out []crashPerson
+	for i := 0; len(out) < n; i++ {
+		nhs := crashNHS(fmt.Sprintf("999%06d", 100000+i*7))
+		if nhs == "" {
+			continue
+		}
+		j := len(out)
+		out = append(out, crashPerson{
+			nhs:    nhs,
+			family: "Fam" + crashLetters(j),
+			given:  "Giv" + crashLetters(j*7+3),
+			dob:    time.Date(2011, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, (j*37)%2900),
+		})
+	}
+	return out
+}
+
+func crashLetters(n int) string {
+	s := ""
+	for k := 0; k < 4; k++ {
+		s += string(rune('a' + n%26))
+		n /= 26
+	}
+	return s
+}
+
+func crashDemographics(people []crashPerson) []byte {
+	var b bytes.Buffer
+	b.WriteString("nhs_number,family_name,given_name,date_of_birth,superseded_by,sensitive,date_of_death\n")
+	for _, p := range people {
+		fmt.Fprintf(&b, "%s,%s,%s,%s,,N,\n", p.nhs, p.family, p.given, p.dob.Format("2006-01-02"))
+	}
+	return b.Bytes()
+}
+
+// crashRow is one row of a return.
+type crashRow struct {
+	nhs, typ, start, end, due, local, action string
+}
+
+// crashFile is a return dropped into an inbox; ctl nil means no control
+// file (the message ID is then derived from the file), data nil a control
+// file alone.
+type crashFile struct {
+	mailbox, name string
+	data, ctl     []byte
+	shared        bool // shares its control file with another data file
+}
+
+func crashCtl(mailbox, name string, id int, from string) []byte {
+	t := time.Date(2026, 11, 21, 1, 0, 0, 0, time.UTC).Add(time.Duration(id) * time.Second)
+	dts := fmt.Sprintf("%s%06d_%06X", t.Format("20060102150405"), id, 0xC0000+id)
+	return mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data", From: from, To: mesh.HubMailbox,
+		Subject: "return", LocalID: name, DTSID: dts, WorkflowID: mesh.WorkflowUpload,
+		IsCompressed: strings.HasSuffix(name, ".gz")}.Marshal()
+}
+
+func crashCSV(rows []crashRow, delta bool) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	head := []string{"nhs_number", "plan_type", "start_date", "end_date", "due_date", "local_id"}
+	if delta {
+		head = append(head, "action")
+	}
+	_ = w.Write(head)
+	for _, r := range rows {
+		rec := []string{r.nhs, r.typ, r.start, r.end, r.due, r.local}
+		if delta {
+			rec = append(rec, r.action)
+		}
+		_ = w.Write(rec)
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+func crashXML(la, kind, extract string, rows []crashRow) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CPISReturn xmlns=\"urn:cpis:return:1\" la=%q kind=%q extractDate=%q>\n", la, kind, extract)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  <Plan><NHSNumber>%s</NHSNumber><PlanType>%s</PlanType><StartDate>%s</StartDate><EndDate>%s</EndDate><DueDate>%s</DueDate><LocalId>%s</LocalId>", r.nhs, r.typ, r.start, r.end, r.due, r.local)
+		if kind == "DELTA" {
+			fmt.Fprintf(&b, "<Action>%s</Action>", r.action)
+		}
+		b.WriteString("</Plan>\n")
+	}
+	b.WriteString("</CPISReturn>\n")
+	return b.Bytes()
+}
+
+func crashGzip(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return out.Bytes()
+}
+
+// crashFull is the FULL return of LA la for its people: a CPP for each, a
+// LAC for every third (one in ten of them ended a year before today, so
+// it is stored but expires by today), a UCPP for every fifth, and a few
+// rows demographics rejects (CPR01: unknown numbers).
+func crashFull(la string, people []crashPerson, version int) []crashRow {
+	var rows []crashRow
+	for i, p := range people {
+		if version > 1 && i%40 == 7 {
+			continue // withdrawn by the later FULL (2.5%: no hold)
+		}
+		end := ""
+		if version > 1 && i%25 == 3 {
+			end = "2026-11-01"
+		}
+		rows = append(rows, crashRow{nhs: p.nhs, typ: "CPP", start: fmt.Sprintf("2025-%02d-%02d", 1+i%12, 1+i%28), end: end, local: fmt.Sprintf("%s-C-%d", la, i)})
+		if i%3 == 0 {
+			end := ""
+			if i%30 == 0 {
+				end = "2025-11-20"
+			}
+			rows = append(rows, crashRow{nhs: p.nhs, typ: "LAC", start: "2024-06-15", end: end, local: fmt.Sprintf("%s-L-%d", la, i)})
+		}
+		if i%5 == 0 {
+			rows = append(rows, crashRow{nhs: p.nhs, typ: "UCPP", start: "2026-09-01", due: "2027-03-01", local: fmt.Sprintf("%s-U-%d", la, i)})
+		}
+		if i%97 == 0 {
+			rows = append(rows, crashRow{nhs: crashUnknownNHS, typ: "CPP", start: "2026-01-01", local: fmt.Sprintf("%s-X-%d", la, i)})
+		}
+	}
+	return rows
+}
+
+// crashDelta changes plans of every step-th person: ends CPPs, deletes
+// LACs, adds UCPPs.
+func crashDelta(la string, people []crashPerson, step, offset int) []crashRow {
+	var rows []crashRow
+	for i := offset; i < len(people); i += step {
+		p := people[i]
+		switch i % 3 {
+		case 0:
+			rows = append(rows, crashRow{nhs: p.nhs, typ: "LAC", local: fmt.Sprintf("%s-L-%d", la, i), action: "DELETE"})
+		case 1:
+			rows = append(rows, crashRow{nhs: p.nhs, typ: "CPP", start: "2025-02-02", end: "2026-11-15", local: fmt.Sprintf("%s-C-%d", la, i), action: "UPSERT"})
+		default:
+			rows = append(rows, crashRow{nhs: p.nhs, typ: "UCPP", start: "2026-10-10", due: "2027-01-20", local: fmt.Sprintf("%s-U2-%d", la, i)})
+		}
+	}
+	return rows
+}
+
+// crashReturns are the returns of five LAs, covering every path of a
+// message's lifecycle: applied FULL and DELTA (CSV, gzip, XML, no control
+// file), a held FULL superseded by a later one (F009, F011), a held FULL
+// with a DELTA waiting behind it, a repeat (F007), a bad control file
+// (F002), another LA's file (F003), a date after today (F008), more than
+// half the rows rejected (F010).
+func crashReturns(people []crashPerson) []crashFile {
+	share := func(k int) []crashPerson {
+		var out []crashPerson
+		for i := k; i < len(people); i += 5 {
+			out = append(out, people[i])
+		}
+		return out
+	}
+	id := 0
+	var files []crashFile
+	add := func(la, name string, data []byte, ctl bool, from string) {
+		mb := mesh.MailboxID(la)
+		f := crashFile{mailbox: mb, name: name, data: data}
+		if ctl {
+			id++
+			if from == "" {
+				from = mb
+			}
+			f.ctl = crashCtl(mb, name, id, from)
+		}
+		files = append(files, f)
+	}
+
+	// 201: FULL, DELTA, DELTA without control file, later FULL (gzip),
+	// DELTA in XML.
+	p := share(0)
+	add("201", "CPIS_201_FULL_20261118.csv", crashCSV(crashFull("201", p, 1), false), true, "")
+	add("201", "CPIS_201_DELTA_20261119.csv", crashCSV(crashDelta("201", p, 7, 1), true), true, "")
+	add("201", "CPIS_201_DELTA_20261120_noctl.csv", crashCSV(crashDelta("201", p, 11, 2), true), false, "")
+	add("201", "CPIS_201_FULL_20261121.csv.gz", crashGzip(crashCSV(crashFull("201", p, 2), false)), true, "")
+	add("201", "CPIS_201_DELTA_20261122.xml", crashXML("201", "DELTA", "2026-11-22", crashDelta("201", p, 13, 5)), true, "")
+
+	// 202: FULL, a truncated FULL (held), a later FULL that supersedes it.
+	p = share(1)
+	full := crashFull("202", p, 1)
+	add("202", "CPIS_202_FULL_20261118.csv", crashCSV(full, false), true, "")
+	add("202", "CPIS_202_FULL_20261119_cut.csv", crashCSV(full[:25], false), true, "")
+	add("202", "CPIS_202_FULL_20261121.csv", crashCSV(crashFull("202", p, 2), false), true, "")
+
+	// 203: FULL in XML, a truncated FULL (held), a DELTA that waits.
+	p = share(2)
+	full = crashFull("203", p, 1)
+	add("203", "CPIS_203_FULL_20261118.xml", crashXML("203", "FULL", "2026-11-18", full), true, "")
+	add("203", "CPIS_203_FULL_20261119_cut.csv", crashCSV(full[:30], false), true, "")
+	add("203", "CPIS_203_DELTA_20261120.csv", crashCSV(crashDelta("203", p, 9, 0), true), true, "")
+
+	// 204: FULL, DELTA, the same DELTA again under another name with the
+	// same message ID (F007), a bad control file (F002), another LA's
+	// file (F003), a date after today (F008), mostly rejected (F010).
+	p = share(3)
+	add("204", "CPIS_204_FULL_20261119.csv", crashCSV(crashFull("204", p, 1), false), true, "")
+	delta := crashCSV(crashDelta("204", p, 5, 4), true)
+	add("204", "CPIS_204_DELTA_20261120_a.csv", delta, true, "")
+	id-- // same DTSId as the previous message
+	add("204", "CPIS_204_DELTA_20261120_b.csv", delta, true, "")
+	add("204", "CPIS_204_FULL_20261121_badctl.csv", crashCSV(crashFull("204", p, 2), false), true, "LA999HC001")
+	add("204", "CPIS_205_DELTA_20261121.csv", crashCSV(crashDelta("205", p, 50, 0), true), true, "")
+	add("204", "CPIS_204_DELTA_20261123.csv", crashCSV(crashDelta("204", p, 50, 0), true), true, "")
+	bad := []crashRow{
+		{nhs: crashUnknownNHS, typ: "CPP", start: "2026-01-01", local: "b1"},
+		{nhs: "12345", typ: "CPP", start: "2026-01-01", local: "b2"},
+		{nhs: p[0].nhs, typ: "XYZ", start: "2026-01-01", local: "b3"},
+		{nhs: p[1].nhs, typ: "CPP", start: "2026-01-01", local: "b4"},
+	}
+	add("204", "CPIS_204_DELTA_20261122_bad.csv", crashCSV(bad, true), true, "")
+
+	// 205: FULL (gzip) with some rejected rows, then a DELTA.
+	p = share(4)
+	full = crashFull("205", p, 1)
+	for i := 0; i < len(full); i += 20 {
+		full[i].start = "not a date"
+	}
+	add("205", "CPIS_205_FULL_20261120.csv.gz", crashGzip(crashCSV(full, false)), true, "")
+	add("205", "CPIS_205_DELTA_20261121.csv", crashCSV(crashDelta("205", p, 3, 1), true), true, "")
+	// Two data files sharing one control file (F002 each; the control
+	// file, old by the real clock, is archived as stale), and a control
+	// file with no data file.
+	add("205", "CPIS_205_DELTA_20261122_pair.csv", crashCSV(crashDelta("205", p, 60, 2), true), true, "")
+	add("205", "CPIS_205_DELTA_20261122_pair.xml", crashXML("205", "DELTA", "2026-11-22", crashDelta("205", p, 70, 2)), false, "")
+	files[len(files)-2].shared, files[len(files)-1].shared = true, true
+	add("205", "CPIS_205_FULL_20261101_lost.csv", nil, true, "")
+	return files
+}
