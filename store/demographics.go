@@ -31,10 +31,22 @@ func (t *Tx) ReplaceDemographics(at time.Time) (func(pds.Record) error, error) {
 		return nil, fmt.Errorf("replace demographics: %w", err)
 	}
 	b.FillPercent = 0.9 // imports arrive mostly in key order
+	if err := t.tx.DeleteBucket(bPrior); err != nil {
+		return nil, fmt.Errorf("replace demographics: %w", err)
+	}
+	prior, err := t.tx.CreateBucket(bPrior)
+	if err != nil {
+		return nil, fmt.Errorf("replace demographics: %w", err)
+	}
 	if err := t.b(bMeta).Put([]byte("demographics_imported"), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
 		return nil, err
 	}
 	return func(r pds.Record) error {
+		if r.SupersededBy != "" {
+			if err := prior.Put(concat([]byte(r.SupersededBy), []byte(r.NHS)), nil); err != nil {
+				return err
+			}
+		}
 		return putJSON(b, []byte(r.NHS), demographic{
 			Family: r.FamilyName, Given: r.GivenName, DOB: r.DOB,
 			SupersededBy: r.SupersededBy, Sensitive: r.Sensitive, DOD: r.DOD,

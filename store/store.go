@@ -71,6 +71,8 @@ type Options struct {
 	LockTimeout time.Duration
 	// NoSync skips fsync; for tests only, never in production.
 	NoSync bool
+	// Now is the creation time recorded in a new store (zero: the clock).
+	Now time.Time
 }
 
 // Open opens the store file in dir. It fails with ErrLocked when another
@@ -104,6 +106,13 @@ func Open(dir string, opts Options) (*DB, error) {
 		meta := tx.Bucket(bMeta)
 		switch v := meta.Get([]byte("schema")); {
 		case v == nil:
+			created := opts.Now
+			if created.IsZero() {
+				created = time.Now()
+			}
+			if err := meta.Put([]byte("created"), []byte(created.UTC().Format(time.RFC3339Nano))); err != nil {
+				return err
+			}
 			return meta.Put([]byte("schema"), []byte(SchemaVersion))
 		case string(v) != SchemaVersion:
 			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
@@ -185,3 +194,16 @@ func concat(parts ...[]byte) []byte {
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// Batch runs fn in a write transaction shared with other concurrent Batch
+// calls (group commit: one disk sync for many callers). fn may run more
+// than once and must not have effects outside the transaction.
+func (db *DB) Batch(fn func(*Tx) error) error {
+	return db.bolt.Batch(func(tx *bolt.Tx) error { return fn(&Tx{tx: tx}) })
+}
+
+// Created returns when the store was made.
+func (t *Tx) Created() time.Time {
+	v, _ := time.Parse(time.RFC3339Nano, string(t.b(bMeta).Get([]byte("created"))))
+	return v
+}

@@ -159,7 +159,7 @@ func Init(dir string, opts InitOptions) (err error) {
 			return fmt.Errorf("init %s: %w", dir, err)
 		}
 	}
-	db, err := store.Open(dir, store.Options{Create: true})
+	db, err := store.Open(dir, store.Options{Create: true, Now: opts.Now})
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,15 @@ import (
 // OutcomeRetention is how long row outcomes are kept for the reports.
 const OutcomeRetention = 90 * 24 * time.Hour
 
+// LookupAuditRetention is how long lookup audit records are kept
+// (access.md: 2 years by default).
+const LookupAuditRetention = 2 * 365 * 24 * time.Hour
+
 // Result counts what a run purged.
 type Result struct {
 	Plans    int `json:"plans_purged"`
 	Outcomes int `json:"row_outcomes_purged"`
+	Audits   int `json:"lookup_audits_purged"`
 }
 
 // Run purges, in one transaction, every plan not visible on today's London
@@ -43,6 +48,14 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			}
 		}
 		res.Plans = len(gone)
+		if err := PurgeHistories(tx, gone); err != nil {
+			return err
+		}
+		n, err := tx.PurgeLookupAudits(now.Add(-LookupAuditRetention))
+		if err != nil {
+			return err
+		}
+		res.Audits = n
 
 		cutoff := now.Add(-OutcomeRetention)
 		var old [][]byte
@@ -61,10 +74,32 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			}
 			res.Outcomes += n
 		}
-		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes}})
+		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes, "lookup_audits_purged": res.Audits}})
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("expire: %w", err)
 	}
 	return res, nil
+}
+
+// PurgeHistories removes the access history of every person among the
+// removed plans' numbers who has no plan left (domain.md).
+func PurgeHistories(tx *store.Tx, removed []plans.Key) error {
+	seen := map[string]bool{}
+	for _, k := range removed {
+		if seen[k.NHS] {
+			continue
+		}
+		seen[k.NHS] = true
+		left, err := tx.PlansOf(k.NHS)
+		if err != nil {
+			return err
+		}
+		if len(left) == 0 {
+			if err := tx.DeleteHistory(k.NHS); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"cpis/batch/caldate"
 	"cpis/batch/codes"
+	"cpis/batch/expire"
 	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
@@ -144,6 +145,9 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 				if err := tx.PutPlan(p); err != nil {
 					return err
 				}
+			}
+			if err := expire.PurgeHistories(tx, ev.removals); err != nil {
+				return err
 			}
 			st, err := tx.LAState(l.la.Code)
 			if err != nil {

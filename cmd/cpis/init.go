@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/datadir"
+	"cpis/batch/inactive"
 	"cpis/batch/sample"
 	"cpis/store"
 )
@@ -125,7 +126,11 @@ Example:
 				return err
 			}
 			fmt.Fprintf(g.stdout, "Imported %d demographic records from %s.\n", n, args[0])
-			return nil
+			written, err := inactive.Run(g.data, db, g.nowTime())
+			for _, w := range written {
+				fmt.Fprintf(g.stdout, "Inactive NHS numbers: %d row(s) for LA %s in %s.\n", w.Rows, w.LA, w.File)
+			}
+			return err
 		},
 	})
 	return cmd

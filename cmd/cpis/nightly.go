@@ -7,7 +7,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/expire"
+	"cpis/batch/inactive"
 	"cpis/batch/ingest"
+	"cpis/batch/notify"
 	"cpis/store"
 )
 
@@ -54,9 +56,10 @@ func newNightlyCommand(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "nightly",
-		Short: "The whole nightly cycle: ingest, then expire",
+		Short: "The whole nightly cycle: ingest, expire, notify",
 		Long: `Run the nightly cycle: ingest every waiting return (as 'cpis ingest'),
-then purge what is no longer visible (as 'cpis expire'). Meant for cron:
+purge what is no longer visible (as 'cpis expire'), then write the access
+notification files of every finished day (as 'cpis notify'). Meant for cron:
 
   30 2 * * * cpis --data /srv/cpis nightly >>/var/log/cpis/nightly.log 2>&1
 
@@ -94,6 +97,13 @@ func runNightly(g *globals, cmd *cobra.Command, db *store.DB, asJSON bool) (*ing
 	}
 	if err == nil && !asJSON {
 		printExpire(g, res, false)
+	}
+	if _, err := inactive.Flush(g.data, db); err != nil && first == nil {
+		first = err
+	}
+	nerr := runNotify(g, notify.Config{DataDir: g.data, DB: db, Now: g.nowTime()}, asJSON)
+	if nerr != nil && first == nil {
+		first = nerr
 	}
 	return rep, first
 }

@@ -121,6 +121,11 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newExpireCommand(g),
 		newNightlyCommand(g),
 		newDemoCommand(g),
+		newLookupCommand(g),
+		newOrgsCommand(g),
+		newAuditCommand(g),
+		newNotifyCommand(g),
+		newServeCommand(g),
 	)
 	wrapArgs(root)
 	return root
