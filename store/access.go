@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -119,7 +120,9 @@ func (t *Tx) History(nhs string) ([]HistoryEntry, error) {
 		}
 		out = append(out, e)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].AccessedAt.After(out[j].AccessedAt) })
+	// Keys sort by time, then by the order entries were added: reversed,
+	// newest first, the latest of one second before the others.
+	slices.Reverse(out)
 	return out, nil
 }
 
@@ -301,7 +304,11 @@ func (t *Tx) AddLookupAudit(a LookupAudit) error {
 // oldest first.
 func (t *Tx) LookupAudits(since time.Time, fn func(LookupAudit) error) error {
 	c := t.b(bLookupAudit).Cursor()
-	for k, v := c.Seek(timeKey(since)); k != nil; k, v = c.Next() {
+	k, v := c.First()
+	if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times would wrap
+		k, v = c.Seek(timeKey(since))
+	}
+	for ; k != nil; k, v = c.Next() {
 		var a LookupAudit
 		if err := jsonUnmarshal(v, &a); err != nil {
 			return fmt.Errorf("decode lookup audit %x: %w", k, err)

@@ -34,6 +34,12 @@
 //	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
 //	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
 //	                IDs, never personal data
+//	sftp_keys       SHA-256 key fingerprint ("SHA256:...", ssh.FingerprintSHA256)
+//	                -> JSON Key: the LA and mailbox an SFTP public key opens
+//	                (one LA per key)
+//	sftp_audit      seq(8, big-endian) -> JSON SFTPEvent: SFTP logins,
+//	                uploads, downloads, deletes, renames, refusals, logouts;
+//	                paths as the client named them, never file content
 //
 // The plan's visibility is not stored: it depends on the demographics date
 // of birth (the 18th-birthday rule) and is computed where needed.

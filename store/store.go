@@ -59,9 +59,14 @@ func bucket(name string) []byte {
 
 // DB is an open store.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt     *bolt.DB
+	path     string
+	borrowed bool
 }
+
+// Borrow returns a handle on the same open store whose Close does nothing:
+// for commands run inside the daemon, which owns the store.
+func (db *DB) Borrow() *DB { return &DB{bolt: db.bolt, path: db.path, borrowed: true} }
 
 // Options tune Open.
 type Options struct {
@@ -128,8 +133,13 @@ func Open(dir string, opts Options) (*DB, error) {
 // Path returns the store file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes the store.
-func (db *DB) Close() error { return db.bolt.Close() }
+// Close closes the store (a borrowed handle leaves it open).
+func (db *DB) Close() error {
+	if db.borrowed {
+		return nil
+	}
+	return db.bolt.Close()
+}
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {

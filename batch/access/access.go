@@ -189,7 +189,7 @@ func check(req Request) (string, *Refusal) {
 	}
 	nhs, problem := nhsnumber.Normalize(req.NHSNumber)
 	if problem != nhsnumber.OK {
-		return bad(http.StatusBadRequest, "nhs", fmt.Sprintf("NHS number %q is not valid: %s", req.NHSNumber, strings.ToLower(problem.Describe()[:1])+problem.Describe()[1:]))
+		return bad(http.StatusBadRequest, "nhs", fmt.Sprintf("%s: %q", problem.Describe(), req.NHSNumber))
 	}
 	return nhs, nil
 }

@@ -26,6 +26,9 @@ type candidate struct {
 	problem   *codes.Problem
 	sha       string
 	messageID string
+	// fromControl says messageID is the DTSId of the control file, not
+	// derived: only such an ID makes a repeat by itself (returns.md).
+	fromControl bool
 }
 
 // takeNew takes the LA's waiting returns in order: unparseable names
@@ -158,7 +161,7 @@ func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
 			if err := ctl.CheckIncoming(l.la.MailboxID, gz); err != nil {
 				ctlProblem = fmt.Sprintf("control file %s: %v", in.ControlName, err)
 			} else {
-				c.messageID = ctl.DTSID
+				c.messageID, c.fromControl = ctl.DTSID, true
 			}
 		}
 	}
@@ -239,9 +242,13 @@ func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
 		for i, c := range group {
 			m := ms[i]
 			if m.Problem == nil {
-				prev, found, err := tx.MessageByID(l.la.Code, c.messageID)
-				if err != nil {
-					return err
+				var prev *store.Message
+				var found bool
+				var err error
+				if c.fromControl {
+					if prev, found, err = tx.MessageByID(l.la.Code, c.messageID); err != nil {
+						return err
+					}
 				}
 				if !found {
 					prev, found, err = tx.MessageByContent(l.la.Code, c.in.Name, c.sha)

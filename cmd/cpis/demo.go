@@ -31,7 +31,8 @@ print what happened and which response files to open.
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
   cpis demo /tmp/cpis-demo`,
-		Args: cobra.MaximumNArgs(1),
+		Args:        cobra.MaximumNArgs(1),
+		Annotations: map[string]string{annLocal: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := ""
 			if len(args) == 1 {

@@ -35,7 +35,8 @@ Exit codes: 0 done, whatever the files' codes; 1 if any LA could not be
 processed (the others still were); 2 usage.
 Example:
   cpis ingest --json`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := g.openStore()
 			if err != nil {

@@ -149,16 +149,17 @@ func TestCLINightly(t *testing.T) {
 	out := h.ok("nightly")
 	ingestAt := strings.Index(out, "total  1 message(s)")
 	expireAt := strings.Index(out, "Expire: 0 plan(s) no longer visible purged.\n")
-	if ingestAt < 0 || expireAt < ingestAt || !strings.HasSuffix(out, "Expire: 0 plan(s) no longer visible purged.\n") {
+	if ingestAt < 0 || expireAt < ingestAt || !strings.HasSuffix(out, "Expire: 0 plan(s) no longer visible purged.\nNotify: 0 access file(s) written for 0 day(s), 0 access row(s).\n") {
 		t.Errorf("nightly printed\n%s\nwant the ingest table, then the expire line", out)
 	}
 	if n := len(h.outbox("841")); n != 1 {
 		t.Errorf("841 outbox has %d responses, want 1", n)
 	}
-	// A night long after: nothing to take, two plans purged.
-	out = h.okAt("2028-01-01T02:30:00Z", "nightly")
-	if want := "No returns were waiting.\nExpire: 2 plan(s) no longer visible purged.\n"; out != want {
-		t.Errorf("nightly in 2028 printed %q, want %q", out, want)
+	// Two nights later, with none run between: nothing to take, and the
+	// access files of both missed days (header only) for all 153 LAs.
+	out = h.okAt("2026-11-24T02:30:00Z", "nightly")
+	if want := "No returns were waiting.\nExpire: 0 plan(s) no longer visible purged.\nNotify: 306 access file(s) written for 2 day(s), 0 access row(s).\n"; out != want {
+		t.Errorf("nightly two days later printed %q, want %q", out, want)
 	}
 	// --json: the ingest lines only.
 	id := h.send("201", "CPIS_201_DELTA_20261121.csv", crlf("nhs_number,plan_type,start_date,local_id", "9994812866,CPP,2026-10-01,L-1"))

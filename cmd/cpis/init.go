@@ -34,7 +34,8 @@ again and keeps its plans, messages and mailboxes.
 Exit codes: 0 done, 1 failure (the file, line and value are named), 2 usage.
 Example:
   cpis --data /srv/cpis init --authorities las.csv --pds pds.csv`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annNoDaemon: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if useSample == (authorities != "") {
 				return usageError{fmt.Errorf("give either --authorities FILE or --sample")}
@@ -72,6 +73,7 @@ Example:
 	cmd.Flags().StringVar(&demographics, "pds", "", "demographics reference CSV file")
 	cmd.Flags().BoolVar(&useSample, "sample", false, "use the bundled sample authorities and demographics")
 	cmd.Flags().BoolVar(&force, "force", false, "import into an existing data directory")
+	markPath(cmd, "authorities", "pds")
 	return cmd
 }
 
@@ -109,7 +111,8 @@ previous reference stays. The import replaces the reference as one step.
 Exit codes: 0 imported, 1 failure, 2 usage.
 Example:
   cpis pds import pds-2026-11-21.csv`,
-		Args: cobra.ExactArgs(1),
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{annPathArgs: "true", annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {

@@ -49,7 +49,8 @@ atomically: data file first, control file last. The next ingest takes them.
 Exit codes: 0 sent, 1 failure, 2 usage.
 Example:
   cpis mailbox send --la 841 CPIS_841_FULL_20261121.csv`,
-		Args: cobra.MinimumNArgs(1),
+		Args:        cobra.MinimumNArgs(1),
+		Annotations: map[string]string{annPathArgs: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if la == "" {
 				return usageError{fmt.Errorf("--la CODE is required")}

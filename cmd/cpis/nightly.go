@@ -25,7 +25,8 @@ outcomes older than 90 days. Running it again changes nothing.
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
   cpis expire`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := g.openStore()
 			if err != nil {
@@ -65,7 +66,8 @@ notification files of every finished day (as 'cpis notify'). Meant for cron:
 
 Exit codes: 0 done; 1 if any LA could not be processed or a stage failed
 (every stage still runs); 2 usage.`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := g.openStore()
 			if err != nil {

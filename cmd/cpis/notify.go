@@ -30,7 +30,8 @@ Exit codes: 0 done (also when the day was already written), 1 failure or
 --day not yet over, 2 usage.
 Example:
   cpis notify --day 2026-11-21`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := notify.Config{DataDir: g.data, Now: g.nowTime()}
 			if day != "" {

@@ -69,7 +69,8 @@ safety hold, and write the LA a new response with the result.
 Exit codes: 0 applied, 1 failure (e.g. not a held return), 2 usage.
 Example:
   cpis returns release 20261121013000123456_3F9A0C`,
-		Args: cobra.ExactArgs(1),
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return operateHeld(g, cmd, args[0], ingest.Release, "Released")
 		},
@@ -83,7 +84,8 @@ final response CPF04/F012.
 Exit codes: 0 discarded, 1 failure (e.g. not a held return), 2 usage.
 Example:
   cpis returns discard 20261121013000123456_3F9A0C`,
-		Args: cobra.ExactArgs(1),
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return operateHeld(g, cmd, args[0], ingest.Discard, "Discarded")
 		},

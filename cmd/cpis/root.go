@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,12 @@ type globals struct {
 	stderr io.Writer
 	// clock is the time every date rule, message ID and audit uses.
 	clock func() time.Time
+	// args is the command line as given, for forwarding to a daemon.
+	args []string
+	// daemon is set when the command runs inside `cpis serve`.
+	daemon *daemonContext
+	// release ends what the command holds in the daemon (the job lock).
+	release func()
 }
 
 func (g *globals) nowTime() time.Time { return g.clock() }
@@ -49,23 +56,43 @@ func (g *globals) log() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// openStore opens the data dir's store for a command.
+// openStore opens the data dir's store for a command; inside the daemon,
+// the daemon's open store.
 func (g *globals) openStore() (*store.DB, error) {
-	return store.Open(g.data, store.Options{})
+	if g.daemon != nil {
+		return g.daemon.db.Borrow(), nil
+	}
+	db, err := store.Open(g.data, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w; if `cpis serve` runs, its control socket %s did not answer", err, filepath.Join(g.data, "cpis.sock"))
+	}
+	return db, err
 }
 
 // run builds the root command and runs it with args, mapping errors to exit
 // codes in one place.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
+	return runWith(ctx, args, stdout, stderr, nil)
+}
+
+// runWith runs a command line; d is set when the daemon runs it.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d *daemonContext) int {
+	root, g := newRoot(stdout, stderr)
 	root.SetArgs(args)
+	g.args, g.daemon = args, d
 	err := root.ExecuteContext(ctx)
+	if g.release != nil {
+		g.release()
+	}
 	if err == nil {
 		return exitOK
 	}
 	var ue usageError
 	var se silentError
+	var fe forwardedExit
 	switch {
+	case errors.As(err, &fe):
+		return int(fe)
 	case errors.As(err, &se):
 		return exitFailure
 	case errors.As(err, &ue):
@@ -78,6 +105,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root, _ := newRoot(stdout, stderr)
+	return root
+}
+
+// newRoot builds the command tree and returns it with its globals.
+func newRoot(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "cpis",
@@ -98,9 +131,10 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 				}
 				g.clock = func() time.Time { return t }
 			}
-			return nil
+			return forwardToDaemon(cmd, g)
 		},
 	}
+
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	defData := os.Getenv("CPIS_DATA")
@@ -115,6 +149,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newInitCommand(g),
 		newPDSCommand(g),
 		newMailboxCommand(g),
+		newKeysCommand(g),
 		newIngestCommand(g),
 		newReturnsCommand(g),
 		newPlansCommand(g),
@@ -126,9 +161,10 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newAuditCommand(g),
 		newNotifyCommand(g),
 		newServeCommand(g),
+		newSchedulesCommand(g),
 	)
 	wrapArgs(root)
-	return root
+	return root, g
 }
 
 // wrapArgs makes every positional-argument error a usage error (exit 2).

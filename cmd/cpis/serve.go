@@ -25,7 +25,8 @@ give --tls-cert and --tls-key for TLS. SIGTERM or SIGINT stops it cleanly.
 Exit codes: 0 stopped cleanly, 1 failure, 2 usage.
 Example:
   cpis serve --http 0.0.0.0:8443 --tls-cert hub.crt --tls-key hub.key`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annNoDaemon: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -36,6 +37,7 @@ Example:
 	cmd.Flags().StringVar(&opts.CertFile, "tls-cert", "", "TLS certificate (PEM)")
 	cmd.Flags().StringVar(&opts.KeyFile, "tls-key", "", "TLS private key (PEM)")
 	cmd.Flags().BoolVar(&opts.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address")
+	markPath(cmd, "tls-cert", "tls-key")
 	return cmd
 }
 

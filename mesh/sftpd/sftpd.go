@@ -1,0 +1,394 @@
+// Package sftpd is the hub's SFTP server (mailboxes.md, "SFTP"): LA data
+// teams log in with a public key, as their mailbox ID, and see their own
+// mailbox only, as two folders:
+//
+//	/inbox    upload new files, list, rename unfinished uploads
+//	/outbox   list, download, delete (which collects the message)
+//
+// The folders are <data dir>/mailboxes/<MAILBOX ID>/inbox and outbox, the
+// ones mesh/local lists and ingest reads. Each connection gets a handler
+// bound to the authenticated mailbox, which resolves every request against
+// a virtual tree of those two folders and touches the disk through an
+// os.Root opened on the mailbox folder, so no path, symbolic link or race
+// reaches outside it.
+//
+// # Decisions
+//
+//   - Uploads land under ".<name>.tmp" and are renamed to name on Close
+//     (fsync file, rename without replacing, fsync folder); the ingest
+//     never reads hidden names. A write past the size limit fails and the
+//     temporary file is removed at once; an upload cut off by a dropped
+//     connection is removed when pkg/sftp closes its handle.
+//   - An upload never replaces a file: opening an existing name for
+//     writing, a Close that would land on a name that appeared meanwhile,
+//     and a rename onto an existing name are refused. Appending (resume) is
+//     refused too.
+//   - In /inbox only unfinished uploads (names ending .filepart, .part or
+//     .tmp, which the ingest never reads) may be renamed or deleted: a file
+//     under its real name may already be being taken. Names starting with
+//     "." are the hub's own and are neither listed nor accepted.
+//   - Setting only the times of an inbox file (as WinSCP does after an
+//     upload) succeeds and changes nothing, so that modification times stay
+//     the hub's (the ingest's settle rule reads them); permissions, owner
+//     and size changes are refused.
+//   - Deleting an outbox data file also removes its control file and calls
+//     Config.OnCollected; deleting a control file removes just that file.
+//   - Refused requests are answered with permission denied, no such file or
+//     failure and a short message that names no host path; each is in the
+//     audit as a refusal. Looking up (stat) a name that does not exist is
+//     not a refusal.
+package sftpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// Defaults of Config.
+const (
+	DefaultSizeLimit        int64 = 512 << 20
+	DefaultMaxConns               = 64
+	DefaultHandshakeTimeout       = 30 * time.Second
+)
+
+// KeyStore tells which mailbox a public key opens. *store.DB is one.
+type KeyStore interface {
+	// MailboxForKey returns the mailbox ID key is registered for; ok is
+	// false for a key not registered.
+	MailboxForKey(key ssh.PublicKey) (mailboxID string, ok bool, err error)
+}
+
+// Event kinds.
+const (
+	KindLogin    = "login"
+	KindUpload   = "upload"
+	KindDownload = "download"
+	KindDelete   = "delete"
+	KindRename   = "rename"
+	KindRefusal  = "refusal"
+	KindLogout   = "logout"
+)
+
+// Event outcomes.
+const (
+	OutcomeOK      = "ok"
+	OutcomeRefused = "refused"
+	OutcomeFailed  = "failed"
+)
+
+// Event is one audit entry of an SFTP session: who did what to which path
+// (as the client named it) and how it ended. Never file content. Its
+// fields are those of store.SFTPEvent, to which it converts.
+type Event struct {
+	At          time.Time
+	Session     uint64 // connection number, counted from the server's start
+	Kind        string // KindLogin, ...
+	Op          string // for a refusal: what was attempted (login, open, write, remove, mkdir, ...)
+	MailboxID   string
+	User        string // the user name the client gave
+	Remote      string
+	Fingerprint string // of the key that logged in
+	Path        string
+	Target      string // rename or symlink target
+	Bytes       int64
+	Outcome     string // OutcomeOK, OutcomeRefused, OutcomeFailed
+	Reason      string
+}
+
+// Config configures a Server.
+type Config struct {
+	// DataDir is the hub's data directory: mailboxes are under
+	// DataDir/mailboxes.
+	DataDir string
+	// HostKey is the server's host key (LoadOrCreateHostKey).
+	HostKey ssh.Signer
+	// Keys maps public keys to mailboxes.
+	Keys KeyStore
+	// Audit receives every session event; nil drops them. It is called
+	// synchronously, from many goroutines.
+	Audit func(Event)
+	// SizeLimit is the largest upload, in bytes; 0 means DefaultSizeLimit.
+	SizeLimit int64
+	// MaxConns bounds the connections served at once; more are closed at
+	// once. 0 means DefaultMaxConns.
+	MaxConns int
+	// HandshakeTimeout bounds the SSH handshake and authentication; 0
+	// means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// OnCollected, when set, is called after an LA deleted the outbox data
+	// file fileName (and the server removed its control file).
+	OnCollected func(mailboxID, fileName string)
+	// Log receives operational messages (with host detail the client never
+	// sees); nil discards them.
+	Log *slog.Logger
+}
+
+// Server is the hub's SFTP server.
+type Server struct {
+	cfg      Config
+	mailbox  string // DataDir/mailboxes
+	log      *slog.Logger
+	sessions atomic.Uint64
+
+	mu   sync.Mutex
+	addr net.Addr
+	busy map[string]bool // mailbox ID + "/" + name: uploads in progress
+}
+
+// New checks cfg and returns a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" || cfg.HostKey == nil || cfg.Keys == nil {
+		return nil, errors.New("sftpd: DataDir, HostKey and Keys are required")
+	}
+	if cfg.SizeLimit <= 0 {
+		cfg.SizeLimit = DefaultSizeLimit
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		cfg:     cfg,
+		mailbox: filepath.Join(cfg.DataDir, "mailboxes"),
+		log:     log.With("component", "sftp"),
+		busy:    map[string]bool{},
+	}, nil
+}
+
+// Addr returns the address Serve listens on, nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+func (s *Server) audit(e Event) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	s.cfg.Audit(e)
+}
+
+// Serve accepts connections on l until ctx is cancelled or l fails. On
+// cancel it closes l and every connection (unfinished uploads are removed)
+// and returns nil once all are done.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	s.mu.Lock()
+	s.addr = l.Addr()
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	context.AfterFunc(ctx, func() { l.Close() })
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // closes l and every connection
+		wg.Wait()
+	}()
+	slots := make(chan struct{}, s.cfg.MaxConns)
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept", "err", err)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("sftp accept: %w", err)
+		}
+		delay = 0
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.audit(Event{Session: s.sessions.Add(1), Kind: KindRefusal, Op: "connect", Remote: c.RemoteAddr().String(),
+				Outcome: OutcomeRefused, Reason: "too many connections"})
+			c.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+// errAuth is what a refused key gets; x/crypto/ssh does not send it.
+var errAuth = errors.New("public key not registered for this mailbox")
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	sess := s.sessions.Add(1)
+	remote := c.RemoteAddr().String()
+
+	triedKey, user := false, ""
+	cfg := &ssh.ServerConfig{
+		ServerVersion: "SSH-2.0-cpis",
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			mb, ok, err := s.cfg.Keys.MailboxForKey(key)
+			if err != nil {
+				s.log.Error("key lookup", "session", sess, "err", err)
+				return nil, errAuth
+			}
+			if !ok || !strings.EqualFold(mb, meta.User()) || !validID(strings.ToUpper(mb)) {
+				return nil, errAuth
+			}
+			return &ssh.Permissions{Extensions: map[string]string{
+				"mailbox":     strings.ToUpper(mb),
+				"fingerprint": ssh.FingerprintSHA256(key),
+			}}, nil
+		},
+		AuthLogCallback: func(meta ssh.ConnMetadata, method string, _ error) {
+			user = meta.User()
+			if method != "none" {
+				triedKey = true
+			}
+		},
+	}
+	cfg.AddHostKey(s.cfg.HostKey)
+
+	_ = c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	sconn, chans, reqs, err := ssh.NewServerConn(c, cfg)
+	if err != nil {
+		if triedKey {
+			s.audit(Event{Session: sess, Kind: KindRefusal, Op: "login", User: user, Remote: remote,
+				Outcome: OutcomeRefused, Reason: "authentication failed"})
+		} else {
+			s.log.Debug("handshake", "session", sess, "remote", remote, "err", err)
+		}
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	defer sconn.Close()
+	mb := sconn.Permissions.Extensions["mailbox"]
+	fp := sconn.Permissions.Extensions["fingerprint"]
+	root, err := os.OpenRoot(filepath.Join(s.mailbox, mb))
+	if err != nil {
+		s.log.Error("open mailbox", "session", sess, "mailbox", mb, "err", err)
+		s.audit(Event{Session: sess, Kind: KindRefusal, Op: "login", MailboxID: mb, User: sconn.User(), Remote: remote,
+			Fingerprint: fp, Outcome: OutcomeFailed, Reason: "mailbox not available"})
+		return
+	}
+	defer root.Close()
+	h := &handler{s: s, root: root, mailbox: mb, session: sess, remote: remote, uploads: map[string]*upload{}}
+	s.audit(Event{Session: sess, Kind: KindLogin, MailboxID: mb, User: sconn.User(), Remote: remote, Fingerprint: fp, Outcome: OutcomeOK})
+	s.log.Info("login", "session", sess, "mailbox", mb, "remote", remote, "fingerprint", fp)
+
+	go ssh.DiscardRequests(reqs)
+	var sessions sync.WaitGroup
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			_ = nc.Reject(ssh.UnknownChannelType, "only SFTP sessions")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			s.log.Warn("accept channel", "session", sess, "err", err)
+			continue
+		}
+		sessions.Add(1)
+		go func() {
+			defer sessions.Done()
+			h.serveChannel(ch, creqs)
+		}()
+	}
+	sessions.Wait()
+	s.audit(Event{Session: sess, Kind: KindLogout, MailboxID: mb, Remote: remote,
+		Bytes: h.upBytes.Load() + h.downBytes.Load(), Outcome: OutcomeOK})
+}
+
+// serveChannel answers the requests of one session channel: the sftp
+// subsystem, and nothing else (no shell, exec or port forwarding).
+func (h *handler) serveChannel(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	defer ch.Close()
+	for req := range reqs {
+		if req.Type != "subsystem" || !isSFTP(req.Payload) {
+			_ = req.Reply(false, nil)
+			continue
+		}
+		_ = req.Reply(true, nil)
+		go ssh.DiscardRequests(reqs)
+		rs := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h},
+			sftp.WithRSAllocator())
+		if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
+			h.s.log.Debug("sftp session", "session", h.session, "err", err)
+		}
+		_ = rs.Close()
+		return
+	}
+}
+
+// isSFTP reports whether a subsystem request's payload (an SSH string)
+// names "sftp".
+func isSFTP(payload []byte) bool {
+	if len(payload) < 4 {
+		return false
+	}
+	n := int(payload[0])<<24 | int(payload[1])<<16 | int(payload[2])<<8 | int(payload[3])
+	return n == len(payload)-4 && string(payload[4:]) == "sftp"
+}
+
+func validID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// claim marks name of mailbox as being uploaded; false if it already is.
+func (s *Server) claim(mailbox, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := mailbox + "/" + name
+	if s.busy[k] {
+		return false
+	}
+	s.busy[k] = true
+	return true
+}
+
+func (s *Server) release(mailbox, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.busy, mailbox+"/"+name)
+}
+
+func (s *Server) claimed(mailbox, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy[mailbox+"/"+name]
+}

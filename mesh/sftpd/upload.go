@@ -1,0 +1,175 @@
+package sftpd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/pkg/sftp"
+)
+
+// upload is a file being written into the inbox under ".<name>.tmp". pkg/sftp
+// calls WriteAt from several workers at once (each write carries its
+// offset) and Close once they are done.
+type upload struct {
+	h     *handler
+	name  string // the name it gets on Close
+	tmp   string // ".<name>.tmp", in the inbox
+	path  string // as the client named it
+	limit int64
+
+	// mu guards f against being closed under a WriteAt: writes hold it
+	// shared, abort and Close exclusively.
+	mu      sync.RWMutex
+	f       *os.File
+	aborted bool  // the temporary file is gone (size limit)
+	closed  bool  // Close ran
+	lost    error // the connection ended with the file open
+}
+
+func (h *handler) newUpload(l loc, clientPath string) (*upload, error) {
+	tmp := "." + l.name + ".tmp"
+	// A temporary file left by a crash is stale: this server holds the
+	// name (claim), so no one else is writing it.
+	if err := h.root.Remove(inbox + "/" + tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	f, err := h.root.OpenFile(inbox+"/"+tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return nil, err
+	}
+	return &upload{h: h, name: l.name, tmp: tmp, path: clientPath, limit: h.s.cfg.SizeLimit, f: f}, nil
+}
+
+// WriteAt writes p at off straight into the file. A write that would take
+// the file past the size limit fails, and removes the file at once.
+func (u *upload) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > u.limit {
+		u.abort()
+		return 0, &clientError{sftp.ErrSSHFxFailure, fmt.Sprintf("file over the size limit of %d bytes", u.limit)}
+	}
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.aborted || u.closed {
+		return 0, &clientError{sftp.ErrSSHFxFailure, "upload cancelled"}
+	}
+	n, err := u.f.WriteAt(p, off)
+	if err != nil {
+		return n, u.h.failed(KindUpload, u.path, err)
+	}
+	return n, nil
+}
+
+// abort removes the temporary file of an upload over the size limit, and
+// audits the refusal once.
+func (u *upload) abort() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.aborted || u.closed {
+		return
+	}
+	u.aborted = true
+	u.discard()
+	u.h.refuse("write", u.path, "", sftp.ErrSSHFxFailure, fmt.Sprintf("over the size limit of %d bytes", u.limit))
+}
+
+// discard closes and removes the temporary file.
+func (u *upload) discard() {
+	u.f.Close()
+	if err := u.h.root.Remove(inbox + "/" + u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		u.h.s.log.Error("remove upload", "session", u.h.session, "mailbox", u.h.mailbox, "file", u.tmp, "err", err)
+	}
+}
+
+// TransferError is called by pkg/sftp when the connection ends with the
+// file open; Close follows.
+func (u *upload) TransferError(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.lost = err
+}
+
+func (u *upload) stat() (fs.FileInfo, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.aborted || u.closed {
+		return nil, fs.ErrNotExist
+	}
+	fi, err := u.f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return info{name: u.name, size: fi.Size(), mode: fileMode, mtime: fi.ModTime()}, nil
+}
+
+// Close makes the upload visible under its name: fsync the file, rename
+// it without replacing anything, fsync the folder. An upload cut off by
+// the connection, or over the limit, is removed instead.
+func (u *upload) Close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return nil
+	}
+	u.closed = true
+	defer u.h.forget(u)
+	if u.aborted {
+		return &clientError{sftp.ErrSSHFxFailure, fmt.Sprintf("file over the size limit of %d bytes", u.limit)}
+	}
+	if u.lost != nil {
+		u.discard()
+		u.h.audit(Event{Kind: KindUpload, Path: u.path, Outcome: OutcomeFailed, Reason: "connection lost"})
+		return &clientError{sftp.ErrSSHFxConnectionLost, "connection lost"}
+	}
+	fi, err := u.f.Stat()
+	if err == nil {
+		err = u.f.Sync()
+	}
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		u.discard()
+		return u.h.failed(KindUpload, u.path, err)
+	}
+	err = renameNoReplace(u.h.root, inbox, u.tmp, u.name)
+	if errors.Is(err, fs.ErrExist) {
+		u.discard()
+		return u.h.refuse("write", u.path, "", sftp.ErrSSHFxPermissionDenied, "permission denied: a file of that name is already in the inbox")
+	}
+	if err != nil {
+		u.discard()
+		return u.h.failed(KindUpload, u.path, err)
+	}
+	if err := syncDir(u.h.root, inbox); err != nil {
+		u.h.s.log.Error("sync folder", "session", u.h.session, "mailbox", u.h.mailbox, "err", err)
+	}
+	u.h.upBytes.Add(fi.Size())
+	u.h.audit(Event{Kind: KindUpload, Path: u.path, Bytes: fi.Size(), Outcome: OutcomeOK})
+	return nil
+}
+
+// forget drops a closed upload from its handler and frees its name.
+func (h *handler) forget(u *upload) {
+	h.mu.Lock()
+	if h.uploads[u.path] == u {
+		delete(h.uploads, u.path)
+	}
+	h.mu.Unlock()
+	h.s.release(h.mailbox, u.name)
+}
+
+// syncDir fsyncs folder (below root), making renames in it durable.
+func syncDir(root *os.Root, folder string) error {
+	d, err := root.Open(folder)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
