@@ -34,6 +34,20 @@
 //	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
 //	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
 //	                IDs, never personal data
+//	orgs            ODS code -> JSON Org (API token kept as its SHA-256 only)
+//	org_tokens      token SHA-256 hex -> ODS code (live tokens only)
+//	history         NHS(10) + access time(8, big-endian Unix ns) + seq(8) ->
+//	                JSON HistoryEntry; at most 25 per person
+//	owed_notifications  London day "YYYYMMDD" + LA(3) + access time(8) +
+//	                seq(8) -> JSON Notification, until the day's file is written
+//	notified_days   "YYYYMMDD" + LA(3) -> JSON DayFile (decided, then written)
+//	lookup_audit    time(8, big-endian Unix ns) + seq(8) -> JSON LookupAudit;
+//	                kept two years
+//	demographics_prior  successor NHS(10) + superseded NHS(10) -> empty:
+//	                the reverse of superseded_by, replaced with the reference
+//	inactive_sent   plan key + 0x00 + reason -> 1: inactive findings sent
+//	inactive_pending  LA(3) + message ID -> JSON InactiveFile not yet written
+//	job_runs        seq(8, big-endian) -> JSON JobRun; the newest 1000
 //	sftp_keys       SHA-256 key fingerprint ("SHA256:...", ssh.FingerprintSHA256)
 //	                -> JSON Key: the LA and mailbox an SFTP public key opens
 //	                (one LA per key)

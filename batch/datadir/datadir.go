@@ -18,6 +18,7 @@ import (
 	"cpis/batch/pds"
 	"cpis/mesh"
 	"cpis/mesh/local"
+	"cpis/mesh/sftpd"
 	"cpis/store"
 )
 
@@ -164,6 +165,9 @@ func Init(dir string, opts InitOptions) (err error) {
 		return err
 	}
 	defer db.Close()
+	if _, err := sftpd.LoadOrCreateHostKey(dir); err != nil {
+		return fmt.Errorf("init %s: %w", dir, err)
+	}
 	for _, a := range las {
 		if err := local.Open(dir, a.MailboxID).Create(); err != nil {
 			return fmt.Errorf("init mailbox %s: %w", a.MailboxID, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -147,3 +148,5 @@ func markPath(cmd *cobra.Command, names ...string) {
 		}
 	}
 }
+
+func sortStrings(s []string) { slices.Sort(s) }

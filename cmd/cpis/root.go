@@ -161,6 +161,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newAuditCommand(g),
 		newNotifyCommand(g),
 		newServeCommand(g),
+		newJobsCommand(g),
 		newSchedulesCommand(g),
 	)
 	wrapArgs(root)

@@ -2,66 +2,342 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
+	"cpis/batch/jobs"
+	"cpis/batch/schedule"
+	"cpis/cmd/cpis/internal/control"
+	"cpis/mesh/sftpd"
+	"cpis/store"
 )
 
+// serveOptions are the flags of `cpis serve`.
+type serveOptions struct {
+	http        httpapi.Options
+	sftpAddr    string
+	schedules   string
+	noHTTP      bool
+	noSFTP      bool
+	noScheduler bool
+	stopTimeout time.Duration
+}
+
 func newServeCommand(g *globals) *cobra.Command {
-	var opts httpapi.Options
+	var opts serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve [--http ADDR]",
-		Short: "Run the hub's daemon: the HTTP lookup API",
-		Long: `Run the daemon: the HTTP API for health lookups
-(GET /v1/alerts/{nhs_number}) on --http ADDR (default 127.0.0.1:8443).
-Plain HTTP is allowed only on a loopback address unless --insecure-http;
-give --tls-cert and --tls-key for TLS. SIGTERM or SIGINT stops it cleanly.
+		Use:   "serve [--sftp ADDR] [--http ADDR]",
+		Short: "Run the hub's daemon: scheduled jobs, SFTP for LAs, the HTTP lookup API",
+		Long: `Run the daemon, unattended:
+  - the scheduler: pull, ingest, expire, notify, report and push at the
+    times of the schedule set (Europe/London; the shipped set unless
+    --schedules DIR), each job's next run logged at start;
+  - the SFTP server for LA data teams on --sftp ADDR (default :2222): log in
+    as your mailbox ID with a registered key (cpis keys add), see /inbox and
+    /outbox only;
+  - the HTTP lookup API on --http ADDR (default 127.0.0.1:8443): plain HTTP
+    only on loopback unless --insecure-http; --tls-cert and --tls-key for TLS.
+Each part can be switched off (--no-scheduler, --no-sftp, --no-http).
+
+While it runs it holds the store; other cpis commands given the same --data
+run inside it over the control socket <data>/cpis.sock (owner-only).
+SIGHUP reloads the schedules if the whole new set is valid. SIGTERM or
+SIGINT stops accepting work, lets a running job finish (at most
+--stop-timeout) and stops cleanly.
 
 Exit codes: 0 stopped cleanly, 1 failure, 2 usage.
 Example:
-  cpis serve --http 0.0.0.0:8443 --tls-cert hub.crt --tls-key hub.key`,
+  cpis --data /srv/cpis serve --sftp :2222 --http 0.0.0.0:8443 \
+    --tls-cert /etc/cpis/hub.crt --tls-key /etc/cpis/hub.key`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{annNoDaemon: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return runServe(ctx, g, opts)
+			return runServe(cmd.Context(), g, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Addr, "http", "127.0.0.1:8443", "HTTP API address")
-	cmd.Flags().StringVar(&opts.CertFile, "tls-cert", "", "TLS certificate (PEM)")
-	cmd.Flags().StringVar(&opts.KeyFile, "tls-key", "", "TLS private key (PEM)")
-	cmd.Flags().BoolVar(&opts.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address")
-	markPath(cmd, "tls-cert", "tls-key")
+	f := cmd.Flags()
+	f.StringVar(&opts.http.Addr, "http", "127.0.0.1:8443", "HTTP API address")
+	f.StringVar(&opts.http.CertFile, "tls-cert", "", "TLS certificate (PEM)")
+	f.StringVar(&opts.http.KeyFile, "tls-key", "", "TLS private key (PEM)")
+	f.BoolVar(&opts.http.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address")
+	f.StringVar(&opts.sftpAddr, "sftp", ":2222", "SFTP server address")
+	f.StringVar(&opts.schedules, "schedules", "", "schedule set directory (default: the shipped set)")
+	f.BoolVar(&opts.noHTTP, "no-http", false, "do not serve the HTTP API")
+	f.BoolVar(&opts.noSFTP, "no-sftp", false, "do not serve SFTP")
+	f.BoolVar(&opts.noScheduler, "no-scheduler", false, "do not run scheduled jobs")
+	f.DurationVar(&opts.stopTimeout, "stop-timeout", 2*time.Minute, "how long SIGTERM waits for a running job")
+	markPath(cmd, "tls-cert", "tls-key", "schedules")
 	return cmd
 }
 
-func runServe(ctx context.Context, g *globals, opts httpapi.Options) error {
-	l, err := httpapi.Listen(opts)
-	if err != nil {
-		return err
+// runServe runs the daemon until ctx ends (SIGTERM/SIGINT in main).
+func runServe(ctx context.Context, g *globals, opts serveOptions) error {
+	log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	// Everything that can fail fast does so before anything starts.
+	var set schedule.Set
+	if !opts.noScheduler {
+		var name string
+		var err error
+		if set, name, err = loadSchedules(opts.schedules); err != nil {
+			return fmt.Errorf("schedules (%s): %w", name, err)
+		}
 	}
-	db, err := g.openStore()
+	var httpL, sftpL net.Listener
+	closeAll := func() {
+		for _, l := range []net.Listener{httpL, sftpL} {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	var err error
+	if !opts.noHTTP {
+		if httpL, err = httpapi.Listen(opts.http); err != nil {
+			return err
+		}
+	}
+	if !opts.noSFTP {
+		if sftpL, err = net.Listen("tcp", opts.sftpAddr); err != nil {
+			closeAll()
+			return fmt.Errorf("sftp: listen %s: %w", opts.sftpAddr, err)
+		}
+	}
+	db, err := store.Open(g.data, store.Options{})
 	if err != nil {
-		l.Close()
+		closeAll()
 		return err
 	}
 	defer db.Close()
-	svc, err := access.New(db, g.clock)
+	ctlL, err := control.Listen(g.data)
 	if err != nil {
+		closeAll()
 		return err
 	}
-	defer svc.Close()
-	log := g.log()
-	scheme := "http"
-	if opts.CertFile != "" {
-		scheme = "https"
+
+	jobLock := &sync.Mutex{}
+	// Servers stop when ctx ends; jobs get their own context, cancelled
+	// only after the bounded wait for a running job.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	start := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
 	}
-	fmt.Fprintf(g.stderr, "cpis: serving lookups on %s://%s\n", scheme, l.Addr())
-	return httpapi.Serve(ctx, l, httpapi.Handler(svc, db, log), opts)
+	serveCtx, stopServers := context.WithCancel(ctx)
+	defer stopServers()
+
+	d := &daemonContext{db: db, jobs: jobLock}
+	start("control socket", func() error {
+		return control.Serve(serveCtx, ctlL, func(c context.Context, args []string, stdout, stderr io.Writer) int {
+			return runWith(c, daemonArgs(args, g), stdout, stderr, d)
+		})
+	})
+
+	var svc *access.Service
+	if httpL != nil {
+		if svc, err = access.New(db, g.clock); err != nil {
+			return err
+		}
+		defer svc.Close()
+		log.Info("HTTP lookup API listening", "addr", httpL.Addr().String(), "tls", opts.http.CertFile != "")
+		start("http", func() error { return httpapi.Serve(serveCtx, httpL, httpapi.Handler(svc, db, log), opts.http) })
+	}
+	if sftpL != nil {
+		key, err := sftpd.LoadOrCreateHostKey(g.data)
+		if err != nil {
+			return err
+		}
+		srv, err := sftpd.New(sftpd.Config{DataDir: g.data, HostKey: key, Keys: db, Audit: sftpd.StoreAudit(db, log),
+			OnCollected: collected(db, g.clock, log), Log: log})
+		if err != nil {
+			return err
+		}
+		log.Info("SFTP server listening", "addr", sftpL.Addr().String())
+		start("sftp", func() error { return srv.Serve(serveCtx, sftpL) })
+	}
+
+	var sched *schedule.Scheduler
+	if !opts.noScheduler {
+		env := jobs.Env{DataDir: g.data, DB: db, Now: g.clock, Log: log, Lock: jobLock, Extra: extraJobs}
+		if sched, err = schedule.New(set, env.Funcs(), log, schedule.WithOnRun(jobs.Record(db, log))); err != nil {
+			return err
+		}
+		if err := sched.Start(jobCtx); err != nil {
+			return err
+		}
+		for _, n := range sched.NextRuns() {
+			log.Info("job scheduled", "job", n.Job, "spec", n.Spec, "next", n.Next.Format(time.RFC3339))
+		}
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var failed error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			failed = err
+			log.Error("daemon part failed; stopping", "err", err)
+			break loop
+		case <-hup:
+			if sched == nil {
+				continue
+			}
+			newSet, name, err := loadSchedules(opts.schedules)
+			if err == nil {
+				err = sched.Reload(newSet)
+			}
+			if err != nil {
+				log.Error("SIGHUP: schedules not reloaded; the running set stays", "from", name, "err", err)
+				continue
+			}
+			log.Info("SIGHUP: schedules reloaded", "from", name)
+			for _, n := range sched.NextRuns() {
+				log.Info("job scheduled", "job", n.Job, "spec", n.Spec, "next", n.Next.Format(time.RFC3339))
+			}
+		}
+	}
+
+	log.Info("stopping: no new work is accepted")
+	stopServers()
+	if sched != nil {
+		select {
+		case <-sched.Stop().Done():
+		case <-time.After(opts.stopTimeout):
+			log.Warn("a job still runs after the stop timeout; cancelling it", "timeout", opts.stopTimeout)
+		}
+	}
+	cancelJobs()
+	// A command running inside the daemon holds the job lock: wait for it,
+	// bounded like the jobs.
+	locked := make(chan struct{})
+	go func() { jobLock.Lock(); close(locked) }()
+	select {
+	case <-locked:
+	case <-time.After(opts.stopTimeout):
+	}
+	waitDone := make(chan struct{})
+	go func() { wg.Wait(); close(waitDone) }()
+	select {
+	case <-waitDone:
+	case <-time.After(15 * time.Second):
+		log.Warn("servers did not stop in time")
+	}
+	log.Info("stopped")
+	return failed
+}
+
+// daemonArgs pins a forwarded command to the daemon's data dir and drops
+// its own --data (the client reached this daemon through that dir).
+func daemonArgs(args []string, g *globals) []string {
+	out := make([]string, 0, len(args)+2)
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--data" {
+			i++
+			continue
+		}
+		if len(a) > 7 && a[:7] == "--data=" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return append([]string{"--data", g.data}, out...)
+}
+
+// extraJobs are the jobs provided by other packages (pull, push, report),
+// registered by the files that wire them.
+var extraJobs = map[string]func(context.Context, jobs.Env) error{}
+
+// collected records that an LA collected an outbox message over SFTP.
+func collected(db *store.DB, clock func() time.Time, log *slog.Logger) func(mailboxID, file string) {
+	return func(mailboxID, file string) {
+		err := db.Update(func(tx *store.Tx) error {
+			return tx.Audit(store.AuditEvent{At: clock(), Action: "outbox.collected", Note: mailboxID + "/" + file})
+		})
+		if err != nil {
+			log.Error("record collection", "mailbox", mailboxID, "file", file, "err", err)
+		}
+	}
+}
+
+func newJobsCommand(g *globals) *cobra.Command {
+	var n int
+	return &cobra.Command{
+		Use:   "jobs",
+		Short: "Recent runs of the daemon's scheduled jobs",
+		Long: `List the most recent runs of the scheduled jobs, newest first: job, start
+(London time), duration, outcome (ok, failed, skipped) and counts.
+
+Exit codes: 0 done, 1 failure, 2 usage.
+Example:
+  cpis jobs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var runs []store.JobRun
+			if err := db.View(func(tx *store.Tx) error { runs, err = tx.JobRuns(n); return err }); err != nil {
+				return err
+			}
+			if len(runs) == 0 {
+				fmt.Fprintln(g.stdout, "No job has run yet.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tSTART (LONDON)\tDURATION\tOUTCOME\tCOUNTS")
+			for _, r := range runs {
+				outcome := r.Outcome
+				if r.Error != "" {
+					outcome += ": " + r.Error
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Job, r.Start.In(londonLoc()).Format("2006-01-02 15:04:05 MST"), r.Duration.Round(time.Millisecond), outcome, countsText(r.Counts))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func countsText(c map[string]int) string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", k, c[k])
+	}
+	return s
 }
