@@ -288,8 +288,8 @@ func collected(db *store.DB, clock func() time.Time, log *slog.Logger) func(mail
 
 func newJobsCommand(g *globals) *cobra.Command {
 	var n int
-	return &cobra.Command{
-		Use:   "jobs",
+	cmd := &cobra.Command{
+		Use:   "jobs [--count N]",
 		Short: "Recent runs of the daemon's scheduled jobs",
 		Long: `List the most recent runs of the scheduled jobs, newest first: job, start
 (London time), duration, outcome (ok, failed, skipped) and counts.
@@ -324,6 +324,8 @@ Example:
 			return tw.Flush()
 		},
 	}
+	cmd.Flags().IntVar(&n, "count", 20, "how many runs to show")
+	return cmd
 }
 
 func countsText(c map[string]int) string {
