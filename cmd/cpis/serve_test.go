@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,8 +19,27 @@ import (
 type daemon struct {
 	bin, data string
 	cmd       *exec.Cmd
-	log       *bytes.Buffer
+	log       *syncBuffer
 	done      chan error
+}
+
+// syncBuffer is a bytes.Buffer the daemon's output goroutine and the test
+// may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func buildCPIS(t *testing.T) string {
@@ -53,7 +73,7 @@ func (d *daemon) run(t *testing.T, dir string, args ...string) (string, string, 
 
 func startDaemon(t *testing.T, bin, data string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{bin: bin, data: data, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{bin: bin, data: data, log: &syncBuffer{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(bin, append([]string{"--data", data, "--now", "2026-11-22T02:30:00Z", "serve", "--no-http", "--sftp", "127.0.0.1:0"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
