@@ -275,9 +275,9 @@ func OutgoingControl(to, workflow, messageID, fileName, subject string, now time
 // disagrees with the file name. The caller answers F002.
 func (c Control) CheckIncoming(mailboxID string, gzipByName bool) error {
 	switch {
-	case !strings.EqualFold(c.From, mailboxID):
+	case !equalFoldASCII(c.From, mailboxID):
 		return fmt.Errorf("%w: From_DTS %s is not this mailbox, %s", ErrBadControl, quote(c.From), mailboxID)
-	case !strings.EqualFold(c.To, HubMailbox):
+	case !equalFoldASCII(c.To, HubMailbox):
 		return fmt.Errorf("%w: To_DTS %s is not %s", ErrBadControl, quote(c.To), HubMailbox)
 	case c.WorkflowID != WorkflowUpload:
 		return fmt.Errorf("%w: WorkflowId %s is not %s", ErrBadControl, quote(c.WorkflowID), WorkflowUpload)
@@ -301,4 +301,17 @@ func quote(s string) string {
 		s = string(r[:max]) + "..."
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// equalFoldASCII compares mailbox IDs ignoring ASCII case only: Unicode
+// folding would let "CPIſHUB01" (long s) pass for the hub's mailbox.
+func equalFoldASCII(a, b string) bool {
+	for _, s := range []string{a, b} {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return false
+			}
+		}
+	}
+	return strings.EqualFold(a, b)
 }

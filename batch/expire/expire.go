@@ -24,6 +24,7 @@ type Result struct {
 	Plans    int `json:"plans_purged"`
 	Outcomes int `json:"row_outcomes_purged"`
 	Audits   int `json:"lookup_audits_purged"`
+	Archived int `json:"outbox_archived"`
 }
 
 // Run purges, in one transaction, every plan not visible on today's London

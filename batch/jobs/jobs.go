@@ -78,6 +78,11 @@ func runIngest(ctx context.Context, e Env) error {
 func runExpire(ctx context.Context, e Env) error {
 	res, err := expire.Run(e.DB, e.Now())
 	schedule.AddCount(ctx, "plans_purged", res.Plans)
+	if err != nil {
+		return err
+	}
+	n, err := expire.ArchiveUncollected(e.DataDir, e.DB, e.Now())
+	schedule.AddCount(ctx, "outbox_archived", n)
 	return err
 }
 

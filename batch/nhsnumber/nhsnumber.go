@@ -3,6 +3,8 @@
 // digits, a modulus 11 check digit, and no number of one repeated digit.
 package nhsnumber
 
+import "strings"
+
 // Problem says why a text is not a valid NHS number. Its value is the
 // detail code of the row outcome CPR04.
 type Problem string
@@ -30,22 +32,18 @@ func (p Problem) Describe() string {
 
 // Normalize returns s without surrounding white space and without the spaces
 // and hyphens inside it, and the problem that makes it invalid (OK when it is
-// a valid NHS number).
+// a valid NHS number). Surrounding white space is any Unicode white space
+// (strings.TrimSpace), so a no-break space a spreadsheet left around a
+// number does not make it invalid; inside, only ' ' and '-' are removed.
 func Normalize(s string) (string, Problem) {
-	start, end := 0, len(s)
-	for start < end && isSpace(s[start]) {
-		start++
-	}
-	for end > start && isSpace(s[end-1]) {
-		end--
-	}
-	if start == end {
+	s = strings.TrimSpace(s)
+	if s == "" {
 		return "", Missing
 	}
 	var buf [10]byte
 	n := 0
 	bad := false
-	for i := start; i < end; i++ {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '-':
@@ -60,7 +58,7 @@ func Normalize(s string) (string, Problem) {
 		}
 	}
 	if bad || n != 10 {
-		return stripped(s[start:end]), NotTenDigits
+		return stripped(s), NotTenDigits
 	}
 	num := string(buf[:])
 	if !checkDigitOK(buf) || repeated(buf) {
@@ -73,10 +71,6 @@ func Normalize(s string) (string, Problem) {
 func Valid(s string) bool {
 	_, p := Normalize(s)
 	return p == OK
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
 }
 
 func stripped(s string) string {

@@ -184,7 +184,7 @@ func checkAction(sent string, kind Kind) (Action, *codes.Problem) {
 		p := problemf(codes.R011, "action %s is not allowed in a FULL return (leave it empty, or send a DELTA)", show(s))
 		return Upsert, &p
 	}
-	switch a := Action(strings.ToUpper(s)); a {
+	switch a := Action(upperASCII(s)); a {
 	case Upsert, Delete:
 		return a, nil
 	}

@@ -131,7 +131,7 @@ func (c *csvReader) failure(record []string, err error) error {
 
 func csvColumn(name string) (column, bool) {
 	for col, n := range columnNames {
-		if strings.EqualFold(name, n.csv) {
+		if equalFoldASCII(name, n.csv) {
 			return column(col), true
 		}
 	}

@@ -60,7 +60,7 @@ func ParseName(name string) (Name, error) {
 	if dot < 0 {
 		return bad("extension must be .csv or .xml (optionally .gz)")
 	}
-	switch strings.ToLower(rest[dot+1:]) {
+	switch lowerASCIIString(rest[dot+1:]) {
 	case "csv":
 		n.Format = CSV
 	case "xml":
@@ -69,14 +69,14 @@ func ParseName(name string) (Name, error) {
 		return bad("extension must be .csv or .xml (optionally .gz)")
 	}
 	parts := strings.Split(rest[:dot], "_")
-	if len(parts) < 4 || !strings.EqualFold(parts[0], "CPIS") {
+	if len(parts) < 4 || !equalFoldASCII(parts[0], "CPIS") {
 		return bad("must be CPIS_<LA>_<FULL or DELTA>_<YYYYMMDD>[_<free text>].csv or .xml")
 	}
 	if la := parts[1]; len(la) != 3 || !allDigits(la) {
 		return bad("LA code %q must be 3 digits", la)
 	}
 	n.LA = parts[1]
-	switch kind := Kind(strings.ToUpper(parts[2])); kind {
+	switch kind := Kind(upperASCII(parts[2])); kind {
 	case Full, Delta:
 		n.Kind = kind
 	default:

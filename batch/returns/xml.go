@@ -90,7 +90,7 @@ func (x *xmlReader) root(t xml.StartElement, n Name) error {
 		same := v == want.value
 		switch want.attr {
 		case "kind":
-			same = strings.EqualFold(v, want.value)
+			same = equalFoldASCII(v, want.value)
 		case "extractDate":
 			d, err := caldate.ParseISO(v)
 			if err != nil {

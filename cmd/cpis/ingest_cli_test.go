@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -115,18 +116,22 @@ func TestCLIExpire(t *testing.T) {
 		t.Errorf("expire today printed %q", out)
 	}
 	// On 2027-03-01 the UCPP is gone; on 2028-01-01 the LAC too.
+	// The first also moves the response, uncollected for over 30 days, to
+	// the archive.
+	archived := "Expire: 1 outbox message(s) uncollected for 30 days moved to the archive.\n"
 	for _, step := range []struct {
-		now    string
-		purged string
-		left   []string
+		now      string
+		purged   string
+		archived string
+		left     []string
 	}{
-		{"2027-03-01T12:00:00Z", "1", []string{"9990276579", "9993765570"}},
-		{"2027-03-01T12:00:00Z", "0", []string{"9990276579", "9993765570"}},
-		{"2028-01-01T12:00:00Z", "1", []string{"9990276579"}},
-		{"2028-01-01T12:00:00Z", "0", []string{"9990276579"}},
+		{"2027-03-01T12:00:00Z", "1", archived, []string{"9990276579", "9993765570"}},
+		{"2027-03-01T12:00:00Z", "0", "", []string{"9990276579", "9993765570"}},
+		{"2028-01-01T12:00:00Z", "1", "", []string{"9990276579"}},
+		{"2028-01-01T12:00:00Z", "0", "", []string{"9990276579"}},
 	} {
 		out := h.okAt(step.now, "expire")
-		if want := "Expire: " + step.purged + " plan(s) no longer visible purged.\n"; out != want {
+		if want := "Expire: " + step.purged + " plan(s) no longer visible purged.\n" + step.archived; out != want {
 			t.Errorf("expire at %s printed %q, want %q", step.now, out, want)
 		}
 		var left []string
@@ -149,7 +154,7 @@ func TestCLINightly(t *testing.T) {
 	out := h.ok("nightly")
 	ingestAt := strings.Index(out, "total  1 message(s)")
 	expireAt := strings.Index(out, "Expire: 0 plan(s) no longer visible purged.\n")
-	if ingestAt < 0 || expireAt < ingestAt || !strings.HasSuffix(out, "Expire: 0 plan(s) no longer visible purged.\nNotify: 0 access file(s) written for 0 day(s), 0 access row(s).\n") {
+	if ingestAt < 0 || expireAt < ingestAt || !strings.HasSuffix(out, "Expire: 0 plan(s) no longer visible purged.\nNotify: 0 access file(s) written for 0 day(s), 0 access row(s).\nReport: "+filepath.Join(h.data, "reports", "report-20261122.xlsx")+"\n") {
 		t.Errorf("nightly printed\n%s\nwant the ingest table, then the expire line", out)
 	}
 	if n := len(h.outbox("841")); n != 1 {
@@ -158,7 +163,7 @@ func TestCLINightly(t *testing.T) {
 	// Two nights later, with none run between: nothing to take, and the
 	// access files of both missed days (header only) for all 153 LAs.
 	out = h.okAt("2026-11-24T02:30:00Z", "nightly")
-	if want := "No returns were waiting.\nExpire: 0 plan(s) no longer visible purged.\nNotify: 306 access file(s) written for 2 day(s), 0 access row(s).\n"; out != want {
+	if want := "No returns were waiting.\nExpire: 0 plan(s) no longer visible purged.\nNotify: 306 access file(s) written for 2 day(s), 0 access row(s).\nReport: " + filepath.Join(h.data, "reports", "report-20261124.xlsx") + "\n"; out != want {
 		t.Errorf("nightly two days later printed %q, want %q", out, want)
 	}
 	// --json: the ingest lines only.

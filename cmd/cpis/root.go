@@ -156,6 +156,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newExpireCommand(g),
 		newNightlyCommand(g),
 		newDemoCommand(g),
+		newGenerateCommand(g),
 		newLookupCommand(g),
 		newOrgsCommand(g),
 		newAuditCommand(g),
@@ -163,6 +164,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newServeCommand(g),
 		newJobsCommand(g),
 		newSchedulesCommand(g),
+		newReportCommand(g),
 	)
 	wrapArgs(root)
 	return root, g

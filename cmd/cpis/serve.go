@@ -19,6 +19,7 @@ import (
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
 	"cpis/batch/jobs"
+	"cpis/batch/report"
 	"cpis/batch/schedule"
 	"cpis/cmd/cpis/internal/control"
 	"cpis/mesh/sftpd"
@@ -270,9 +271,13 @@ func daemonArgs(args []string, g *globals) []string {
 	return append([]string{"--data", g.data}, out...)
 }
 
-// extraJobs are the jobs provided by other packages (pull, push, report),
-// registered by the files that wire them.
-var extraJobs = map[string]func(context.Context, jobs.Env) error{}
+// extraJobs are the jobs provided by packages outside batch/jobs.
+var extraJobs = map[string]func(context.Context, jobs.Env) error{
+	schedule.Report: func(ctx context.Context, e jobs.Env) error {
+		_, err := report.Nightly(e.DataDir, e.DB, e.Now())
+		return err
+	},
+}
 
 // collected records that an LA collected an outbox message over SFTP.
 func collected(db *store.DB, clock func() time.Time, log *slog.Logger) func(mailboxID, file string) {

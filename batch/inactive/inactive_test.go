@@ -1,0 +1,292 @@
+package inactive_test
+
+// Tests of the inactive-NHS-number files: plans are held while their
+// numbers are current in one reference; a new reference (the fixture's
+// testdata/demographics.csv) makes some superseded, unknown or sensitive.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/batch/caldate"
+	"cpis/batch/datadir"
+	"cpis/batch/inactive"
+	"cpis/batch/plans"
+	"cpis/mesh"
+	"cpis/store"
+)
+
+var (
+	authoritiesFile  = filepath.Join("..", "..", "testdata", "authorities.csv")
+	demographicsFile = filepath.Join("..", "..", "testdata", "demographics.csv")
+)
+
+const (
+	chainA    = "9990217742" // superseded by chainB in the fixture
+	chainB    = "9991265031" // superseded by chainC
+	chainC    = "9992312327" // current
+	sensitive = "9997278852" // sensitive in the fixture
+	gone      = "9990000018" // not in the fixture
+	child     = "9990276579" // current, not sensitive
+
+	header = inactive.Header + "\r\n"
+)
+
+var las = []string{"201", "203", "841", "850"}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// before is the reference the plans were stored under: the fixture with
+// chainA and chainB current, sensitive not yet sensitive, and gone known.
+func before(t testing.TB) string {
+	s := readFile(t, demographicsFile)
+	for old, new := range map[string]string{
+		chainA + ",Elsworth,Aled,2016-11-14," + chainB + ",N,": chainA + ",Elsworth,Aled,2016-11-14,,N,",
+		chainB + ",Elsworth,Aled,2016-11-14," + chainC + ",N,": chainB + ",Elsworth,Aled,2016-11-14,,N,",
+		sensitive + ",Gashi,Perrin,2017-08-20,,Y,":             sensitive + ",Gashi,Perrin,2017-08-20,,N,",
+	} {
+		if !strings.Contains(s, old) {
+			t.Fatalf("%s no longer has the line %q", demographicsFile, old)
+		}
+		s = strings.Replace(s, old, new, 1)
+	}
+	return s + gone + ",Nobody,Known,2015-01-01,,N,\n"
+}
+
+func plan(nhs, la string, typ plans.Type, localID string) plans.Plan {
+	start, _ := caldate.ParseISO("2026-01-05")
+	return plans.Plan{Key: plans.Key{NHS: nhs, LA: la, Type: typ}, Start: start, LocalID: localID}
+}
+
+var held = []plans.Plan{
+	plan(chainA, "841", plans.CPP, "A-1"),
+	plan(chainA, "841", plans.LAC, "A-2"),
+	plan(chainB, "201", plans.LAC, "B,1"),
+	plan(chainC, "841", plans.LAC, "C-1"),
+	plan(sensitive, "841", plans.CPP, "S-1"),
+	plan(gone, "850", plans.CPP, "G-1"),
+	plan(child, "201", plans.CPP, "H-1"),
+}
+
+type hub struct {
+	t   *testing.T
+	dir string
+	db  *store.DB
+}
+
+func newHub(t *testing.T) *hub {
+	t.Helper()
+	f, err := os.Open(authoritiesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subset strings.Builder
+	sc := bufio.NewScanner(f)
+	for i := 0; sc.Scan(); i++ {
+		for _, c := range las {
+			if i == 0 || strings.HasPrefix(sc.Text(), c+",") {
+				subset.WriteString(sc.Text() + "\n")
+				break
+			}
+		}
+	}
+	f.Close()
+	dir := t.TempDir()
+	created := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	if err := datadir.Init(dir, datadir.InitOptions{
+		Authorities:  datadir.Source{Name: "authorities.csv", R: strings.NewReader(subset.String())},
+		Demographics: &datadir.Source{Name: "before.csv", R: strings.NewReader(before(t))},
+		Now:          created,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Update(func(tx *store.Tx) error {
+		for _, p := range held {
+			if err := tx.PutPlan(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &hub{t: t, dir: dir, db: db}
+}
+
+// importAndRun imports ref as the reference (as cpis pds import does) and
+// runs the inactive-number job.
+func (h *hub) importAndRun(ref string, now time.Time) []inactive.Written {
+	h.t.Helper()
+	if _, err := datadir.ImportDemographics(h.db, datadir.Source{Name: "ref.csv", R: strings.NewReader(ref)}, now); err != nil {
+		h.t.Fatal(err)
+	}
+	written, err := inactive.Run(h.dir, h.db, now)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return written
+}
+
+// outboxes returns every file in every outbox, by name.
+func (h *hub) outboxes() map[string]string {
+	h.t.Helper()
+	out := map[string]string{}
+	for _, la := range las {
+		dir := filepath.Join(h.dir, "mailboxes", mesh.MailboxID(la), "outbox")
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, e := range entries {
+			out[e.Name()] = readFile(h.t, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+var fileName = regexp.MustCompile(`^CPIS_(\d{3})_INACTIVE_(\d{8})_(\d{20}_[0-9A-F]{6})\.csv$`)
+
+// summary checks each written file's name and control file, and returns
+// "LA date rows" per file and the files' contents by LA.
+func (h *hub) summary(written []inactive.Written) ([]string, map[string]string) {
+	h.t.Helper()
+	files := h.outboxes()
+	var got []string
+	content := map[string]string{}
+	for _, w := range written {
+		m := fileName.FindStringSubmatch(w.File)
+		if m == nil || m[1] != w.LA {
+			h.t.Errorf("file name %q", w.File)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%s %s %d", w.LA, m[2], w.Rows))
+		content[w.LA] = files[w.File]
+		ctlName := strings.TrimSuffix(w.File, ".csv") + ".ctl"
+		ctl, err := mesh.ParseControl(strings.NewReader(files[ctlName]))
+		if err != nil {
+			h.t.Errorf("%s: %v", ctlName, err)
+			continue
+		}
+		if ctl.WorkflowID != "CPIS_INACTIVE_NHS_NUMBER" || ctl.DTSID != m[3] || ctl.To != mesh.MailboxID(w.LA) ||
+			ctl.From != mesh.HubMailbox || ctl.LocalID != w.File {
+			h.t.Errorf("%s: %+v", ctlName, ctl)
+		}
+	}
+	return got, content
+}
+
+func TestRun(t *testing.T) {
+	h := newHub(t)
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	written := h.importAndRun(readFile(t, demographicsFile), now)
+	got, content := h.summary(written)
+	if diff := cmp.Diff([]string{"201 20261122 1", "841 20261122 3", "850 20261122 1"}, got); diff != "" {
+		t.Errorf("written (-want +got):\n%s", diff)
+	}
+	want := map[string]string{
+		"201": header + chainB + `,"B,1",LAC,SUPERSEDED,` + chainC + "\r\n",
+		"841": header +
+			chainA + ",A-1,CPP,SUPERSEDED," + chainC + "\r\n" +
+			chainA + ",A-2,LAC,SUPERSEDED," + chainC + "\r\n" +
+			sensitive + ",S-1,CPP,SENSITIVE,\r\n",
+		"850": header + gone + ",G-1,CPP,UNKNOWN,\r\n",
+	}
+	if diff := cmp.Diff(want, content); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	if n := len(h.outboxes()); n != 6 {
+		t.Errorf("%d files in the outboxes, want 3 and their control files", n)
+	}
+
+	// Sent once: the same reference again, or the old one and then the new
+	// one again, sends nothing new.
+	if w := h.importAndRun(readFile(t, demographicsFile), now.Add(time.Hour)); len(w) != 0 {
+		t.Errorf("the same import again wrote %+v", w)
+	}
+	if w := h.importAndRun(before(t), now.Add(2*time.Hour)); len(w) != 0 {
+		t.Errorf("the old reference wrote %+v", w)
+	}
+	if w := h.importAndRun(readFile(t, demographicsFile), now.Add(3*time.Hour)); len(w) != 0 {
+		t.Errorf("the new reference again wrote %+v", w)
+	}
+	if n := len(h.outboxes()); n != 6 {
+		t.Errorf("%d files in the outboxes, want still 6", n)
+	}
+
+	// A new reason is a new row: the current number turns sensitive. The
+	// file is dated by London's calendar (23:30 UTC in summer is the next
+	// day).
+	third := strings.Replace(readFile(t, demographicsFile), chainC+",Elsworth,Aled,2016-11-14,,N,", chainC+",Elsworth,Aled,2016-11-14,,Y,", 1)
+	written = h.importAndRun(third, time.Date(2027, 7, 1, 23, 30, 0, 0, time.UTC))
+	got, content = h.summary(written)
+	if diff := cmp.Diff([]string{"841 20270702 1"}, got); diff != "" {
+		t.Errorf("written after the third import (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"841": header + chainC + ",C-1,LAC,SENSITIVE,\r\n"}, content); diff != "" {
+		t.Errorf("files after the third import (-want +got):\n%s", diff)
+	}
+
+	// The plans stay as they are.
+	var keys []string
+	if err := h.db.View(func(tx *store.Tx) error {
+		return tx.AllPlans(func(p plans.Plan) error {
+			keys = append(keys, p.Key.String()+" "+p.LocalID)
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wantKeys []string
+	for _, p := range held {
+		wantKeys = append(wantKeys, p.Key.String()+" "+p.LocalID)
+	}
+	sort.Strings(wantKeys)
+	if diff := cmp.Diff(wantKeys, keys); diff != "" {
+		t.Errorf("plans (-want +got):\n%s", diff)
+	}
+}
+
+func TestFlushWritesWhatARunLeft(t *testing.T) {
+	h := newHub(t)
+	at := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	id := mesh.NewMessageID(at)
+	f := store.InactiveFile{LA: "841", MessageID: id, File: "CPIS_841_INACTIVE_20261122_" + id + ".csv", DecidedAt: at,
+		Rows: []store.InactiveRow{{NHSNumber: chainA, LocalID: "A-1", PlanType: "CPP", Reason: "SUPERSEDED", Current: chainC}}}
+	if err := h.db.Update(func(tx *store.Tx) error { return tx.PutInactiveFile(f) }); err != nil {
+		t.Fatal(err)
+	}
+	written, err := inactive.Flush(h.dir, h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]inactive.Written{{LA: "841", File: f.File, Rows: 1}}, written); diff != "" {
+		t.Errorf("written (-want +got):\n%s", diff)
+	}
+	if got := h.outboxes()[f.File]; got != header+chainA+",A-1,CPP,SUPERSEDED,"+chainC+"\r\n" {
+		t.Errorf("%s is %q", f.File, got)
+	}
+	if written, err := inactive.Flush(h.dir, h.db); err != nil || len(written) != 0 {
+		t.Errorf("second flush: %+v, %v", written, err)
+	}
+}
