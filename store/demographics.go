@@ -1,8 +1,13 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"cpis/batch/caldate"
 	"cpis/batch/pds"
@@ -19,39 +24,63 @@ type demographic struct {
 	DOD          caldate.Date `json:"d,omitzero"`
 }
 
-// ReplaceDemographics empties the demographics reference and returns a
-// function that adds one record to the new one. Everything happens in t:
-// when the transaction fails, the previous reference stays whole.
-func (t *Tx) ReplaceDemographics(at time.Time) (func(pds.Record) error, error) {
+// ReplaceDemographics replaces the demographics reference with the records
+// fill passes to put. Everything happens in t: when fill or the transaction
+// fails, the previous reference stays whole.
+//
+// Records are written in key order: bbolt splits its pages only when a
+// transaction commits, so a whole reference put in file order would cost
+// time quadratic in its size.
+func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(pds.Record) error) error) error {
 	if err := t.tx.DeleteBucket(bDemographics); err != nil {
-		return nil, fmt.Errorf("replace demographics: %w", err)
+		return fmt.Errorf("replace demographics: %w", err)
 	}
 	b, err := t.tx.CreateBucket(bDemographics)
 	if err != nil {
-		return nil, fmt.Errorf("replace demographics: %w", err)
+		return fmt.Errorf("replace demographics: %w", err)
 	}
-	b.FillPercent = 0.9 // imports arrive mostly in key order
+	b.FillPercent = 1.0 // written in key order, never inserted into again
 	if err := t.tx.DeleteBucket(bPrior); err != nil {
-		return nil, fmt.Errorf("replace demographics: %w", err)
+		return fmt.Errorf("replace demographics: %w", err)
 	}
 	prior, err := t.tx.CreateBucket(bPrior)
 	if err != nil {
-		return nil, fmt.Errorf("replace demographics: %w", err)
+		return fmt.Errorf("replace demographics: %w", err)
 	}
 	if err := t.b(bMeta).Put([]byte("demographics_imported"), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
-		return nil, err
+		return err
 	}
-	return func(r pds.Record) error {
+	type entry struct{ key, value []byte }
+	var records, edges []entry
+	put := func(r pds.Record) error {
 		if r.SupersededBy != "" {
-			if err := prior.Put(concat([]byte(r.SupersededBy), []byte(r.NHS)), nil); err != nil {
-				return err
-			}
+			edges = append(edges, entry{key: concat([]byte(r.SupersededBy), []byte(r.NHS))})
 		}
-		return putJSON(b, []byte(r.NHS), demographic{
+		v, err := json.Marshal(demographic{
 			Family: r.FamilyName, Given: r.GivenName, DOB: r.DOB,
 			SupersededBy: r.SupersededBy, Sensitive: r.Sensitive, DOD: r.DOD,
 		})
-	}, nil
+		if err != nil {
+			return err
+		}
+		records = append(records, entry{key: []byte(r.NHS), value: v})
+		return nil
+	}
+	if err := fill(put); err != nil {
+		return err
+	}
+	for _, set := range []struct {
+		b  *bolt.Bucket
+		es []entry
+	}{{b, records}, {prior, edges}} {
+		sort.Slice(set.es, func(i, j int) bool { return bytes.Compare(set.es[i].key, set.es[j].key) < 0 })
+		for _, e := range set.es {
+			if err := set.b.Put(e.key, e.value); err != nil {
+				return fmt.Errorf("replace demographics: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // HasDemographics reports whether a demographics reference was imported.

@@ -131,24 +131,20 @@ func TestReplaceDemographicsRollsBack(t *testing.T) {
 	db := open(t, t.TempDir())
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	if err := db.Update(func(tx *store.Tx) error {
-		put, err := tx.ReplaceDemographics(now)
-		if err != nil {
-			return err
-		}
-		return put(pds.Record{NHS: "9990276579", FamilyName: "Example", DOB: date("2015-03-01")})
+		return tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
+			return put(pds.Record{NHS: "9990276579", FamilyName: "Example", DOB: date("2015-03-01")})
+		})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	failed := errors.New("bad line")
 	err := db.Update(func(tx *store.Tx) error {
-		put, err := tx.ReplaceDemographics(now)
-		if err != nil {
-			return err
-		}
-		if err := put(pds.Record{NHS: "9990275831"}); err != nil {
-			return err
-		}
-		return failed
+		return tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
+			if err := put(pds.Record{NHS: "9990275831"}); err != nil {
+				return err
+			}
+			return failed
+		})
 	})
 	if !errors.Is(err, failed) {
 		t.Fatalf("got %v", err)

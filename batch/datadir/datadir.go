@@ -197,11 +197,10 @@ func Init(dir string, opts InitOptions) (err error) {
 func ImportDemographics(db *store.DB, src Source, now time.Time) (int, error) {
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
-		put, err := tx.ReplaceDemographics(now)
+		err := tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
+			return pds.Read(src.R, src.Name, func(r pds.Record) error { n++; return put(r) })
+		})
 		if err != nil {
-			return err
-		}
-		if err := pds.Read(src.R, src.Name, func(r pds.Record) error { n++; return put(r) }); err != nil {
 			return err
 		}
 		return tx.Audit(store.AuditEvent{At: now, Action: "demographics.imported", Counts: map[string]int{"records": n}, Note: src.Name})

@@ -43,12 +43,10 @@ func TestRun(t *testing.T) {
 		{"9992312327", "LAC", "", "", "adult-366-days-ago"},
 	}
 	if err := db.Update(func(tx *store.Tx) error {
-		put, err := tx.ReplaceDemographics(time.Now())
-		if err != nil {
-			return err
-		}
 		// 18 on 2025-11-21: visible until 2026-11-21 inclusive.
-		if err := put(pds.Record{NHS: "9992312327", DOB: d("2007-11-21")}); err != nil {
+		if err := tx.ReplaceDemographics(time.Now(), func(put func(pds.Record) error) error {
+			return put(pds.Record{NHS: "9992312327", DOB: d("2007-11-21")})
+		}); err != nil {
 			return err
 		}
 		for _, r := range rows {

@@ -117,26 +117,24 @@ func nationalStore(b *testing.B, n int) (string, *store.DB) {
 
 	// Demographics: 1% superseded, 0.5% sensitive, 1% missing.
 	if err := db.Update(func(tx *store.Tx) error {
-		put, err := tx.ReplaceDemographics(created)
-		if err != nil {
-			return err
-		}
-		for i := range people {
-			dobs[i] = today.AddDays(-rng.IntN(18 * 365))
-			r := pds.Record{NHS: nhs(i), FamilyName: "Family", GivenName: "Given", DOB: dobs[i]}
-			switch x := rng.IntN(1000); {
-			case x < 10:
-				continue
-			case x < 20:
-				r.SupersededBy = nhs(rng.IntN(people))
-			case x < 25:
-				r.Sensitive = true
+		return tx.ReplaceDemographics(created, func(put func(pds.Record) error) error {
+			for i := range people {
+				dobs[i] = today.AddDays(-rng.IntN(18 * 365))
+				r := pds.Record{NHS: nhs(i), FamilyName: "Family", GivenName: "Given", DOB: dobs[i]}
+				switch x := rng.IntN(1000); {
+				case x < 10:
+					continue
+				case x < 20:
+					r.SupersededBy = nhs(rng.IntN(people))
+				case x < 25:
+					r.Sensitive = true
+				}
+				if err := put(r); err != nil {
+					return err
+				}
 			}
-			if err := put(r); err != nil {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	}); err != nil {
 		b.Fatal(err)
 	}
