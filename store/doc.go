@@ -54,6 +54,10 @@
 //	sftp_audit      seq(8, big-endian) -> JSON SFTPEvent: SFTP logins,
 //	                uploads, downloads, deletes, renames, refusals, logouts;
 //	                paths as the client named them, never file content
+//	remotes         LA(3) -> JSON Remote: the LA's mailbox on another SFTP server
+//	remote_pulled   LA(3) + remote path + NUL + size(8) + mtime(8, Unix ns) + SHA-256(32) -> JSON PulledFile
+//	remote_pushed   LA(3) + outbox file name -> JSON PushedFile (latest delivery of that name)
+//	collections     LA(3) + time(8, Unix ns, big-endian) + file name -> JSON Collection
 //
 // The plan's visibility is not stored: it depends on the demographics date
 // of birth (the 18th-birthday rule) and is computed where needed.

@@ -79,6 +79,18 @@ type Message struct {
 	Responses []Response `json:"responses,omitempty"`
 }
 
+// Clone returns a copy of m that shares nothing changeable with it.
+func (m *Message) Clone() *Message {
+	c := *m
+	c.Key = append([]byte(nil), m.Key...)
+	c.Responses = append([]Response(nil), m.Responses...)
+	if m.Outcome != nil {
+		o := *m.Outcome
+		c.Outcome = &o
+	}
+	return &c
+}
+
 // Pending returns the responses decided but not yet written.
 func (m *Message) Pending() []Response {
 	var out []Response

@@ -121,16 +121,29 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 	return &store.Outcome{Code: code, Detail: p.Detail, Text: countsText(store.Counts{}) + " " + capitalise(p.Text)}
 }
 
-// commitEvaluation evaluates the rows against the store and commits the
+// commitEvaluation evaluates the rows against the store, then commits the
 // outcome, the plan changes (when applied), the row outcomes, the LA's
 // progress and the audit in one transaction.
+//
+// The evaluation reads in its own read transaction, so LAs evaluate in
+// parallel and the single writer only applies. That is safe because only
+// this LA's run changes this LA's plans (runs of one data dir are
+// serialised by the store's file lock, and inside the daemon by its job
+// lock), and the demographics reference does not change during a run.
 func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []returns.Checked, allowHold bool) error {
 	now := l.cfg.Now()
-	return l.cfg.DB.Update(func(tx *store.Tx) error {
-		ev, err := evaluate(tx, l.la.Code, name, checked, l.today, allowHold)
-		if err != nil {
-			return fmt.Errorf("evaluate %s: %w", m.File, err)
-		}
+	var ev evaluation
+	if err := l.cfg.DB.View(func(tx *store.Tx) error {
+		var err error
+		ev, err = evaluate(tx, l.la.Code, name, checked, l.today, allowHold)
+		return err
+	}); err != nil {
+		return fmt.Errorf("evaluate %s: %w", m.File, err)
+	}
+	var done *store.Message
+	err := l.update(func(tx *store.Tx) error {
+		// A copy, so that a rolled-back attempt leaves m as it was.
+		m := m.Clone()
 		state := store.Decided
 		if ev.hold {
 			state = store.Held
@@ -169,8 +182,26 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 		if err := tx.PutOutcomes(m, ev.rows); err != nil {
 			return err
 		}
-		return l.record(tx, m, &ev.outcome, state, now)
+		if err := l.record(tx, m, &ev.outcome, state, now); err != nil {
+			return err
+		}
+		done = m
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	*m = *done
+	return nil
+}
+
+// update runs fn in a write transaction: through the run's applier when
+// there is one (group commit), else on its own.
+func (l *laRun) update(fn func(*store.Tx) error) error {
+	if l.applier != nil {
+		return l.applier.apply(fn)
+	}
+	return l.cfg.DB.Update(fn)
 }
 
 // supersedeHeld discards (F011) any held FULL return of the LA dated before

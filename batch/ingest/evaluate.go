@@ -25,8 +25,8 @@ const (
 type evaluation struct {
 	outcome  store.Outcome
 	rows     []store.RowOutcome
-	upserts  []plans.Plan
-	removals []plans.Key // withdrawals, DELETEs and W001 removals
+	upserts  []plans.Plan // new or changed plans only: unchanged ones are not rewritten
+	removals []plans.Key  // withdrawals, DELETEs and W001 removals
 	apply    bool
 	hold     bool
 }
@@ -73,6 +73,23 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 	c := &ev.outcome.Counts
 	c.Read = len(rows)
 
+	// A FULL return compares with every plan the LA holds; a DELTA looks
+	// up the plans its rows name.
+	var held map[plans.Key]plans.Plan
+	if name.Kind == returns.Full {
+		held = map[plans.Key]plans.Plan{}
+		if err := tx.PlansOfLA(la, func(p plans.Plan) error { held[p.Key] = p; return nil }); err != nil {
+			return ev, fmt.Errorf("plans of LA %s: %w", la, err)
+		}
+	}
+	current := func(k plans.Key) (plans.Plan, bool, error) {
+		if held != nil {
+			p, ok := held[k]
+			return p, ok, nil
+		}
+		return tx.Plan(k)
+	}
+
 	// DELETE rows and the W003 warning need the store.
 	for i := range rows {
 		r := &rows[i]
@@ -82,11 +99,11 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 		key := plans.Key{NHS: r.NHS, LA: la, Type: r.Plan.Type}
 		switch {
 		case r.Action == returns.Delete:
-			_, held, err := tx.Plan(key)
+			_, ok, err := current(key)
 			if err != nil {
 				return ev, err
 			}
-			if held {
+			if ok {
 				ev.removals = append(ev.removals, key)
 				c.Withdrawn++
 			} else {
@@ -98,7 +115,13 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 		default:
 			p := r.Plan
 			p.Key = key
-			ev.upserts = append(ev.upserts, p)
+			old, ok, err := current(key)
+			if err != nil {
+				return ev, err
+			}
+			if !ok || old != p {
+				ev.upserts = append(ev.upserts, p)
+			}
 		}
 	}
 
@@ -119,23 +142,19 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 				protectNHS[r.NHS] = true
 			}
 		}
-		err := tx.PlansOfLA(la, func(p plans.Plan) error {
+		for _, p := range sortedPlans(held) {
 			vis := p.VisibleOn(today, tx.DateOfBirth(p.NHS))
 			if vis {
 				visible++
 			}
 			if named[p.Key] || protectNHS[p.NHS] || protectLocal[strings.TrimSpace(p.LocalID)] {
-				return nil
+				continue
 			}
 			ev.removals = append(ev.removals, p.Key)
 			c.Withdrawn++
 			if vis {
 				withdrawVisible++
 			}
-			return nil
-		})
-		if err != nil {
-			return ev, fmt.Errorf("plans of LA %s: %w", la, err)
 		}
 	}
 
@@ -231,3 +250,19 @@ func countsText(c store.Counts) string {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// sortedPlans returns the plans of m in key order (NHS number, type), so
+// that removals are applied in a stable order.
+func sortedPlans(m map[plans.Key]plans.Plan) []plans.Plan {
+	out := make([]plans.Plan, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].NHS != out[j].NHS {
+			return out[i].NHS < out[j].NHS
+		}
+		return out[i].Type < out[j].Type
+	})
+	return out
+}

@@ -84,7 +84,7 @@ func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time)
 		if len(m.Pending()) == 0 && m.State == store.Decided {
 			m.State = store.Responded
 		}
-		if err := db.Update(func(tx *store.Tx) error {
+		if err := db.Batch(func(tx *store.Tx) error {
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}

@@ -238,7 +238,7 @@ func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
 			ms[i].Kind, ms[i].Extract = string(c.name.Kind), c.name.Extract
 		}
 	}
-	err := l.cfg.DB.Update(func(tx *store.Tx) error {
+	err := l.cfg.DB.Batch(func(tx *store.Tx) error {
 		for i, c := range group {
 			m := ms[i]
 			if m.Problem == nil {
@@ -288,7 +288,7 @@ func (l *laRun) archive(m *store.Message) error {
 		return fmt.Errorf("archive %s: %w", m.File, err)
 	}
 	m.ArchivePath, m.ControlPath, m.State = data, ctl, store.Archived
-	if err := l.cfg.DB.Update(func(tx *store.Tx) error { return tx.PutMessage(m) }); err != nil {
+	if err := l.cfg.DB.Batch(func(tx *store.Tx) error { return tx.PutMessage(m) }); err != nil {
 		return fmt.Errorf("record archive of %s: %w", m.File, err)
 	}
 	return nil

@@ -164,6 +164,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newServeCommand(g),
 		newJobsCommand(g),
 		newSchedulesCommand(g),
+		newRemotesCommand(g),
 		newReportCommand(g),
 	)
 	wrapArgs(root)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +23,7 @@ import (
 	"cpis/batch/report"
 	"cpis/batch/schedule"
 	"cpis/cmd/cpis/internal/control"
+	"cpis/mesh/remote"
 	"cpis/mesh/sftpd"
 	"cpis/store"
 )
@@ -277,13 +279,42 @@ var extraJobs = map[string]func(context.Context, jobs.Env) error{
 		_, err := report.Nightly(e.DataDir, e.DB, e.Now())
 		return err
 	},
+	schedule.Pull: func(ctx context.Context, e jobs.Env) error {
+		res, err := remote.Pull(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log})
+		return remoteOutcome(ctx, res, err)
+	},
+	schedule.Push: func(ctx context.Context, e jobs.Env) error {
+		res, err := remote.Push(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log})
+		return remoteOutcome(ctx, res, err)
+	},
+}
+
+// remoteOutcome counts a pull or push run and fails it when a mailbox
+// failed (the others were still served).
+func remoteOutcome(ctx context.Context, res remote.Result, err error) error {
+	for k, v := range res.Counts() {
+		schedule.AddCount(ctx, k, v)
+	}
+	if err == nil && len(res.Failed) > 0 {
+		err = fmt.Errorf("%d remote mailbox(es) failed, first: %w", len(res.Failed), res.Failed[0])
+	}
+	return err
 }
 
 // collected records that an LA collected an outbox message over SFTP.
 func collected(db *store.DB, clock func() time.Time, log *slog.Logger) func(mailboxID, file string) {
 	return func(mailboxID, file string) {
 		err := db.Update(func(tx *store.Tx) error {
-			return tx.Audit(store.AuditEvent{At: clock(), Action: "outbox.collected", Note: mailboxID + "/" + file})
+			las, err := tx.Authorities()
+			if err != nil {
+				return err
+			}
+			for _, a := range las {
+				if strings.EqualFold(a.MailboxID, mailboxID) {
+					return tx.RecordCollection(store.Collection{LA: a.Code, MailboxID: a.MailboxID, Name: file, At: clock(), By: store.CollectedBySFTP})
+				}
+			}
+			return fmt.Errorf("no LA has mailbox %s", mailboxID)
 		})
 		if err != nil {
 			log.Error("record collection", "mailbox", mailboxID, "file", file, "err", err)

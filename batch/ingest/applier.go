@@ -1,0 +1,86 @@
+package ingest
+
+import (
+	"cpis/store"
+)
+
+// applier commits evaluated returns in groups. LAs evaluate in parallel;
+// each hands its return's changes to the one applier, which commits every
+// change queued at that moment in a single write transaction. A return is
+// still applied whole or not at all: its changes are all in one
+// transaction. Plans are keyed by NHS number, so one LA's changes touch
+// pages all over the tree; grouping many returns into one commit writes
+// each page once instead of once per return.
+//
+// When a group fails, its members are applied one by one, so one bad
+// return never holds up another. Apply functions must therefore be safe to
+// run again after a rolled-back attempt (they work on copies).
+type applier struct {
+	db   *store.DB
+	reqs chan applyReq
+	done chan struct{}
+}
+
+type applyReq struct {
+	fn     func(*store.Tx) error
+	result chan error
+}
+
+// maxGroup bounds how many returns one commit applies.
+const maxGroup = 64
+
+func newApplier(db *store.DB) *applier {
+	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// apply runs fn in a write transaction, possibly shared with other
+// returns, and reports its own outcome.
+func (a *applier) apply(fn func(*store.Tx) error) error {
+	r := applyReq{fn: fn, result: make(chan error, 1)}
+	a.reqs <- r
+	return <-r.result
+}
+
+// close stops the applier once every apply has returned.
+func (a *applier) close() {
+	close(a.reqs)
+	<-a.done
+}
+
+func (a *applier) run() {
+	defer close(a.done)
+	for first := range a.reqs {
+		group := []applyReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-a.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		err := a.db.Update(func(tx *store.Tx) error {
+			for _, r := range group {
+				if err := r.fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil || len(group) == 1 {
+			for _, r := range group {
+				r.result <- err
+			}
+			continue
+		}
+		for _, r := range group {
+			r.result <- a.db.Update(r.fn)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+// Package remote moves messages between the hub's local mailboxes
+// (mesh/local) and LA mailboxes that live on other SFTP servers
+// (mailboxes.md, "Remote mailboxes"): Pull brings returns from each remote
+// inbox into the LA's local inbox, where the ingest takes them; Push
+// delivers each local outbox message to the remote outbox and archives it
+// as collected. The daemon's pull and push jobs call them; `cpis remotes`
+// records which LA has a remote mailbox (store.Remote).
+//
+// The remote folders are named from the hub's side, like the local ones:
+// Remote.Inbox is where the LA (or its transfer service) puts returns for
+// the hub to pull, Remote.Outbox where the hub pushes what the LA
+// collects. They are paths on the remote server, absolute or relative to
+// the login's home folder.
+//
+// # Contracts
+//
+//   - Host keys are checked against <data dir>/known_hosts (OpenSSH format):
+//     an unknown or changed key stops that LA with a HostKeyError naming the
+//     host and the fingerprint seen; the other LAs go on. Nothing is ever
+//     added to known_hosts automatically.
+//   - A remote file is never brought twice and never lost, whatever breaks
+//     (connection, process): it is downloaded under ".<name>.tmp" in the
+//     local inbox (size limit enforced while copying, fsynced), recorded in
+//     the store with its path, size, modification time and SHA-256, renamed
+//     into the inbox (never over an existing file), marked delivered, and
+//     only then deleted remotely. A file the store has recorded is not
+//     brought again: the remaining steps are finished (the remote delete,
+//     typically). A file already in the local inbox under that name with
+//     the same SHA-256 counts as pulled; with other content the remote
+//     file stays and is reported.
+//   - Pull takes a remote data file once its control file (mesh.ControlName)
+//     is there, or, without one, once its remote modification time is
+//     SettleTime before the real clock; then its control file. Work in
+//     progress (mesh.IsTempName), folders and links are never read.
+//   - Push delivers each outbox message whose control file is there (the
+//     hub writes the data file, then its control file): the data file is
+//     uploaded as "<name>.part", its size checked, renamed to <name>
+//     (never over an existing file), then the control file the same way;
+//     the delivery and the collection are recorded; then both files move
+//     to archive/<MAILBOX>/out. A remote file of that name and size counts
+//     as delivered, so a run cut off half way is finished by the next.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"cpis/mesh/local"
+	"cpis/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultSizeLimit   int64 = 512 << 20
+	DefaultDialTimeout       = 30 * time.Second
+	// SettleTime is how long a remote data file without a control file
+	// must go unmodified before Pull takes it.
+	SettleTime = local.SettleTime
+	// parallel bounds how many LAs are served at once.
+	parallel = 4
+)
+
+// Sentinel errors.
+var (
+	// ErrUnknownHost: the remote's host key is not in known_hosts.
+	ErrUnknownHost = errors.New("unknown host key")
+	// ErrHostKeyChanged: known_hosts holds another key for the remote.
+	ErrHostKeyChanged = errors.New("host key changed")
+	// ErrAuth: the remote refused the key.
+	ErrAuth = errors.New("authentication refused")
+)
+
+// Config configures Pull and Push.
+type Config struct {
+	// DataDir is the hub's data directory (mailboxes, archive, known_hosts).
+	DataDir string
+	DB      *store.DB
+	// Now is the clock of records and audit times (--now).
+	Now func() time.Time
+	// RealNow is the wall clock of the settle rule; nil means time.Now.
+	RealNow func() time.Time
+	// SizeLimit bounds a file pulled; 0 means DefaultSizeLimit.
+	SizeLimit int64
+	Log       *slog.Logger
+	// DialTimeout bounds connecting and logging in, and how long a server
+	// may leave a keepalive unanswered; 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// LAs limits the run to these LA codes; empty means every LA with a
+	// remote mailbox.
+	LAs []string
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" || c.DB == nil {
+		return errors.New("remote: DataDir and DB are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RealNow == nil {
+		c.RealNow = time.Now
+	}
+	if c.SizeLimit <= 0 {
+		c.SizeLimit = DefaultSizeLimit
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	return nil
+}
+
+// File is a file moved (or whose move an earlier run had started and this
+// one finished).
+type File struct {
+	LA        string `json:"la"`
+	MailboxID string `json:"mailbox_id"`
+	Name      string `json:"name"`   // the local name
+	Remote    string `json:"remote"` // the remote path
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	// Already says an earlier run had moved the file and was cut off
+	// before the end: this run only finished the steps left (deleting the
+	// remote copy, archiving the local one).
+	Already bool `json:"already,omitempty"`
+}
+
+// Problem is a file left where it was, for operations to look at: over
+// the size limit, or its name already taken by another file on the
+// receiving side. It is not a failure of the LA; its other files move.
+type Problem struct {
+	LA     string `json:"la"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// LAError is an LA that could not be served (host key, login, network,
+// local disk); the others still were.
+type LAError struct {
+	LA  string
+	Err error
+}
+
+func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
+
+func (e *LAError) Unwrap() error { return e.Err }
+
+// Result is what a Pull or Push did, by LA then file.
+type Result struct {
+	LAs      int // LAs with a remote mailbox served (failed ones included)
+	Files    []File
+	Problems []Problem
+	Failed   []*LAError
+}
+
+// Counts summarises r for a job listing.
+func (r Result) Counts() map[string]int {
+	var bytes int64
+	for _, f := range r.Files {
+		bytes += f.Size
+	}
+	return map[string]int{"las": r.LAs, "files": len(r.Files), "bytes": int(bytes),
+		"problems": len(r.Problems), "failed": len(r.Failed)}
+}
+
+// testHook, when set (tests only), is called at each step of moving a
+// file; an error stops the LA there, as a crash would.
+var testHook func(step, name string) error
+
+func hook(step, name string) error {
+	if testHook == nil {
+		return nil
+	}
+	return testHook(step, name)
+}
+
+// laRun is one LA's part of a run.
+type laRun struct {
+	cfg      *Config
+	la       store.Authority
+	remote   store.Remote
+	mb       *local.Mailbox
+	files    []File
+	problems []Problem
+}
+
+func (r *laRun) problem(name, format string, args ...any) {
+	p := Problem{LA: r.la.Code, Name: name, Reason: fmt.Sprintf(format, args...)}
+	r.cfg.Log.Warn("remote mailbox file left in place", "la", p.LA, "file", name, "reason", p.Reason)
+	r.problems = append(r.problems, p)
+}
+
+// run serves every LA with a remote mailbox with do, in parallel
+// (bounded); an LA that fails is reported and the others go on.
+func run(ctx context.Context, cfg Config, job string, do func(context.Context, *laRun) error) (Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return Result{}, err
+	}
+	var remotes []store.Remote
+	authorities := map[string]store.Authority{}
+	want := map[string]bool{}
+	for _, c := range cfg.LAs {
+		want[c] = true
+	}
+	if err := cfg.DB.View(func(tx *store.Tx) error {
+		all, err := tx.Remotes()
+		if err != nil {
+			return err
+		}
+		for _, r := range all {
+			if len(want) > 0 && !want[r.LA] {
+				continue
+			}
+			remotes = append(remotes, r)
+			a, ok, err := tx.Authority(r.LA)
+			if err != nil {
+				return err
+			}
+			if ok {
+				authorities[r.LA] = a
+			}
+		}
+		return nil
+	}); err != nil {
+		return Result{}, fmt.Errorf("%s: %w", job, err)
+	}
+
+	var (
+		res Result
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, parallel)
+	)
+	res.LAs = len(remotes)
+	for _, rm := range remotes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a, ok := authorities[rm.LA]
+			r := &laRun{cfg: &cfg, la: a, remote: rm}
+			var err error
+			switch {
+			case !ok:
+				err = fmt.Errorf("LA %s is not one of the hub's authorities", rm.LA)
+			case ctx.Err() != nil:
+				err = ctx.Err()
+			default:
+				r.mb = local.Open(cfg.DataDir, a.MailboxID)
+				err = do(ctx, r)
+			}
+			if err != nil {
+				cfg.Log.Error(job+" failed", "la", rm.LA, "addr", rm.Addr, "err", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Files = append(res.Files, r.files...)
+			res.Problems = append(res.Problems, r.problems...)
+			if err != nil {
+				res.Failed = append(res.Failed, &LAError{LA: rm.LA, Err: err})
+			}
+		}()
+	}
+	wg.Wait()
+	sort.SliceStable(res.Files, func(i, j int) bool { return res.Files[i].LA < res.Files[j].LA })
+	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].LA < res.Problems[j].LA })
+	sort.Slice(res.Failed, func(i, j int) bool { return res.Failed[i].LA < res.Failed[j].LA })
+	return res, ctx.Err()
+}
