@@ -228,13 +228,14 @@ func (s *Service) Lookup(ctx context.Context, req Request) (*Answer, *Refusal, e
 	req.NHSNumber = nhs
 	today := caldate.InLondon(now)
 
+	silent := Settings[req.Setting] == Scheduled
 	var visible []plans.Plan
 	var history []store.HistoryEntry
 	if err := s.db.View(func(tx *store.Tx) error {
 		var err error
 		visible, err = visiblePlans(tx, nhs, today)
-		if err != nil {
-			return err
+		if err != nil || len(visible) == 0 || !silent {
+			return err // an unscheduled access reads the history in its write
 		}
 		history, err = tx.History(nhs)
 		return err
@@ -248,12 +249,12 @@ func (s *Service) Lookup(ctx context.Context, req Request) (*Answer, *Refusal, e
 		return ans, nil, nil
 	}
 	ans.Alert = true
-	ans.Plans = s.views(visible)
 
-	if Settings[req.Setting] == Scheduled {
+	if silent {
 		a := auditOf(req, now, "alert", http.StatusOK, "")
 		a.Silent, a.Plans = true, len(visible)
 		s.audit.add(a)
+		ans.Plans = s.views(visible)
 		ans.AccessHistory = historyViews(history)
 		return ans, nil, nil
 	}
@@ -279,9 +280,7 @@ func (s *Service) Lookup(ctx context.Context, req Request) (*Answer, *Refusal, e
 			if err := tx.AddHistory(nhs, entry); err != nil {
 				return err
 			}
-			if hist, err = tx.History(nhs); err != nil {
-				return err
-			}
+			hist = withEntry(hist, entry)
 		}
 		history = hist
 		for _, p := range visible {
@@ -312,6 +311,22 @@ func repeatBySameUser(hist []store.HistoryEntry, e store.HistoryEntry) bool {
 		}
 	}
 	return false
+}
+
+// withEntry returns hist (newest first) with e added as AddHistory stores
+// it: after every entry of a later instant, before those of the same or an
+// earlier one (it is the latest added), at most HistoryLimit entries.
+func withEntry(hist []store.HistoryEntry, e store.HistoryEntry) []store.HistoryEntry {
+	i := 0
+	for i < len(hist) && hist[i].AccessedAt.After(e.AccessedAt) {
+		i++
+	}
+	out := make([]store.HistoryEntry, 0, len(hist)+1)
+	out = append(append(append(out, hist[:i]...), e), hist[i:]...)
+	if len(out) > store.HistoryLimit {
+		out = out[:store.HistoryLimit]
+	}
+	return out
 }
 
 // visiblePlans returns the plans visible on today under nhs and every

@@ -27,10 +27,10 @@ func newAuditQueue(db *store.DB, delay time.Duration) *auditQueue {
 
 func (q *auditQueue) add(a store.LookupAudit) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
 		// After Close (a CLI run ending), write at once.
-		q.writeLocked([]store.LookupAudit{a})
+		q.mu.Unlock()
+		q.write([]store.LookupAudit{a})
 		return
 	}
 	q.pending = append(q.pending, a)
@@ -38,8 +38,11 @@ func (q *auditQueue) add(a store.LookupAudit) {
 		q.wg.Add(1)
 		q.timer = time.AfterFunc(q.delay, q.flush)
 	}
+	q.mu.Unlock()
 }
 
+// flush writes the group queued. The lock is not held while the group is
+// committed (a disk sync): lookups go on queueing the next group.
 func (q *auditQueue) flush() {
 	defer q.wg.Done()
 	q.mu.Lock()
@@ -47,13 +50,11 @@ func (q *auditQueue) flush() {
 	q.pending, q.timer = nil, nil
 	q.mu.Unlock()
 	if len(batch) > 0 {
-		q.mu.Lock()
-		q.writeLocked(batch)
-		q.mu.Unlock()
+		q.write(batch)
 	}
 }
 
-func (q *auditQueue) writeLocked(batch []store.LookupAudit) {
+func (q *auditQueue) write(batch []store.LookupAudit) {
 	err := q.db.Update(func(tx *store.Tx) error {
 		for _, a := range batch {
 			if err := tx.AddLookupAudit(a); err != nil {
@@ -62,22 +63,30 @@ func (q *auditQueue) writeLocked(batch []store.LookupAudit) {
 		}
 		return nil
 	})
-	if err != nil && q.err == nil {
-		q.err = err
+	if err != nil {
+		q.mu.Lock()
+		if q.err == nil {
+			q.err = err
+		}
+		q.mu.Unlock()
 	}
 }
 
-// close writes what is queued and reports the first write error.
+// close writes what is queued, waits for a group being written, and
+// reports the first write error.
 func (q *auditQueue) close() error {
 	q.mu.Lock()
 	q.closed = true
+	var batch []store.LookupAudit
 	if q.timer != nil && q.timer.Stop() {
-		batch := q.pending
+		batch = q.pending
 		q.pending, q.timer = nil, nil
-		q.writeLocked(batch)
 		q.wg.Done()
 	}
 	q.mu.Unlock()
+	if len(batch) > 0 {
+		q.write(batch)
+	}
 	q.wg.Wait()
 	q.mu.Lock()
 	defer q.mu.Unlock()

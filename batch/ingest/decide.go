@@ -140,6 +140,9 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 	}); err != nil {
 		return fmt.Errorf("evaluate %s: %w", m.File, err)
 	}
+	// Only the evaluation is needed from here: the rows can go while the
+	// return waits for its commit.
+	checked = nil
 	var done *store.Message
 	err := l.update(func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.

@@ -33,7 +33,7 @@ type evaluation struct {
 
 // rowResult is one row after every check.
 type rowResult struct {
-	returns.Checked
+	*returns.Checked // not copied: a big return's rows are held once
 	reject   *codes.Problem
 	warnings []codes.Problem
 	notStore bool // W001
@@ -44,7 +44,8 @@ type rowResult struct {
 // return.
 func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Checked, today caldate.Date, allowHold bool) (evaluation, error) {
 	rows := make([]rowResult, len(checked))
-	for i, c := range checked {
+	for i := range checked {
+		c := &checked[i]
 		rows[i] = rowResult{Checked: c, reject: c.Reject, warnings: append([]codes.Problem(nil), c.Warnings...)}
 	}
 	markDuplicates(rows)
