@@ -34,9 +34,9 @@ type evaluation struct {
 // rowResult is one row after every check.
 type rowResult struct {
 	*returns.Checked // not copied: a big return's rows are held once
-	reject   *codes.Problem
-	warnings []codes.Problem
-	notStore bool // W001
+	reject           *codes.Problem
+	warnings         []codes.Problem
+	notStore         bool // W001
 }
 
 // evaluate decides what a parsed return does, reading the store through tx
