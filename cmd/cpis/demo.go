@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"cpis/batch/access"
 	"cpis/batch/caldate"
 	"cpis/batch/ingest"
+	"cpis/batch/notify"
 	"cpis/batch/sample"
 	"cpis/mesh"
 	"cpis/mesh/local"
@@ -103,7 +106,70 @@ func runDemo(g *globals, cmd *cobra.Command) error {
 		return err
 	}
 	printIngest(w, rep2, false)
-	return demoTour(g, db, append(rep.Results, rep2.Results...))
+	if err := demoTour(g, db, append(rep.Results, rep2.Results...)); err != nil {
+		return err
+	}
+	if err := demoLookups(g, cmd, db); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nThe data directory stays for you to explore: %s\n", g.data)
+	return nil
+}
+
+// demoLookups shows health lookups (one silent, one with no alert) and the
+// access files the LAs get the next night.
+func demoLookups(g *globals, cmd *cobra.Command, db *store.DB) error {
+	w := g.stdout
+	svc, err := access.New(db, g.nowTime)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n6. Health lookups (cpis lookup, or GET /v1/alerts/{nhs_number} under cpis serve):\n")
+	for _, q := range []struct{ nhs, setting, user, why string }{
+		{sample.TestPatient, "ED", "A Clinician", "emergency department: unscheduled, recorded and notified"},
+		{sample.TestPatient, "ED", "A Clinician", "the same user again within 24 hours: no new history entry, notified again"},
+		{sample.TestPatient, "GP", "B Doctor", "general practice: a silent read, audited only"},
+		{sample.UnknownNHS, "111", "C Adviser", "NHS 111, a person with no plan: no alert"},
+	} {
+		ans, ref, err := svc.Lookup(cmd.Context(), access.Request{NHSNumber: q.nhs, OrgCode: "RXX01", OrgName: "Example Hospital",
+			Setting: q.setting, UserName: q.user, UserRole: "Staff Nurse", RBAC: "B0264,B0107", Via: access.CLI})
+		if err != nil {
+			return err
+		}
+		if ref != nil {
+			return fmt.Errorf("demo lookup refused: %s", ref.Error)
+		}
+		fmt.Fprintf(w, "   %s %-5s alert=%-5v plans=%d history=%d  (%s)\n", q.nhs, q.setting, ans.Alert, len(ans.Plans), len(ans.AccessHistory), q.why)
+	}
+	if err := svc.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   Try: cpis --data %s lookup %s --org RXX01 --org-name \"Example Hospital\" --setting ED --user \"A Clinician\" --role \"Staff Nurse\" --rbac B0264,B0107\n", g.data, sample.TestPatient)
+
+	// The next night: every LA gets yesterday's accesses (header only when
+	// there were none).
+	y, m, d := caldate.InLondon(g.nowTime()).AddDays(1).YMD()
+	night := time.Date(y, m, d, 3, 10, 0, 0, caldate.London)
+	written, err := notify.Run(notify.Config{DataDir: g.data, DB: db, Now: night})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n7. The next night (the demo moves its clock to %s), cpis notify writes each LA's access file:\n", night.Format("2006-01-02 15:04 MST"))
+	header := 0
+	for _, f := range written {
+		if f.Rows == 0 {
+			header++
+			continue
+		}
+		a, err := authority(db, f.LA)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "   %s  (%d access row(s))\n", filepath.Join(g.data, "mailboxes", a.MailboxID, "outbox", f.File), f.Rows)
+	}
+	fmt.Fprintf(w, "   ... and %d header-only files for the LAs whose children nobody looked up.\n", header)
+	fmt.Fprintf(w, "   Audit of every lookup: cpis --data %s audit --since %s\n", g.data, caldate.InLondon(g.nowTime()))
+	return nil
 }
 
 func newRootInit(g *globals) error {
@@ -168,7 +234,6 @@ func demoTour(g *globals, db *store.DB, results []ingest.Result) error {
 			fmt.Fprintf(w, "   %s\n", r.Response)
 		}
 	}
-	fmt.Fprintf(w, "\nThe data directory stays for you to explore: %s\n", g.data)
 	return nil
 }
 
