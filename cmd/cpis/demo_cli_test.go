@@ -57,6 +57,30 @@ func TestCLIDemo(t *testing.T) {
 	if !ok {
 		t.Fatalf("demo output has no responses section:\n%s", out)
 	}
+	responses, lookups, ok := strings.Cut(responses, "6. Health lookups")
+	if !ok {
+		t.Fatalf("demo output has no lookups section:\n%s", out)
+	}
+	// Lookups: one silent, one without an alert; then the access files of
+	// the next night, on disk.
+	for _, want := range []string{"9990276579 ED    alert=true", "9990276579 GP    alert=true", "alert=false plans=0 history=0"} {
+		if !strings.Contains(lookups, want) {
+			t.Errorf("demo lookups lack %q:\n%s", want, lookups)
+		}
+	}
+	files := 0
+	for l := range strings.Lines(lookups) {
+		p, _, _ := strings.Cut(strings.TrimSpace(l), "  (")
+		if strings.HasPrefix(p, dir) && strings.Contains(p, "_ACCESS_") {
+			files++
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("access file printed but not on disk: %v", err)
+			}
+		}
+	}
+	if files == 0 {
+		t.Errorf("demo printed no access files:\n%s", lookups)
+	}
 	n := 0
 	for l := range strings.Lines(responses) {
 		p := strings.TrimSpace(l)
