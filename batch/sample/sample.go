@@ -25,7 +25,8 @@ var demographics []byte
 // Authorities returns the sample authorities file, in the format of
 // cpis init --authorities: the header
 // la_code,gss_code,name,region,mailbox_id,emergency_phone,office_phone and
-// the 153 authorities of ../shared/data/authorities.csv in the same order.
+// the 153 English authorities with children's social care duties from the
+// Department for Education's LA list, in its order.
 // mailbox_id is empty throughout (the hub derives LA<code>HC001); every
 // authority has an emergency-duty phone and about two thirds an office-hours
 // phone. Darlington (841) has 0191 498 0123 and no office phone, as in the
