@@ -23,11 +23,19 @@ type applier struct {
 
 type applyReq struct {
 	fn     func(*store.Tx) error
+	rows   int // plans the return changes
 	result chan error
 }
 
-// maxGroup bounds how many returns one commit applies.
-const maxGroup = 64
+// A group stops growing at maxGroup returns or maxGroupRows changed plans
+// (the first return always goes in). A commit holds every page it dirties
+// in memory, and changes keyed all over the tree dirty almost a page each:
+// the row bound keeps a commit's memory bounded at a million plans, the
+// return bound keeps many small returns in few commits.
+const (
+	maxGroup     = 64
+	maxGroupRows = 20000
+)
 
 func newApplier(db *store.DB) *applier {
 	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{})}
@@ -37,8 +45,8 @@ func newApplier(db *store.DB) *applier {
 
 // apply runs fn in a write transaction, possibly shared with other
 // returns, and reports its own outcome.
-func (a *applier) apply(fn func(*store.Tx) error) error {
-	r := applyReq{fn: fn, result: make(chan error, 1)}
+func (a *applier) apply(rows int, fn func(*store.Tx) error) error {
+	r := applyReq{fn: fn, rows: rows, result: make(chan error, 1)}
 	a.reqs <- r
 	return <-r.result
 }
@@ -51,16 +59,31 @@ func (a *applier) close() {
 
 func (a *applier) run() {
 	defer close(a.done)
-	for first := range a.reqs {
-		group := []applyReq{first}
+	var next *applyReq // taken from the queue but too big for the last group
+	for {
+		var first applyReq
+		if next != nil {
+			first, next = *next, nil
+		} else {
+			r, ok := <-a.reqs
+			if !ok {
+				return
+			}
+			first = r
+		}
+		group, rows := []applyReq{first}, first.rows
 	drain:
-		for len(group) < maxGroup {
+		for len(group) < maxGroup && rows < maxGroupRows {
 			select {
 			case r, ok := <-a.reqs:
 				if !ok {
 					break drain
 				}
-				group = append(group, r)
+				if rows+r.rows > maxGroupRows {
+					next = &r
+					break drain
+				}
+				group, rows = append(group, r), rows+r.rows
 			default:
 				break drain
 			}

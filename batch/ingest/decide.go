@@ -144,7 +144,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 	// return waits for its commit.
 	checked = nil
 	var done *store.Message
-	err := l.update(func(tx *store.Tx) error {
+	err := l.update(len(ev.upserts)+len(ev.removals), func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
 		m := m.Clone()
 		state := store.Decided
@@ -200,9 +200,9 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 
 // update runs fn in a write transaction: through the run's applier when
 // there is one (group commit), else on its own.
-func (l *laRun) update(fn func(*store.Tx) error) error {
+func (l *laRun) update(rows int, fn func(*store.Tx) error) error {
 	if l.applier != nil {
-		return l.applier.apply(fn)
+		return l.applier.apply(rows, fn)
 	}
 	return l.cfg.DB.Update(fn)
 }
