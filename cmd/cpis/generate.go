@@ -16,8 +16,9 @@ func newGenerateCommand(g *globals) *cobra.Command {
 	var errorRate float64
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "generate --out DIR [--authorities N] [--plans N] [--error-rate R] [--seed S]",
-		Short: "Write synthetic national returns, demographics and lookups for benchmarks",
+		Annotations: map[string]string{annLocal: "true"}, // needs no store
+		Use:         "generate --out DIR [--authorities N] [--plans N] [--error-rate R] [--seed S]",
+		Short:       "Write synthetic national returns, demographics and lookups for benchmarks",
 		Long: `Write a synthetic national data set into DIR (created; refused when not
 empty): authorities.csv (the first N sample authorities), demographics.csv
 (for 'cpis pds import'), for every LA a FULL return dated the day before

@@ -16,7 +16,8 @@ import (
 )
 
 func newSchedulesCommand(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "schedules", Short: "The daemon's job schedules: validate a set, list next runs"}
+	cmd := &cobra.Command{Use: "schedules", Short: "The daemon's job schedules: validate a set, list next runs",
+		Annotations: map[string]string{annLocal: "true"}} // needs no store
 	cmd.AddCommand(newSchedulesValidateCommand(g), newSchedulesListCommand(g))
 	return cmd
 }
