@@ -1,9 +1,14 @@
 package expire
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"time"
 
+	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
 )
@@ -49,6 +54,56 @@ func ArchiveUncollected(dataDir string, db *store.DB, now time.Time) (int, error
 				return moved, err
 			}
 		}
+		// A control file whose data file has left without it (a run killed
+		// between the two moves of ArchiveOutbox) follows it once it is as
+		// old: an LA's collector must never find a control file alone.
+		orphans, err := orphanControls(mb, files, now)
+		if err != nil {
+			return moved, err
+		}
+		for _, name := range orphans {
+			if _, _, err := mb.ArchiveOutbox(name); err != nil {
+				return moved, fmt.Errorf("archive uncollected %s/%s: %w", a.MailboxID, name, err)
+			}
+			moved++
+			if err := db.Update(func(tx *store.Tx) error {
+				return tx.Audit(store.AuditEvent{At: now, Action: "outbox.archived_uncollected", LA: a.Code, Note: name})
+			}); err != nil {
+				return moved, err
+			}
+		}
 	}
 	return moved, nil
+}
+
+// orphanControls returns the control files of mb's outbox that pair with
+// none of its data files (listed in files, before any was moved) and were
+// last modified ArchiveAfter or more before now.
+func orphanControls(mb *local.Mailbox, files []local.OutFile, now time.Time) ([]string, error) {
+	paired := map[string]bool{}
+	for _, f := range files {
+		paired[strings.ToLower(mesh.ControlName(f.Name))] = true
+	}
+	des, err := os.ReadDir(mb.OutboxDir())
+	if err != nil {
+		return nil, fmt.Errorf("list outbox %s: %w", mb.ID(), err)
+	}
+	var out []string
+	for _, de := range des {
+		name := de.Name()
+		if !de.Type().IsRegular() || !mesh.IsControlName(name) || mesh.IsTempName(name) || paired[strings.ToLower(name)] {
+			continue
+		}
+		info, err := de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // collected since
+		}
+		if err != nil {
+			return nil, err
+		}
+		if now.Sub(info.ModTime()) >= ArchiveAfter {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }

@@ -186,8 +186,8 @@ func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
 }
 
 // hash returns the SHA-256 of the decompressed content, or of the stored
-// bytes when they cannot be decompressed within the limit (the outcome
-// then comes from reading the file).
+// bytes (at most the size limit of them) when they cannot be decompressed
+// within the limit (the outcome then comes from reading the file).
 func (l *laRun) hash(path string, gz bool) ([32]byte, error) {
 	h := sha256.New()
 	r, err := local.OpenData(path, gz, l.cfg.SizeLimit)
@@ -207,7 +207,9 @@ func (l *laRun) hash(path string, gz bool) ([32]byte, error) {
 	}
 	defer f.Close()
 	h.Reset()
-	if _, err := io.Copy(h, f); err != nil {
+	// A file stored over the limit is refused (F006) having been read no
+	// further than the limit: its ID comes from that much of it.
+	if _, err := io.Copy(h, io.LimitReader(f, l.cfg.SizeLimit)); err != nil {
 		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	return [32]byte(h.Sum(nil)), nil
