@@ -223,6 +223,7 @@ func (x *xmlReader) readField(name xml.Name) (string, error) {
 func (x *xmlReader) token() (xml.Token, error) {
 	for {
 		x.g.startToken()
+		start := x.xmlLine() // where the token begins: a DTD spans lines
 		tok, err := x.dec.Token()
 		if err != nil {
 			return nil, x.failure(err)
@@ -230,7 +231,7 @@ func (x *xmlReader) token() (xml.Token, error) {
 		switch t := tok.(type) {
 		case xml.Directive:
 			word, _, _ := strings.Cut(strings.TrimSpace(string(t)), " ")
-			return nil, x.malformed(fmt.Sprintf("a DTD or declaration (<!%.20s ...>) is not allowed in a return", word))
+			return nil, x.malformedAt(start, fmt.Sprintf("a DTD or declaration (<!%.20s ...>) is not allowed in a return", word))
 		case xml.Comment, xml.ProcInst:
 			continue
 		}
@@ -257,8 +258,11 @@ func (x *xmlReader) failure(err error) error {
 }
 
 // malformed returns an F005 at the current position.
-func (x *xmlReader) malformed(what string) error {
-	e := &codes.Error{Detail: codes.F005, Text: fmt.Sprintf("XML line %d: %s", x.xmlLine(), what)}
+func (x *xmlReader) malformed(what string) error { return x.malformedAt(x.xmlLine(), what) }
+
+// malformedAt returns an F005 naming XML line line.
+func (x *xmlReader) malformedAt(line int, what string) error {
+	e := &codes.Error{Detail: codes.F005, Text: fmt.Sprintf("XML line %d: %s", line, what)}
 	if x.in {
 		e.Line = x.plan
 	}

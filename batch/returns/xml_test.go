@@ -159,7 +159,7 @@ func TestXMLReader(t *testing.T) {
  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
 ]>
 ` + root + `<Plan><FamilyName>&lol2;</FamilyName></Plan></CPISReturn>`,
-			want: result{Err: f005(0, "XML line 6: a DTD or declaration (<!DOCTYPE ...>) is not allowed in a return")},
+			want: result{Err: f005(0, "XML line 2: a DTD or declaration (<!DOCTYPE ...>) is not allowed in a return")},
 		},
 		{
 			name: "external entity",
