@@ -194,6 +194,10 @@ func check(req Request) (string, *Refusal) {
 	return nhs, nil
 }
 
+// CheckFreeText checks a name or role that ends up in files LAs open in
+// spreadsheets (access.md): it returns why s is refused, or "".
+func CheckFreeText(what, s string) string { return freeText(what, s) }
+
 // freeText checks names and roles: 1-100 characters, no control
 // characters, not beginning with = + - @ (they end up in spreadsheets).
 func freeText(what, s string) string {

@@ -91,8 +91,8 @@ Example:
 			if !odsPattern(ods) {
 				return usageError{fmt.Errorf("ODS code %q must be 3-10 letters or digits", ods)}
 			}
-			if name == "" || len([]rune(name)) > 100 {
-				return usageError{fmt.Errorf("--name must be 1-100 characters")}
+			if msg := access.CheckFreeText("organisation name", name); msg != "" {
+				return usageError{fmt.Errorf("--name: %s", msg)}
 			}
 			buf := make([]byte, 32)
 			if _, err := rand.Read(buf); err != nil {
