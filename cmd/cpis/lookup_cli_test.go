@@ -321,7 +321,7 @@ func TestLookupCLIUsage(t *testing.T) {
 		{name: "two NHS numbers", args: []string{"lookup", lkChild, lkSister}, stderr: usage("accepts 1 arg(s), received 2")},
 		{name: "unknown flag", args: append(lkLookup(lkChild, "ED", "A"), "--bogus"), stderr: usage("unknown flag: --bogus")},
 		{name: "flag without value", args: append(lkLookup(lkChild, "ED", "A"), "--setting"), stderr: usage("flag needs an argument: --setting")},
-		{name: "orgs add without name", args: []string{"orgs", "add", "RXX01"}, stderr: usage("--name must be 1-100 characters")},
+		{name: "orgs add without name", args: []string{"orgs", "add", "RXX01"}, stderr: usage("--name: the organisation name is missing")},
 		{name: "orgs add bad ODS", args: []string{"orgs", "add", "R-1", "--name", "X"}, stderr: usage(`ODS code "R-1" must be 3-10 letters or digits`)},
 		{name: "orgs revoke without ODS", args: []string{"orgs", "revoke"}, stderr: usage("accepts 1 arg(s), received 0")},
 		{name: "audit bad since", args: []string{"audit", "--since", "yesterday"}, stderr: usage(`--since "yesterday" is neither YYYY-MM-DD nor an RFC 3339 time`)},
