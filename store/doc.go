@@ -16,7 +16,8 @@
 // All keys are byte strings chosen so that bbolt's byte order is the order
 // people want. Sequence numbers are 8-byte big-endian so they sort.
 //
-//	meta            "schema" -> "1"; "demographics_imported" -> RFC 3339 UTC
+//	meta            "schema" -> "1"; "created" and "demographics_imported" ->
+//	                RFC 3339 UTC
 //	authorities     la code (3 ASCII digits) -> JSON Authority
 //	demographics    NHS number (10 ASCII digits) -> JSON demographic record
 //	plans           NHS(10) + LA(3) + plan type ("CPP", "LAC", "UCPP") -> JSON plan
@@ -34,6 +35,13 @@
 //	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
 //	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
 //	                IDs, never personal data
+//
+// Buckets are declared by the file that owns them (bucket in store.go).
+// The plans bucket is keyed by NHS number, so one LA's plans lie all over
+// it: ingest groups returns into shared commits (batch/ingest's applier)
+// and writes only changed plans. The demographics reference is written in
+// key order (bbolt splits pages only when a transaction commits).
+//
 //	orgs            ODS code -> JSON Org (API token kept as its SHA-256 only)
 //	org_tokens      token SHA-256 hex -> ODS code (live tokens only)
 //	history         NHS(10) + access time(8, big-endian Unix ns) + seq(8) ->
