@@ -25,7 +25,15 @@ func Handler(svc *access.Service, db *store.DB, log *slog.Logger) http.Handler {
 	}
 	h := &handler{svc: svc, db: db, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/alerts/{nhs_number}", h.alert)
+	mux.HandleFunc("/v1/alerts/{nhs_number}", func(w http.ResponseWriter, r *http.Request) {
+		// GET only: a HEAD would record an access nobody was shown.
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			writeJSON(w, http.StatusMethodNotAllowed, access.Refusal{Error: "only GET is allowed on /v1/alerts/{nhs_number}"})
+			return
+		}
+		h.alert(w, r)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, access.Refusal{Error: "no such resource: use GET /v1/alerts/{nhs_number}"})
 	})
@@ -44,8 +52,9 @@ func (h *handler) alert(w http.ResponseWriter, r *http.Request) {
 		Setting:   r.Header.Get("X-Setting"),
 		UserName:  r.Header.Get("X-User-Name"),
 		UserRole:  r.Header.Get("X-User-Role"),
-		RBAC:      r.Header.Get("X-RBAC"),
-		Via:       access.HTTP,
+		// Repeated header lines are one comma-separated list (RFC 9110).
+		RBAC: strings.Join(r.Header.Values("X-RBAC"), ","),
+		Via:  access.HTTP,
 	}
 	org, ok, err := h.org(r)
 	if err != nil {
@@ -59,6 +68,15 @@ func (h *handler) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.OrgCode, req.OrgName = org.ODS, org.Name
+	// One setting, user and role per request: two X-Setting lines must not
+	// quietly turn an emergency lookup into a silent read.
+	for _, name := range []string{"X-Setting", "X-User-Name", "X-User-Role"} {
+		if len(r.Header.Values(name)) > 1 {
+			ref := h.svc.Refuse(req, &access.Refusal{Status: http.StatusBadRequest, Error: name + " is given more than once", Field: name})
+			writeJSON(w, ref.Status, ref)
+			return
+		}
+	}
 	ans, ref, err := h.svc.Lookup(r.Context(), req)
 	switch {
 	case err != nil:
