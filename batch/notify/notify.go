@@ -30,6 +30,9 @@ const Header = "accessed_at,nhs_number,local_id,plan_type,org_code,org_name,sett
 // the day just ended.
 const Grace = time.Minute
 
+// ErrBeforeStore means a file was asked for a day before the store existed.
+var ErrBeforeStore = errors.New("the hub's store did not exist on that day")
+
 // ErrDayNotOver means a file was asked for a day that is not yet over.
 var ErrDayNotOver = errors.New("the day is not over yet")
 
@@ -76,6 +79,11 @@ func Run(cfg Config) ([]Written, error) {
 	if !cfg.Day.IsZero() {
 		if !cfg.Day.Before(today) {
 			return nil, fmt.Errorf("notify %s: %w (today is %s in London)", cfg.Day, ErrDayNotOver, today)
+		}
+		if cfg.Day.Before(first) {
+			// Header-only files would tell LAs "nothing happened" on a day
+			// the hub was not there to see.
+			return nil, fmt.Errorf("notify %s: %w (it was made on %s)", cfg.Day, ErrBeforeStore, first)
 		}
 		days = []caldate.Date{cfg.Day}
 	} else {

@@ -5,12 +5,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/access"
+	"cpis/batch/nhsnumber"
 	"cpis/store"
 )
 
@@ -87,7 +91,7 @@ Example:
   cpis orgs add RXX01 --name "Example Hospital Emergency Department"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ods := args[0]
+			ods := strings.ToUpper(args[0]) // ODS codes are upper case
 			if !odsPattern(ods) {
 				return usageError{fmt.Errorf("ODS code %q must be 3-10 letters or digits", ods)}
 			}
@@ -209,6 +213,11 @@ Example:
   cpis audit --since 2026-11-01 --nhs 9990276579`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if nhs != "" {
+				if n, p := nhsnumber.Normalize(nhs); p == nhsnumber.OK {
+					nhs = n
+				}
+			}
 			from := g.nowTime().Add(-7 * 24 * time.Hour)
 			if since != "" {
 				t, err := parseSince(since)
@@ -229,7 +238,7 @@ Example:
 			}
 			err = db.View(func(tx *store.Tx) error {
 				return tx.LookupAudits(from, func(a store.LookupAudit) error {
-					if (org != "" && a.OrgCode != org) || (nhs != "" && a.NHSNumber != nhs) {
+					if (org != "" && !strings.EqualFold(a.OrgCode, org)) || (nhs != "" && a.NHSNumber != nhs) {
 						return nil
 					}
 					if asJSON {
@@ -239,7 +248,10 @@ Example:
 					if a.Silent {
 						outcome += " (silent)"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), a.OrgCode, a.Setting, a.UserName, a.UserRole, a.NHSNumber, a.Via, outcome, a.Status)
+					// Refused requests keep what was sent, control characters
+					// included: shown escaped, never raw on an operator's terminal.
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), printable(a.OrgCode), printable(a.Setting),
+						printable(a.UserName), printable(a.UserRole), printable(a.NHSNumber), a.Via, outcome, a.Status)
 					return nil
 				})
 			})
@@ -257,6 +269,18 @@ Example:
 	cmd.Flags().StringVar(&nhs, "nhs", "", "only this NHS number")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	return cmd
+}
+
+// printable shows s with control characters (and other unprintable runes)
+// escaped, as Go quotes them.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			q := strconv.Quote(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }
 
 // parseSince reads a London date or an RFC 3339 time.

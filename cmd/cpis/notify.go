@@ -57,6 +57,9 @@ Example:
 
 func runNotify(g *globals, cfg notify.Config, asJSON bool) error {
 	written, err := notify.Run(cfg)
+	if err != nil && len(written) == 0 {
+		return err
+	}
 	if asJSON {
 		enc := json.NewEncoder(g.stdout)
 		for _, w := range written {
