@@ -39,9 +39,9 @@ func (t *Tx) InactiveSent(k plans.Key, reason string) (bool, error) {
 	return t.b(bInactiveSent).Get(inactiveKey(k, reason)) != nil, nil
 }
 
-// MarkInactiveSent records that (number, plan, reason) is reported.
-func (t *Tx) MarkInactiveSent(k plans.Key, reason string) error {
-	return t.b(bInactiveSent).Put(inactiveKey(k, reason), []byte{1})
+// MarkInactiveSent records that (number, plan, reason) was reported at at.
+func (t *Tx) MarkInactiveSent(k plans.Key, reason string, at time.Time) error {
+	return t.b(bInactiveSent).Put(inactiveKey(k, reason), []byte(at.UTC().Format(time.RFC3339Nano)))
 }
 
 // PutInactiveFile records a file to write.

@@ -71,13 +71,13 @@ func (t *Tx) LookupAuditsPage(since time.Time, from []byte, limit int, fn func(L
 // already reported to LAs (MarkInactiveSent), by plan key then reason, from
 // the page key from (nil: the first), and returns the key of the next page.
 // The store keeps no date for a finding.
-func (t *Tx) InactiveFindingsPage(from []byte, limit int, fn func(k plans.Key, reason string) error) ([]byte, error) {
+func (t *Tx) InactiveFindingsPage(from []byte, limit int, fn func(k plans.Key, reason string, at time.Time) error) ([]byte, error) {
 	c := t.b(bInactiveSent).Cursor()
-	k, _ := c.First()
+	k, v := c.First()
 	if from != nil {
-		k, _ = c.Seek(from)
+		k, v = c.Seek(from)
 	}
-	for n := 0; k != nil; k, _ = c.Next() {
+	for n := 0; k != nil; k, v = c.Next() {
 		if n == limit {
 			return bytes.Clone(k), nil
 		}
@@ -85,7 +85,8 @@ func (t *Tx) InactiveFindingsPage(from []byte, limit int, fn func(k plans.Key, r
 		if i < 14 {
 			return nil, fmt.Errorf("inactive finding key %q is malformed", k)
 		}
-		if err := fn(keyFromPlanKey(k[:i]), string(k[i+1:])); err != nil {
+		at, _ := time.Parse(time.RFC3339Nano, string(v)) // when it was reported
+		if err := fn(keyFromPlanKey(k[:i]), string(k[i+1:]), at); err != nil {
 			return nil, err
 		}
 		n++

@@ -78,7 +78,7 @@ func Run(dataDir string, db *store.DB, now time.Time) ([]Written, error) {
 			f := store.InactiveFile{LA: la, MessageID: id, DecidedAt: now.UTC(), Rows: rows,
 				File: fmt.Sprintf("CPIS_%s_INACTIVE_%s_%s.csv", la, caldate.InLondon(now).Compact(), id)}
 			for _, r := range rows {
-				if err := tx.MarkInactiveSent(plans.Key{NHS: r.NHSNumber, LA: la, Type: plans.Type(r.PlanType)}, r.Reason); err != nil {
+				if err := tx.MarkInactiveSent(plans.Key{NHS: r.NHSNumber, LA: la, Type: plans.Type(r.PlanType)}, r.Reason, now); err != nil {
 					return err
 				}
 			}

@@ -169,7 +169,7 @@ func nationalStore(b *testing.B, n int) (string, *store.DB) {
 					return err
 				}
 				if _, known := tx.Demographic(p.NHS); !known {
-					if err := tx.MarkInactiveSent(p.Key, "UNKNOWN"); err != nil {
+					if err := tx.MarkInactiveSent(p.Key, "UNKNOWN", created); err != nil {
 						return err
 					}
 				}

@@ -538,7 +538,7 @@ func (r *Report) readInactive(cfg Config) error {
 				return nil
 			}
 			var err error
-			from, err = tx.InactiveFindingsPage(from, pageSize, func(k plans.Key, reason string) error {
+			from, err = tx.InactiveFindingsPage(from, pageSize, func(k plans.Key, reason string, at time.Time) error {
 				p, ok, err := tx.Plan(k)
 				if err != nil || !ok {
 					return err
@@ -549,6 +549,7 @@ func (r *Report) readInactive(cfg Config) error {
 				}
 				code := map[string]codes.Detail{inactive.Unknown: codes.P001, inactive.Sensitive: codes.P002, inactive.Superseded: codes.P004}[reason]
 				r.nhs = append(r.nhs, nhsProblem{la: k.LA, inactive: reason, planType: string(k.Type), current: current,
+					first: at, last: at, times: 1,
 					row: store.RowOutcome{LocalID: p.LocalID, NHSNumber: k.NHS, Code: codes.RowCode(code), Detail: code,
 						Text: inactiveText(reason, current)}})
 				return nil
@@ -599,7 +600,8 @@ func (r *Report) sortRows() {
 		}
 		return a.row.Line < b.row.Line
 	})
-	// Oldest first; inactive numbers (no date) after, by LA and number.
+	// Oldest first (an inactive number by when it was reported; one without
+	// a date after the others), by LA and number.
 	sort.SliceStable(r.nhs, func(i, j int) bool {
 		a, b := r.nhs[i], r.nhs[j]
 		if a.first.IsZero() != b.first.IsZero() {

@@ -235,6 +235,9 @@ func (r *Report) nhsTable() *table {
 		row[0], row[1] = x.la, r.laName(x.la)
 		if x.inactive != "" {
 			row[5] = "inactive number"
+			if !x.first.IsZero() {
+				row[2], row[3], row[4] = x.first, x.last, x.times
+			}
 		} else {
 			row[2], row[3], row[4], row[5] = x.first, x.last, x.times, "return row"
 			row[6], row[7], row[8] = x.msgID, x.file, x.row.Line
