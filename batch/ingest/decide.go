@@ -93,6 +93,9 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 				return nil, err
 			}
 		}
+		if len(out) == l.cfg.MaxRows {
+			return nil, &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the file has more than %d rows, over the size limit", l.cfg.MaxRows)}
+		}
 		c := returns.Check(row, name)
 		c.Key.LA = l.la.Code
 		out = append(out, c)

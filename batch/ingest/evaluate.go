@@ -186,13 +186,21 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 	case c.Rejected > 0:
 		ev.apply = true
 		o.Code = codes.FilePartial
-		o.Text = fmt.Sprintf("%s %d rows were applied and %d rejected: correct the rejected rows and send them again.", countsText(*c), c.Applied, c.Rejected)
+		o.Text = fmt.Sprintf("%s %s applied and %d rejected: correct the rejected rows and send them again.", countsText(*c), rowsWere(c.Applied), c.Rejected)
 	default:
 		ev.apply = true
 		o.Code = codes.FileApplied
 		o.Text = fmt.Sprintf("%s Every row was applied.", countsText(*c))
 	}
 	return ev, nil
+}
+
+// rowsWere says "1 row was" or "N rows were".
+func rowsWere(n int) string {
+	if n == 1 {
+		return "1 row was"
+	}
+	return fmt.Sprintf("%d rows were", n)
 }
 
 // holds is the safety-hold rule of returns.md.
@@ -218,13 +226,20 @@ func markDuplicates(rows []rowResult) {
 		if len(idx) < 2 {
 			continue
 		}
+		// One shared detail naming the first lines only: a file of one row
+		// repeated must not make every row carry every line number.
 		var at []string
-		for _, i := range idx {
+		for _, i := range idx[:min(len(idx), 5)] {
 			at = append(at, fmt.Sprint(rows[i].Row.Line))
 		}
+		lines := strings.Join(at, ", ")
+		if len(idx) > 5 {
+			lines += ", ..."
+		}
+		p := &codes.Problem{Detail: codes.R009,
+			Text: fmt.Sprintf("NHS number %s with plan type %s appears %d times in the file (lines %s): every such row is rejected", key.nhs, key.t, len(idx), lines)}
 		for _, i := range idx {
-			rows[i].reject = &codes.Problem{Detail: codes.R009,
-				Text: fmt.Sprintf("NHS number %s with plan type %s appears more than once in the file (lines %s): every such row is rejected", key.nhs, key.t, strings.Join(at, ", "))}
+			rows[i].reject = p
 		}
 	}
 }

@@ -126,6 +126,7 @@ type hubCase struct {
 	// folder is used when there is one.
 	seed      func() []byte
 	sizeLimit int64
+	maxRows   int
 	steps     []step
 }
 
@@ -236,7 +237,7 @@ func newHub(t *testing.T, c hubCase, whole bool) *hub {
 			t.Fatalf("import demographics: %v", err)
 		}
 	}
-	h.cfg = ingest.Config{DataDir: h.dir, DB: db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, LAs: las}
+	h.cfg = ingest.Config{DataDir: h.dir, DB: db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, MaxRows: c.maxRows, LAs: las}
 	if err := db.View(func(tx *store.Tx) error {
 		all, err := tx.Authorities()
 		for _, a := range all {

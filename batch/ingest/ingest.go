@@ -28,6 +28,12 @@ import (
 // after decompression (mailboxes.md).
 const DefaultSizeLimit int64 = 512 << 20
 
+// DefaultMaxRows is the most rows one return may have (F006 beyond). The
+// largest LA holds about 8,000 plans; a return's checked rows are held
+// while it is evaluated, so a file of millions of tiny rows must be refused
+// before it can exhaust memory (and fail again on every run).
+const DefaultMaxRows = 500_000
+
 // Config is what a run needs.
 type Config struct {
 	DataDir string
@@ -40,6 +46,8 @@ type Config struct {
 	RealNow func() time.Time
 	// SizeLimit bounds a return; 0 means DefaultSizeLimit.
 	SizeLimit int64
+	// MaxRows bounds the rows of one return; 0 means DefaultMaxRows.
+	MaxRows int
 	// Parallel bounds how many LAs are processed at once; 0 means 16 (an LA
 	// waits on disk syncs much of the time, and more LAs in flight make
 	// larger group commits).
@@ -58,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.SizeLimit == 0 {
 		c.SizeLimit = DefaultSizeLimit
+	}
+	if c.MaxRows == 0 {
+		c.MaxRows = DefaultMaxRows
 	}
 	if c.Parallel <= 0 {
 		c.Parallel = 16

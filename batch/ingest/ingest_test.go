@@ -120,6 +120,8 @@ func cases() []hubCase {
 		)},
 		// F006: over the size limit as stored (before the name is
 		// checked), and a gzip bomb over it once decompressed.
+		// More rows than a return may have: F006 before any is evaluated.
+		{name: "f006_rows", maxRows: 3, steps: one(input{file: "CPIS_841_DELTA_20261121.csv", ctl: id1})},
 		{name: "f006_size", sizeLimit: 1000, steps: one(
 			input{file: "CPIS_841_DELTA_20261121_big.csv", data: rowsOf(30)},
 			input{file: "CPIS_841_DELTA_20261121_big.xlsx", data: rowsOf(31)},
@@ -182,6 +184,14 @@ func cases() []hubCase {
 		// no response, until the FULL is released.
 		{name: "delta_waits_behind_held", steps: []step{
 			{send: []input{{file: "CPIS_841_FULL_20261120.csv", ctl: id2}, {file: "CPIS_841_DELTA_20261121.csv", ctl: id1}}},
+			{unchanged: true},
+			{release: id2},
+			{},
+		}},
+		// A DELTA dated the same day as a held FULL comes after it (FULL
+		// before DELTA on a date): it waits too.
+		{name: "delta_same_day_waits_behind_held", steps: []step{
+			{send: []input{{file: "CPIS_841_FULL_20261121.csv", ctl: id2}, {file: "CPIS_841_DELTA_20261121.csv", ctl: id1}}},
 			{unchanged: true},
 			{release: id2},
 			{},

@@ -60,8 +60,9 @@ func (l *laRun) takeNew(ctx context.Context) error {
 		if taken[c] {
 			continue
 		}
-		// DELTA returns dated after a held FULL wait untaken in the inbox.
-		if held != nil && c.named && c.problem == nil && c.name.Kind == returns.Delta && c.name.Extract.After(held.Extract) {
+		// DELTA returns that come after a held FULL wait untaken in the
+		// inbox: dated after it, or on its date (FULL before DELTA).
+		if held != nil && c.named && c.problem == nil && c.name.Kind == returns.Delta && !c.name.Extract.Before(held.Extract) {
 			l.cfg.Log.Info("DELTA waits behind a held FULL return", "la", l.la.Code, "file", c.in.Name, "held", held.MessageID)
 			continue
 		}

@@ -248,8 +248,10 @@ func checkLocalID(sent string) *codes.Problem {
 		p := problemf(codes.R010, "local_id %s is %d characters long (at most %d)", show(sent), n, maxLocalID)
 		return &p
 	}
+	// Graphic, not just IsPrint: a no-break space (common from
+	// spreadsheets) is a printable character; controls are not.
 	for _, r := range sent {
-		if !unicode.IsPrint(r) {
+		if !unicode.IsGraphic(r) {
 			p := problemf(codes.R010, "local_id %s holds a character that is not printable (%U)", show(sent), r)
 			return &p
 		}

@@ -80,7 +80,7 @@ Example:
 				}
 				got, err := mb.Send(path, ctl)
 				if err != nil {
-					return fmt.Errorf("send %s: %w", path, err)
+					return err
 				}
 				fmt.Fprintf(g.stdout, "Sent %s to %s inbox as message %s.\n", got, a.MailboxID, ctl.DTSID)
 			}
