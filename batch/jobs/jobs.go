@@ -29,6 +29,8 @@ type Env struct {
 	Log     *slog.Logger
 	// Lock serialises batch work inside the daemon.
 	Lock *sync.Mutex
+	// SizeLimit bounds a return (0: the default).
+	SizeLimit int64
 	// Extra adds jobs provided elsewhere (pull, push, report), by name.
 	Extra map[string]func(ctx context.Context, env Env) error
 }
@@ -64,7 +66,7 @@ func (e Env) Funcs() map[string]func(context.Context) error {
 }
 
 func runIngest(ctx context.Context, e Env) error {
-	rep, err := ingest.Run(ctx, ingest.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log})
+	rep, err := ingest.Run(ctx, ingest.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log, SizeLimit: e.SizeLimit})
 	if rep != nil {
 		schedule.AddCount(ctx, "messages", len(rep.Results))
 		schedule.AddCount(ctx, "failed_las", len(rep.Failed))

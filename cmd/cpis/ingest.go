@@ -63,7 +63,7 @@ Example:
 }
 
 func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (*ingest.Report, error) {
-	cfg := ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, LAs: las, Log: g.log()}
+	cfg := ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, LAs: las, Log: g.log(), SizeLimit: g.sizeLimit}
 	stop := progress(g, "ingest")
 	defer stop()
 	return ingest.Run(ctx, cfg)

@@ -121,7 +121,7 @@ func operateHeld(g *globals, cmd *cobra.Command, id string, op heldOperation, ve
 		return err
 	}
 	defer db.Close()
-	res, err := op(cmd.Context(), ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log()}, id)
+	res, err := op(cmd.Context(), ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log(), SizeLimit: g.sizeLimit}, id)
 	if err != nil {
 		return err
 	}

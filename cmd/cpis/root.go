@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"cpis/batch/ingest"
 	"cpis/store"
 )
 
@@ -36,10 +37,12 @@ func (e silentError) Error() string { return e.err.Error() }
 
 // globals are the flags every command shares.
 type globals struct {
-	data   string
-	now    string
-	stdout io.Writer
-	stderr io.Writer
+	data string
+	now  string
+	// sizeLimit bounds a return, as stored and decompressed (bytes).
+	sizeLimit int64
+	stdout    io.Writer
+	stderr    io.Writer
 	// clock is the time every date rule, message ID and audit uses.
 	clock func() time.Time
 	// args is the command line as given, for forwarding to a daemon.
@@ -143,6 +146,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 	}
 	root.PersistentFlags().StringVar(&g.data, "data", defData, "data directory (env CPIS_DATA)")
 	root.PersistentFlags().StringVar(&g.now, "now", "", "use this RFC 3339 time as the clock for every date rule, message ID and audit time")
+	root.PersistentFlags().Int64Var(&g.sizeLimit, "size-limit", ingest.DefaultSizeLimit, "largest return in bytes, as stored and after decompression (ingest, SFTP uploads, pulls)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(

@@ -171,7 +171,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		if err != nil {
 			return err
 		}
-		srv, err := sftpd.New(sftpd.Config{DataDir: g.data, HostKey: key, Keys: db, Audit: sftpd.StoreAudit(db, log),
+		srv, err := sftpd.New(sftpd.Config{DataDir: g.data, HostKey: key, Keys: db, Audit: sftpd.StoreAudit(db, log), SizeLimit: g.sizeLimit,
 			OnCollected: collected(db, g.clock, log), Log: log})
 		if err != nil {
 			return err
@@ -182,7 +182,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 
 	var sched *schedule.Scheduler
 	if !opts.noScheduler {
-		env := jobs.Env{DataDir: g.data, DB: db, Now: g.clock, Log: log, Lock: jobLock, Extra: extraJobs}
+		env := jobs.Env{DataDir: g.data, DB: db, Now: g.clock, Log: log, Lock: jobLock, Extra: extraJobs, SizeLimit: g.sizeLimit}
 		if sched, err = schedule.New(set, env.Funcs(), log, schedule.WithOnRun(jobs.Record(db, log))); err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ var extraJobs = map[string]func(context.Context, jobs.Env) error{
 		return err
 	},
 	schedule.Pull: func(ctx context.Context, e jobs.Env) error {
-		res, err := remote.Pull(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log})
+		res, err := remote.Pull(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log, SizeLimit: e.SizeLimit})
 		return remoteOutcome(ctx, res, err)
 	},
 	schedule.Push: func(ctx context.Context, e jobs.Env) error {
