@@ -200,13 +200,16 @@ func odsPattern(s string) bool {
 
 func newAuditCommand(g *globals) *cobra.Command {
 	var since, org, nhs string
-	var asJSON bool
+	var asJSON, sftp bool
 	cmd := &cobra.Command{
-		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER]",
-		Short: "Read the lookup audit: who looked at whom, when, with what outcome",
+		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER] [--sftp]",
+		Short: "Read the lookup audit (who looked at whom), or the SFTP session audit",
 		Long: `Print the audit of lookups and refusals, oldest first: time, organisation,
 setting, user, NHS number, outcome. --since takes YYYY-MM-DD (London) or an
 RFC 3339 time; by default the last 7 days.
+
+With --sftp, the SFTP session audit instead: logins, uploads, downloads,
+deletes, renames and refusals, per mailbox (--org and --nhs do not apply).
 
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
@@ -231,6 +234,9 @@ Example:
 				return err
 			}
 			defer db.Close()
+			if sftp {
+				return printSFTPAudit(g, db, from, asJSON)
+			}
 			enc := json.NewEncoder(g.stdout)
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			if !asJSON {
@@ -268,7 +274,48 @@ Example:
 	cmd.Flags().StringVar(&org, "org", "", "only this organisation")
 	cmd.Flags().StringVar(&nhs, "nhs", "", "only this NHS number")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
+	cmd.Flags().BoolVar(&sftp, "sftp", false, "the SFTP session audit instead")
 	return cmd
+}
+
+// printSFTPAudit prints the SFTP session audit from from on, oldest first.
+func printSFTPAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error {
+	enc := json.NewEncoder(g.stdout)
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	if !asJSON {
+		fmt.Fprintln(tw, "AT (UTC)\tSESSION\tMAILBOX\tREMOTE\tEVENT\tPATH\tBYTES\tOUTCOME")
+	}
+	err := db.View(func(tx *store.Tx) error {
+		return tx.SFTPAuditEvents(func(e store.SFTPEvent) error {
+			if e.At.Before(from) {
+				return nil
+			}
+			if asJSON {
+				return enc.Encode(e)
+			}
+			event, path, outcome := e.Kind, e.Path, e.Outcome
+			if e.Op != "" {
+				event += " " + e.Op
+			}
+			if e.Target != "" {
+				path += " -> " + e.Target
+			}
+			if e.Reason != "" {
+				outcome += ": " + e.Reason
+			}
+			box := e.MailboxID
+			if box == "" {
+				box = e.User
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", e.At.UTC().Format(time.RFC3339), e.Session, printable(box), e.Remote,
+				event, printable(path), e.Bytes, printable(outcome))
+			return nil
+		})
+	})
+	if err != nil || asJSON {
+		return err
+	}
+	return tw.Flush()
 }
 
 // printable shows s with control characters (and other unprintable runes)
