@@ -110,6 +110,21 @@ func TestCLIDemo(t *testing.T) {
 	if diff := cmp.Diff([]string{id}, held); diff != "" {
 		t.Errorf("held returns listed (-want +got):\n%s", diff)
 	}
+	// A DELTA dated on the held return's day waits untaken, and says so.
+	listed := cliJSONLines(t, h.ok("returns", "list", "--json"))
+	extract, _ := listed[0]["extract_date"].(string)
+	name := "CPIS_330_DELTA_" + strings.ReplaceAll(extract, "-", "") + ".csv"
+	h.files = t.TempDir()
+	h.send("330", name, crlf("nhs_number,plan_type,start_date,local_id"))
+	want := map[string]any{"message_id": "", "la": "330", "state": "waiting behind held return", "file": name,
+		"extract_date": extract, "withdrawn": 0.0, "waits_behind": id}
+	got := cliJSONLines(t, h.ok("returns", "list", "--json"))
+	if len(got) != 2 {
+		t.Fatalf("returns list --json: %v", got)
+	}
+	if diff := cmp.Diff(want, got[1]); diff != "" {
+		t.Errorf("DELTA waiting behind the held return (-want +got):\n%s", diff)
+	}
 	if out := h.ok("returns", "release", id); !strings.HasPrefix(out, "Released "+id+" ") {
 		t.Errorf("returns release printed %q", out)
 	}

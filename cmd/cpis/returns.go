@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/ingest"
+	"cpis/batch/returns"
+	"cpis/mesh/local"
 	"cpis/store"
 )
 
@@ -36,24 +39,36 @@ Example:
 			if err != nil {
 				return err
 			}
+			var rows []returnListing
+			for _, m := range open {
+				rows = append(rows, listedReturn(m))
+			}
+			behind, err := waitingBehindHeld(g, db, open)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, behind...)
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
-				for _, m := range open {
-					if err := enc.Encode(listedReturn(m)); err != nil {
+				for _, r := range rows {
+					if err := enc.Encode(r); err != nil {
 						return err
 					}
 				}
 				return nil
 			}
-			if len(open) == 0 {
+			if len(rows) == 0 {
 				fmt.Fprintln(g.stdout, "No held or waiting returns.")
 				return nil
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MESSAGE ID\tLA\tSTATE\tFILE\tEXTRACT\tTAKEN (UTC)\tWOULD WITHDRAW")
-			for _, m := range open {
-				r := listedReturn(m)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", r.MessageID, r.LA, r.State, r.File, r.Extract, m.TakenAt.Format("2006-01-02 15:04"), r.Withdrawn)
+			for _, r := range rows {
+				id, taken := r.MessageID, r.taken.Format("2006-01-02 15:04")
+				if r.taken.IsZero() {
+					id, taken = "-", "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, r.File, r.Extract, taken, r.Withdrawn)
 			}
 			return tw.Flush()
 		},
@@ -103,10 +118,37 @@ type returnListing struct {
 	Code      string `json:"code,omitempty"`
 	Detail    string `json:"detail_code,omitempty"`
 	Withdrawn int    `json:"withdrawn"`
+	// Behind is the held return a DELTA waits behind, untaken in the inbox.
+	Behind string    `json:"waits_behind,omitempty"`
+	taken  time.Time // zero for a file not yet taken
+}
+
+// waitingBehindHeld lists the DELTA returns that wait untaken in an inbox
+// behind a held FULL return of their LA (dated on or after it).
+func waitingBehindHeld(g *globals, db *store.DB, open []*store.Message) ([]returnListing, error) {
+	var out []returnListing
+	for _, h := range open {
+		if h.State != store.Held {
+			continue
+		}
+		files, err := local.Open(g.data, h.MailboxID).InboxFiles()
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			n, err := returns.ParseName(f.Name)
+			if err != nil || n.Kind != returns.Delta || n.LA != h.LA || n.Extract.Before(h.Extract) {
+				continue
+			}
+			out = append(out, returnListing{LA: h.LA, State: "waiting behind held return", File: f.Name,
+				Extract: n.Extract.String(), Behind: h.MessageID})
+		}
+	}
+	return out, nil
 }
 
 func listedReturn(m *store.Message) returnListing {
-	r := returnListing{MessageID: m.MessageID, LA: m.LA, State: string(m.State), File: m.File, Extract: m.Extract.String()}
+	r := returnListing{MessageID: m.MessageID, LA: m.LA, State: string(m.State), File: m.File, Extract: m.Extract.String(), taken: m.TakenAt}
 	if m.Outcome != nil {
 		r.Code, r.Detail, r.Withdrawn = string(m.Outcome.Code), string(m.Outcome.Detail), m.Outcome.Counts.Withdrawn
 	}
