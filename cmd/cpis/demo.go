@@ -91,7 +91,7 @@ func runDemo(g *globals, cmd *cobra.Command) error {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(w, "\n2. The nightly run (cpis nightly): ingest, then expire.\n\n")
+	fmt.Fprintf(w, "\n2. The nightly run (cpis nightly): ingest, expire, notify, report.\n\n")
 	rep, err := runNightly(g, cmd, db, false)
 	if err != nil {
 		return err
