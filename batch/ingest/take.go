@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -66,7 +67,7 @@ func (l *laRun) takeNew(ctx context.Context) error {
 			l.cfg.Log.Info("DELTA waits behind a held FULL return", "la", l.la.Code, "file", c.in.Name, "held", held.MessageID)
 			continue
 		}
-		group := sharingControl(c, cands)
+		group := l.sharingControl(c, cands)
 		ms, err := l.take(group)
 		if err != nil {
 			return err
@@ -89,7 +90,8 @@ func (l *laRun) takeNew(ctx context.Context) error {
 // sharingControl returns c with every other candidate that would share its
 // control file: they are taken in one transaction, so a crash between them
 // can never leave one alone with the control file and make it look whole.
-func sharingControl(c *candidate, cands []*candidate) []*candidate {
+// The control file itself goes to the archive with the first of them.
+func (l *laRun) sharingControl(c *candidate, cands []*candidate) []*candidate {
 	if c.in.Problem == "" {
 		return []*candidate{c}
 	}
@@ -98,6 +100,15 @@ func sharingControl(c *candidate, cands []*candidate) []*candidate {
 	for _, o := range cands {
 		if o.in.Problem != "" && mesh.ControlName(o.in.Name) == ctl {
 			group = append(group, o)
+		}
+	}
+	if entries, err := os.ReadDir(l.mb.InboxDir()); err == nil {
+		for _, e := range entries {
+			if e.Type().IsRegular() && strings.EqualFold(e.Name(), ctl) {
+				group[0].in.ControlName = e.Name()
+				group[0].in.ControlPath = filepath.Join(l.mb.InboxDir(), e.Name())
+				break
+			}
 		}
 	}
 	return group
