@@ -10,9 +10,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -20,6 +23,7 @@ import (
 
 	"cpis/batch/caldate"
 	"cpis/batch/codes"
+	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
 )
@@ -330,11 +334,38 @@ func (l *laRun) archiveStaleControls() error {
 		return fmt.Errorf("stale control files: %w", err)
 	}
 	for _, name := range stale {
-		if err := l.mb.ArchiveStaleControl(name); err != nil {
+		id, err := controlMessageID(filepath.Join(l.mb.InboxDir(), name))
+		if err != nil {
+			return fmt.Errorf("stale control file %s: %w", name, err)
+		}
+		if err := l.mb.ArchiveStaleControl(name, id); err != nil {
 			return fmt.Errorf("archive stale control file %s: %w", name, err)
+		}
+		if err := l.cfg.DB.Update(func(tx *store.Tx) error {
+			return tx.Audit(store.AuditEvent{At: l.cfg.Now(), Action: "control.archived_alone", LA: l.la.Code, MessageID: id, Note: name})
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// controlMessageID names a control file archived alone: its DTSId when it
+// is a message ID, else one derived from the file (modification time and
+// content), as for a data file that comes without a usable control file.
+func controlMessageID(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if c, err := mesh.ParseControl(bytes.NewReader(b)); err == nil && mesh.ValidMessageID(c.DTSID) {
+		return c.DTSID, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	return mesh.DerivedMessageID(st.ModTime(), sha256.Sum256(b)), nil
 }
 
 // sortMessages puts messages of one LA in application order: extract date,

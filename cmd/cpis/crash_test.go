@@ -586,8 +586,12 @@ func crashCheckReference(t *testing.T, s crashSnapshot) {
 			t.Errorf("reference: no response with %s", code)
 		}
 	}
-	if !slices.Contains(s.Archive["LA205HC001"], "CPIS_205_FULL_20261101_lost.ctl") {
-		t.Errorf("reference: CPIS_205_FULL_20261101_lost.ctl not archived as a stale control file")
+	// A control file archived alone is named <message ID>_<name> too.
+	if !slices.ContainsFunc(s.Archive["LA205HC001"], func(n string) bool {
+		id, name, ok := strings.Cut(n, "_CPIS_")
+		return ok && len(id) == 27 && name == "205_FULL_20261101_lost.ctl"
+	}) {
+		t.Errorf("reference: CPIS_205_FULL_20261101_lost.ctl not archived as a stale control file: %v", s.Archive["LA205HC001"])
 	}
 	if len(s.Inboxes) == 0 {
 		t.Errorf("reference: no DELTA waits behind a held FULL")

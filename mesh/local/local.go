@@ -277,14 +277,18 @@ func (m *Mailbox) StaleControls(realNow time.Time) ([]string, error) {
 	return stale, nil
 }
 
-// ArchiveStaleControl moves the control file name from the inbox to the
-// archive's in folder under its own name (it belongs to no message, so it
-// has no message ID), numbered like Archive when the name is taken.
-func (m *Mailbox) ArchiveStaleControl(name string) error {
+// ArchiveStaleControl moves the control file name, which pairs with no data
+// file, from the inbox to the archive's in folder as <messageID>_<name>
+// (the layout of every archived message), numbered like Archive when the
+// name is taken.
+func (m *Mailbox) ArchiveStaleControl(name, messageID string) error {
 	if !mesh.IsPlainName(name) || !mesh.IsControlName(name) || mesh.IsTempName(name) {
 		return fmt.Errorf("archive stale control %q: not a control file name", name)
 	}
-	if _, err := m.move(name, name); err != nil {
+	if !mesh.ValidMessageID(messageID) {
+		return fmt.Errorf("archive stale control %s: %q is not a message ID", name, messageID)
+	}
+	if _, err := m.move(name, messageID+"_"+name); err != nil {
 		return fmt.Errorf("archive stale control %s: %w", name, err)
 	}
 	return nil

@@ -186,20 +186,24 @@ func TestStaleControls(t *testing.T) {
 	if diff := cmp.Diff([]string{"OLD2.CTL", "old.ctl"}, got); diff != "" {
 		t.Errorf("StaleControls (-want +got):\n%s", diff)
 	}
+	const id = "20261121013000123456_3F9A0C"
 	for _, name := range got {
-		if err := m.ArchiveStaleControl(name); err != nil {
+		if err := m.ArchiveStaleControl(name, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 	put(t, m.InboxDir(), "old.ctl", "again", 2*time.Hour)
-	if err := m.ArchiveStaleControl("old.ctl"); err != nil {
+	if err := m.ArchiveStaleControl("old.ctl", id); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"OLD2.CTL", "old.1.ctl", "old.ctl"}, names(t, m.ArchiveInDir())); diff != "" {
+	if diff := cmp.Diff([]string{id + "_OLD2.CTL", id + "_old.1.ctl", id + "_old.ctl"}, names(t, m.ArchiveInDir())); diff != "" {
 		t.Errorf("archive (-want +got):\n%s", diff)
 	}
+	if err := m.ArchiveStaleControl("OLD3.ctl", "not-an-id"); err == nil {
+		t.Error("ArchiveStaleControl with a bad message ID: no error")
+	}
 	for _, bad := range []string{"paired.csv.gz", "../x.ctl", ".hidden.ctl"} {
-		if err := m.ArchiveStaleControl(bad); err == nil {
+		if err := m.ArchiveStaleControl(bad, id); err == nil {
 			t.Errorf("ArchiveStaleControl(%q): no error", bad)
 		}
 	}
