@@ -34,6 +34,17 @@ type Counts struct {
 	Withdrawn int `json:"withdrawn"`
 }
 
+// String is how every summary detail begins (returns.md):
+// "read=N applied=N rejected=N warnings=N withdrawn=N".
+func (c Counts) String() string {
+	return fmt.Sprintf("read=%d applied=%d rejected=%d warnings=%d withdrawn=%d", c.Read, c.Applied, c.Rejected, c.Warnings, c.Withdrawn)
+}
+
+// Map returns the counts by name, for audit records.
+func (c Counts) Map() map[string]int {
+	return map[string]int{"read": c.Read, "applied": c.Applied, "rejected": c.Rejected, "warnings": c.Warnings, "withdrawn": c.Withdrawn}
+}
+
 // Outcome is a file outcome: the summary row of a response.
 type Outcome struct {
 	Code   codes.Code   `json:"code"`

@@ -49,7 +49,7 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 			return nil // already answered; waits on
 		}
 		return l.commit(m, &store.Outcome{Code: codes.FileAwaitsPDS,
-			Text: countsText(store.Counts{}) + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, nil, store.Waiting)
+			Text: store.Counts{}.String() + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, nil, store.Waiting)
 	}
 
 	checked, err := l.read(ctx, m, name)
@@ -121,7 +121,7 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 	case codes.F001, codes.F002, codes.F004, codes.F005, codes.F006:
 		code = codes.FileCorrupt
 	}
-	return &store.Outcome{Code: code, Detail: p.Detail, Text: countsText(store.Counts{}) + " " + capitalise(p.Text)}
+	return &store.Outcome{Code: code, Detail: p.Detail, Text: store.Counts{}.String() + " " + capitalise(p.Text)}
 }
 
 // commitEvaluation evaluates the rows against the store, then commits the
@@ -188,7 +188,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 		if err := tx.PutOutcomes(m, ev.rows); err != nil {
 			return err
 		}
-		if err := l.record(tx, m, &ev.outcome, state, now); err != nil {
+		if err := record(tx, m, &ev.outcome, state, now); err != nil {
 			return err
 		}
 		done = m
@@ -226,7 +226,7 @@ func (l *laRun) supersedeHeld(tx *store.Tx, by *store.Message, extract caldate.D
 		if err := tx.DeleteOutcomes(h.Key); err != nil {
 			return err
 		}
-		if err := l.record(tx, h, out, store.Decided, now); err != nil {
+		if err := record(tx, h, out, store.Decided, now); err != nil {
 			return err
 		}
 	}

@@ -178,19 +178,19 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 	switch {
 	case c.Rejected*2 > c.Read:
 		o.Code, o.Detail = codes.FileNotUsed, codes.F010
-		o.Text = fmt.Sprintf("%s More than half the rows were rejected (%d of %d): nothing was applied. Correct the rejected rows and send the whole return again.", countsText(*c), c.Rejected, c.Read)
+		o.Text = fmt.Sprintf("%s More than half the rows were rejected (%d of %d): nothing was applied. Correct the rejected rows and send the whole return again.", c.String(), c.Rejected, c.Read)
 	case allowHold && name.Kind == returns.Full && holds(withdrawVisible, visible):
 		ev.hold = true
 		o.Code, o.Detail = codes.FileNotUsed, codes.F009
-		o.Text = fmt.Sprintf("%s The return is held: it would withdraw %d of the %d plans visible today, which looks like a truncated file. Nothing was applied; the CP-IS operations team will release or discard it.", countsText(*c), withdrawVisible, visible)
+		o.Text = fmt.Sprintf("%s The return is held: it would withdraw %d of the %d plans visible today, which looks like a truncated file. Nothing was applied; the CP-IS operations team will release or discard it.", c.String(), withdrawVisible, visible)
 	case c.Rejected > 0:
 		ev.apply = true
 		o.Code = codes.FilePartial
-		o.Text = fmt.Sprintf("%s %s applied and %d rejected: correct the rejected rows and send them again.", countsText(*c), rowsWere(c.Applied), c.Rejected)
+		o.Text = fmt.Sprintf("%s %s applied and %d rejected: correct the rejected rows and send them again.", c.String(), rowsWere(c.Applied), c.Rejected)
 	default:
 		ev.apply = true
 		o.Code = codes.FileApplied
-		o.Text = fmt.Sprintf("%s Every row was applied.", countsText(*c))
+		o.Text = fmt.Sprintf("%s Every row was applied.", c.String())
 	}
 	return ev, nil
 }
@@ -258,11 +258,6 @@ func notVisibleReason(p plans.Plan, dob, day caldate.Date) string {
 
 func rowOutcome(r returns.Row, code codes.Code, p codes.Problem) store.RowOutcome {
 	return store.RowOutcome{Line: r.Line, LocalID: r.LocalID, NHSNumber: r.NHSNumber, Code: code, Detail: p.Detail, Text: p.Text}
-}
-
-// countsText is the start of every summary detail (returns.md).
-func countsText(c store.Counts) string {
-	return fmt.Sprintf("read=%d applied=%d rejected=%d warnings=%d withdrawn=%d", c.Read, c.Applied, c.Rejected, c.Warnings, c.Withdrawn)
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }

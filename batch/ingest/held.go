@@ -39,7 +39,7 @@ func Discard(ctx context.Context, cfg Config, messageID string) (Result, error) 
 			if err := tx.DeleteOutcomes(m.Key); err != nil {
 				return err
 			}
-			return l.record(tx, m, out, store.Decided, l.cfg.Now())
+			return record(tx, m, out, store.Decided, l.cfg.Now())
 		})
 	})
 }

@@ -23,6 +23,7 @@ import (
 
 	"cpis/batch/caldate"
 	"cpis/batch/codes"
+	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
@@ -373,12 +374,18 @@ func controlMessageID(path string) (string, error) {
 func sortMessages(ms []*store.Message) {
 	sort.SliceStable(ms, func(i, j int) bool {
 		a, b := ms[i], ms[j]
-		if c := a.Extract.Compare(b.Extract); c != 0 {
-			return c < 0
-		}
-		if a.Kind != b.Kind {
-			return a.Kind == "FULL"
-		}
-		return a.MessageID < b.MessageID
+		return appliedBefore(a.Extract, a.Kind, a.MessageID, b.Extract, b.Kind, b.MessageID)
 	})
+}
+
+// appliedBefore is the order of one LA's returns (returns.md): extract
+// date, FULL before DELTA on a date, then message ID.
+func appliedBefore(ea caldate.Date, ka, ida string, eb caldate.Date, kb, idb string) bool {
+	if c := ea.Compare(eb); c != 0 {
+		return c < 0
+	}
+	if ka != kb {
+		return ka == string(returns.Full)
+	}
+	return ida < idb
 }

@@ -27,17 +27,13 @@ func (l *laRun) commit(m *store.Message, out *store.Outcome, rows []store.RowOut
 				return err
 			}
 		}
-		return l.record(tx, m, out, state, now)
+		return record(tx, m, out, state, now)
 	})
 }
 
 // record sets m's outcome and state, owes the LA a response for it, and
 // audits the change, all inside tx.
-func (l *laRun) record(tx *store.Tx, m *store.Message, out *store.Outcome, state store.State, now time.Time) error {
-	return recordOutcome(tx, m, out, state, now)
-}
-
-func recordOutcome(tx *store.Tx, m *store.Message, out *store.Outcome, state store.State, now time.Time) error {
+func record(tx *store.Tx, m *store.Message, out *store.Outcome, state store.State, now time.Time) error {
 	id := mesh.NewMessageID(now)
 	m.Outcome, m.State = out, state
 	m.Responses = append(m.Responses, store.Response{
@@ -49,10 +45,8 @@ func recordOutcome(tx *store.Tx, m *store.Message, out *store.Outcome, state sto
 	if err := tx.PutMessage(m); err != nil {
 		return err
 	}
-	c := out.Counts
 	return tx.Audit(store.AuditEvent{At: now, Action: "message." + string(state), LA: m.LA, MessageID: m.MessageID,
-		Note:   strings.TrimSpace(string(out.Code) + " " + string(out.Detail)),
-		Counts: map[string]int{"read": c.Read, "applied": c.Applied, "rejected": c.Rejected, "warnings": c.Warnings, "withdrawn": c.Withdrawn}})
+		Note: strings.TrimSpace(string(out.Code) + " " + string(out.Detail)), Counts: out.Counts.Map()})
 }
 
 // respond writes every response m still owes into the outbox, data file

@@ -121,13 +121,7 @@ func before(a, b *candidate) bool {
 	if !a.named {
 		return a.in.Name < b.in.Name
 	}
-	if c := a.name.Extract.Compare(b.name.Extract); c != 0 {
-		return c < 0
-	}
-	if a.name.Kind != b.name.Kind {
-		return a.name.Kind == returns.Full
-	}
-	return a.messageID < b.messageID
+	return appliedBefore(a.name.Extract, string(a.name.Kind), a.messageID, b.name.Extract, string(b.name.Kind), b.messageID)
 }
 
 // heldReturn returns the LA's held FULL return, if any.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -148,5 +147,3 @@ func markPath(cmd *cobra.Command, names ...string) {
 		}
 	}
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

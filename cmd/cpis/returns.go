@@ -167,10 +167,6 @@ func operateHeld(g *globals, cmd *cobra.Command, id string, op heldOperation, ve
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, res.File, res.Code, res.Detail, countsLine(res.Counts), res.Response)
+	fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, res.File, res.Code, res.Detail, res.Counts, res.Response)
 	return nil
-}
-
-func countsLine(c store.Counts) string {
-	return fmt.Sprintf("read=%d applied=%d rejected=%d warnings=%d withdrawn=%d", c.Read, c.Applied, c.Rejected, c.Warnings, c.Withdrawn)
 }

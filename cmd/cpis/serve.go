@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -369,7 +370,7 @@ func countsText(c map[string]int) string {
 	for k := range c {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	s := ""
 	for i, k := range keys {
 		if i > 0 {
