@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/caldate"
 	"cpis/batch/schedule"
 	"cpis/schedules"
+	"cpis/store/caldate"
 )
 
 func TestDefaultIsValid(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // Buckets of health lookups (doc.go).

@@ -7,13 +7,14 @@ import (
 	"sort"
 	"time"
 
+	"cpis/store/demographics"
+
 	bolt "go.etcd.io/bbolt"
 
-	"cpis/batch/caldate"
-	"cpis/batch/pds"
+	"cpis/store/caldate"
 )
 
-// demographic is the stored form of a pds.Record (short keys: the
+// demographic is the stored form of a demographics.Record (short keys: the
 // reference holds a record for every person the hub may meet).
 type demographic struct {
 	Family       string       `json:"f,omitempty"`
@@ -31,7 +32,7 @@ type demographic struct {
 // Records are written in key order: bbolt splits its pages only when a
 // transaction commits, so a whole reference put in file order would cost
 // time quadratic in its size.
-func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(pds.Record) error) error) error {
+func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(demographics.Record) error) error) error {
 	if err := t.tx.DeleteBucket(bDemographics); err != nil {
 		return fmt.Errorf("replace demographics: %w", err)
 	}
@@ -52,7 +53,7 @@ func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(pds.Record) er
 	}
 	type entry struct{ key, value []byte }
 	var records, edges []entry
-	put := func(r pds.Record) error {
+	put := func(r demographics.Record) error {
 		if r.SupersededBy != "" {
 			edges = append(edges, entry{key: concat([]byte(r.SupersededBy), []byte(r.NHS))})
 		}
@@ -89,13 +90,13 @@ func (t *Tx) HasDemographics() bool {
 }
 
 // Demographic returns the reference record of nhs.
-func (t *Tx) Demographic(nhs string) (pds.Record, bool) {
+func (t *Tx) Demographic(nhs string) (demographics.Record, bool) {
 	var d demographic
 	ok, err := getJSON(t.b(bDemographics), []byte(nhs), &d)
 	if !ok || err != nil {
-		return pds.Record{}, false
+		return demographics.Record{}, false
 	}
-	return pds.Record{NHS: nhs, FamilyName: d.Family, GivenName: d.Given, DOB: d.DOB,
+	return demographics.Record{NHS: nhs, FamilyName: d.Family, GivenName: d.Given, DOB: d.DOB,
 		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true
 }
 

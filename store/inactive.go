@@ -3,7 +3,7 @@ package store
 import (
 	"time"
 
-	"cpis/batch/plans"
+	"cpis/store/plans"
 )
 
 // Buckets of inactive-number findings (doc.go).

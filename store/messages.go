@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // State is where a message is in its lifecycle (mailboxes.md).

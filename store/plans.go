@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"fmt"
 
-	"cpis/batch/caldate"
-	"cpis/batch/plans"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // planRecord is the stored form of a plan; the key carries its identity.

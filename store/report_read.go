@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/plans"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // Readers for the operations report (batch/report). The report reads the

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"cpis/store/demographics"
+
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 
-	"cpis/batch/caldate"
-	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 func open(t *testing.T, dir string) *store.DB {
@@ -131,16 +132,16 @@ func TestReplaceDemographicsRollsBack(t *testing.T) {
 	db := open(t, t.TempDir())
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	if err := db.Update(func(tx *store.Tx) error {
-		return tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
-			return put(pds.Record{NHS: "9990276579", FamilyName: "Example", DOB: date("2015-03-01")})
+		return tx.ReplaceDemographics(now, func(put func(demographics.Record) error) error {
+			return put(demographics.Record{NHS: "9990276579", FamilyName: "Example", DOB: date("2015-03-01")})
 		})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	failed := errors.New("bad line")
 	err := db.Update(func(tx *store.Tx) error {
-		return tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
-			if err := put(pds.Record{NHS: "9990275831"}); err != nil {
+		return tx.ReplaceDemographics(now, func(put func(demographics.Record) error) error {
+			if err := put(demographics.Record{NHS: "9990275831"}); err != nil {
 				return err
 			}
 			return failed

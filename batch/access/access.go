@@ -12,10 +12,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"cpis/batch/caldate"
-	"cpis/batch/nhsnumber"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 // Via names the channel a lookup came through; it decides the names of

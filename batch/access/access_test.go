@@ -20,10 +20,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/batch/access"
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 var (

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
 	"cpis/batch/expire"
 	"cpis/batch/generate"
@@ -26,6 +25,7 @@ import (
 	"cpis/batch/report"
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/caldate"
 )
 
 // Options say what to run.

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"cpis/store/demographics"
+
 	"cpis/batch/pds"
 	"cpis/mesh"
 	"cpis/mesh/local"
@@ -197,8 +199,8 @@ func Init(dir string, opts InitOptions) (err error) {
 func ImportDemographics(db *store.DB, src Source, now time.Time) (int, error) {
 	n := 0
 	err := db.Update(func(tx *store.Tx) error {
-		err := tx.ReplaceDemographics(now, func(put func(pds.Record) error) error {
-			return pds.Read(src.R, src.Name, func(r pds.Record) error { n++; return put(r) })
+		err := tx.ReplaceDemographics(now, func(put func(demographics.Record) error) error {
+			return pds.Read(src.R, src.Name, func(r demographics.Record) error { n++; return put(r) })
 		})
 		if err != nil {
 			return err

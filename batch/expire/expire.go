@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // OutcomeRetention is how long row outcomes are kept for the reports.

@@ -4,13 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"cpis/store/demographics"
+
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
 	"cpis/batch/expire"
-	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 func d(s string) caldate.Date {
@@ -44,8 +45,8 @@ func TestRun(t *testing.T) {
 	}
 	if err := db.Update(func(tx *store.Tx) error {
 		// 18 on 2025-11-21: visible until 2026-11-21 inclusive.
-		if err := tx.ReplaceDemographics(time.Now(), func(put func(pds.Record) error) error {
-			return put(pds.Record{NHS: "9992312327", DOB: d("2007-11-21")})
+		if err := tx.ReplaceDemographics(time.Now(), func(put func(demographics.Record) error) error {
+			return put(demographics.Record{NHS: "9992312327", DOB: d("2007-11-21")})
 		}); err != nil {
 			return err
 		}

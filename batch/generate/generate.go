@@ -80,11 +80,11 @@ import (
 	"path/filepath"
 	"strings"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
 	"cpis/batch/sample"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // DefaultPlans is England's plans visible at once (about 230,000-250,000:

@@ -13,18 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/demographics"
+
 	"cpis/batch/datadir"
 	"cpis/batch/ingest"
-	"cpis/batch/nhsnumber"
 	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
 	"cpis/batch/sample"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 var testExtract = caldate.Of(2026, time.November, 21)
@@ -142,13 +144,13 @@ func TestSizes(t *testing.T) {
 // set is a generated data set read back.
 type set struct {
 	res   *Result
-	demog map[string]pds.Record
+	demog map[string]demographics.Record
 	full  map[string][]returns.Checked // by LA
 	delta map[string][]returns.Checked
 	names map[string][2]returns.Name
 }
 
-func (s *set) look(nhs string) (pds.Record, bool) {
+func (s *set) look(nhs string) (demographics.Record, bool) {
 	r, ok := s.demog[nhs]
 	return r, ok
 }
@@ -157,14 +159,14 @@ func (s *set) look(nhs string) (pds.Record, bool) {
 // with pds.Read, returns with returns.NewReader and returns.Check.
 func readSet(t *testing.T, res *Result) *set {
 	t.Helper()
-	s := &set{res: res, demog: map[string]pds.Record{}, full: map[string][]returns.Checked{},
+	s := &set{res: res, demog: map[string]demographics.Record{}, full: map[string][]returns.Checked{},
 		delta: map[string][]returns.Checked{}, names: map[string][2]returns.Name{}}
 	f, err := os.Open(filepath.Join(res.Dir, DemographicsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := pds.Read(f, DemographicsFile, func(r pds.Record) error {
+	if err := pds.Read(f, DemographicsFile, func(r demographics.Record) error {
 		if !strings.HasPrefix(r.NHS, "999") {
 			t.Errorf("demographics number %s is not in the 999 range", r.NHS)
 		}

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // Columns of a return row, in the order of returns.md.

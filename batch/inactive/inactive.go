@@ -14,12 +14,14 @@ import (
 	"strings"
 	"time"
 
-	"cpis/batch/caldate"
+	"cpis/store/demographics"
+
 	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // Header is the header of every inactive-number file.
@@ -47,7 +49,7 @@ func Run(dataDir string, db *store.DB, now time.Time) ([]Written, error) {
 		if !tx.HasDemographics() {
 			return nil
 		}
-		look := func(n string) (pds.Record, bool) { return tx.Demographic(n) }
+		look := func(n string) (demographics.Record, bool) { return tx.Demographic(n) }
 		byLA := map[string][]store.InactiveRow{}
 		err := tx.AllPlans(func(p plans.Plan) error {
 			row := store.InactiveRow{NHSNumber: p.NHS, LocalID: p.LocalID, PlanType: string(p.Type)}

@@ -17,12 +17,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
 	"cpis/batch/inactive"
-	"cpis/batch/plans"
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 var (

@@ -7,13 +7,13 @@ import (
 	"io"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
 	"cpis/batch/expire"
 	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // decide runs the checks that follow taking (date order, demographics

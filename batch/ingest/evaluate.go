@@ -5,12 +5,14 @@ import (
 	"sort"
 	"strings"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/demographics"
+
 	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // Safety hold thresholds (returns.md): a FULL return is held when it would
@@ -50,7 +52,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 	}
 	markDuplicates(rows)
 
-	look := func(nhs string) (pds.Record, bool) { return tx.Demographic(nhs) }
+	look := func(nhs string) (demographics.Record, bool) { return tx.Demographic(nhs) }
 	for i := range rows {
 		r := &rows[i]
 		if r.reject != nil || r.Action == returns.Delete {

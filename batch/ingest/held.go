@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // Open returns every message whose lifecycle is not finished (held, waiting

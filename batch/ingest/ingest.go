@@ -21,12 +21,12 @@ import (
 	"sync"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
 	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // DefaultSizeLimit is the largest return accepted, as stored and again

@@ -10,9 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"cpis/batch/caldate"
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/caldate"
 )
 
 // ResponseHeader is the header of every response file (returns.md).

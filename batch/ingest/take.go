@@ -12,11 +12,11 @@ import (
 	"sort"
 	"strings"
 
-	"cpis/batch/codes"
 	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/codes"
 )
 
 // candidate is an incoming message before it is taken.

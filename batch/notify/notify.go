@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"cpis/batch/caldate"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
 )
 
 // Header is the header of every access file.

@@ -21,13 +21,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/batch/access"
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
 	"cpis/batch/expire"
 	"cpis/batch/notify"
-	"cpis/batch/plans"
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // dateCmp compares calendar dates (their fields are unexported).

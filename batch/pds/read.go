@@ -10,25 +10,16 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"cpis/batch/caldate"
-	"cpis/batch/nhsnumber"
+	"cpis/store/demographics"
+
+	"cpis/store/caldate"
+	"cpis/store/nhsnumber"
 )
 
 // Header is the exact header line of a demographics import file.
 const Header = "nhs_number,family_name,given_name,date_of_birth,superseded_by,sensitive,date_of_death"
 
 const numFields = 7
-
-// Record is one person in the demographics reference.
-type Record struct {
-	NHS          string // normalised NHS number
-	FamilyName   string // as in the file; empty when unknown
-	GivenName    string // as in the file; empty when unknown
-	DOB          caldate.Date
-	SupersededBy string // normalised NHS number of the successor; empty when current
-	Sensitive    bool   // S-flag: CP information cannot be attached
-	DOD          caldate.Date
-}
 
 // LineError is a bad line in a demographics import file. It names the file,
 // the physical line where the offending record starts (the header is line 1,
@@ -80,7 +71,7 @@ type edge struct {
 //
 // Read keeps only the set of numbers seen and the supersession edges, never
 // whole records, so memory grows with the number of rows, not their size.
-func Read(r io.Reader, fileName string, put func(Record) error) error {
+func Read(r io.Reader, fileName string, put func(demographics.Record) error) error {
 	br := bufio.NewReader(r)
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\uFEFF" {
 		if _, err := br.Discard(3); err != nil {
@@ -129,7 +120,7 @@ func Read(r io.Reader, fileName string, put func(Record) error) error {
 			return lineErr(line, "record", strings.Join(rec, ","),
 				fmt.Sprintf("has %d fields, want %d", len(rec), numFields))
 		}
-		var out Record
+		var out demographics.Record
 		var p nhsnumber.Problem
 		if out.NHS, p = nhsnumber.Normalize(rec[0]); p != nhsnumber.OK {
 			return lineErr(line, "nhs_number", rec[0], numberMsg(p))

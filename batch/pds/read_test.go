@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"cpis/store/demographics"
+
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
 	"cpis/batch/pds"
+	"cpis/store/caldate"
 )
 
 // Synthetic test-range numbers with valid check digits.
@@ -35,9 +37,9 @@ func date(t testing.TB, s string) caldate.Date {
 	return d
 }
 
-func readAll(data string) ([]pds.Record, error) {
-	var got []pds.Record
-	err := pds.Read(strings.NewReader(data), "pds.csv", func(r pds.Record) error {
+func readAll(data string) ([]demographics.Record, error) {
+	var got []demographics.Record
+	err := pds.Read(strings.NewReader(data), "pds.csv", func(r demographics.Record) error {
 		got = append(got, r)
 		return nil
 	})
@@ -58,7 +60,7 @@ func TestRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []pds.Record{
+	want := []demographics.Record{
 		{NHS: nA, FamilyName: "Smith", GivenName: "Anne", DOB: date(t, "2015-03-01"), SupersededBy: nB},
 		{NHS: nB, FamilyName: "O'Brien, Jr", GivenName: "Ann", DOB: date(t, "2015-03-01")},
 		{NHS: nC, FamilyName: "Jones", Sensitive: true, DOD: date(t, "2024-01-05")},
@@ -149,7 +151,7 @@ func TestReadErrors(t *testing.T) {
 
 func TestReadPutError(t *testing.T) {
 	stop := errors.New("store full")
-	err := pds.Read(strings.NewReader(header+nA+",,,,,,\n"), "pds.csv", func(pds.Record) error { return stop })
+	err := pds.Read(strings.NewReader(header+nA+",,,,,,\n"), "pds.csv", func(demographics.Record) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Fatalf("error %v, want it to wrap %v", err, stop)
 	}
@@ -202,7 +204,7 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rows := 0
-		err := pds.Read(bytes.NewReader(data), "bench.csv", func(pds.Record) error { rows++; return nil })
+		err := pds.Read(bytes.NewReader(data), "bench.csv", func(demographics.Record) error { rows++; return nil })
 		if err != nil || rows != n {
 			b.Fatalf("rows %d, err %v", rows, err)
 		}

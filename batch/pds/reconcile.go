@@ -6,15 +6,17 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"cpis/store/demographics"
+
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // Lookup finds the reference record of a normalised NHS number.
-type Lookup func(nhs string) (Record, bool)
+type Lookup func(nhs string) (demographics.Record, bool)
 
 // maxSteps bounds a walk along superseded_by. Read rejects loops, so only a
 // reference that did not come through Read can reach it; real chains are a
@@ -36,7 +38,7 @@ func Current(nhs string, look Lookup) (string, bool) {
 // missing from the reference ends the walk at that successor: it is the
 // number the reference names. A loop ends it after maxSteps at whatever
 // number it reached, which is still a later number than the one sent.
-func follow(rec Record, look Lookup) string {
+func follow(rec demographics.Record, look Lookup) string {
 	cur := rec.SupersededBy
 	for range maxSteps {
 		next, ok := look(cur)

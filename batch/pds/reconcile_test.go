@@ -3,18 +3,20 @@ package pds_test
 import (
 	"testing"
 
+	"cpis/store/demographics"
+
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/codes"
 	"cpis/batch/pds"
+	"cpis/store/codes"
 )
 
-func lookupOf(recs ...pds.Record) pds.Lookup {
-	m := make(map[string]pds.Record, len(recs))
+func lookupOf(recs ...demographics.Record) pds.Lookup {
+	m := make(map[string]demographics.Record, len(recs))
 	for _, r := range recs {
 		m[r.NHS] = r
 	}
-	return func(nhs string) (pds.Record, bool) {
+	return func(nhs string) (demographics.Record, bool) {
 		r, ok := m[nhs]
 		return r, ok
 	}
@@ -22,12 +24,12 @@ func lookupOf(recs ...pds.Record) pds.Lookup {
 
 func TestCurrent(t *testing.T) {
 	look := lookupOf(
-		pds.Record{NHS: nA, SupersededBy: nB},
-		pds.Record{NHS: nB, SupersededBy: nC},
-		pds.Record{NHS: nC},
-		pds.Record{NHS: nD, SupersededBy: nE},                     // successor missing: only without Read
-		pds.Record{NHS: "9990000042", SupersededBy: "9990000050"}, // loop: only without Read
-		pds.Record{NHS: "9990000050", SupersededBy: "9990000042"},
+		demographics.Record{NHS: nA, SupersededBy: nB},
+		demographics.Record{NHS: nB, SupersededBy: nC},
+		demographics.Record{NHS: nC},
+		demographics.Record{NHS: nD, SupersededBy: nE},                     // successor missing: only without Read
+		demographics.Record{NHS: "9990000042", SupersededBy: "9990000050"}, // loop: only without Read
+		demographics.Record{NHS: "9990000050", SupersededBy: "9990000042"},
 	)
 	tests := []struct {
 		name, nhs, want string
@@ -55,12 +57,12 @@ func TestReconcile(t *testing.T) {
 	other := date(t, "2015-03-02")
 	dod := date(t, "2024-01-05")
 	look := lookupOf(
-		pds.Record{NHS: nA, FamilyName: "Smith", GivenName: "Anne", DOB: dob, SupersededBy: nB, Sensitive: true},
-		pds.Record{NHS: nB, FamilyName: "Smith", GivenName: "Anne", DOB: dob, SupersededBy: nC},
-		pds.Record{NHS: nC, FamilyName: "Smith", GivenName: "Anne", DOB: dob},
-		pds.Record{NHS: nD, FamilyName: "Jones", DOB: dob, Sensitive: true},
-		pds.Record{NHS: nE, FamilyName: "O'Brien", GivenName: "Anne-Marie", DOB: dob, DOD: dod},
-		pds.Record{NHS: "9990000042"}, // nothing known but the number
+		demographics.Record{NHS: nA, FamilyName: "Smith", GivenName: "Anne", DOB: dob, SupersededBy: nB, Sensitive: true},
+		demographics.Record{NHS: nB, FamilyName: "Smith", GivenName: "Anne", DOB: dob, SupersededBy: nC},
+		demographics.Record{NHS: nC, FamilyName: "Smith", GivenName: "Anne", DOB: dob},
+		demographics.Record{NHS: nD, FamilyName: "Jones", DOB: dob, Sensitive: true},
+		demographics.Record{NHS: nE, FamilyName: "O'Brien", GivenName: "Anne-Marie", DOB: dob, DOD: dod},
+		demographics.Record{NHS: "9990000042"}, // nothing known but the number
 	)
 	reject := func(d codes.Detail, text string) *codes.Problem { return &codes.Problem{Detail: d, Text: text} }
 	tests := []struct {

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/demographics"
+
 	"cpis/batch/datadir"
-	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/batch/report"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // BenchmarkReport250k makes the report of a national-size store: 250,000
@@ -117,10 +118,10 @@ func nationalStore(b *testing.B, n int) (string, *store.DB) {
 
 	// Demographics: 1% superseded, 0.5% sensitive, 1% missing.
 	if err := db.Update(func(tx *store.Tx) error {
-		return tx.ReplaceDemographics(created, func(put func(pds.Record) error) error {
+		return tx.ReplaceDemographics(created, func(put func(demographics.Record) error) error {
 			for i := range people {
 				dobs[i] = today.AddDays(-rng.IntN(18 * 365))
-				r := pds.Record{NHS: nhs(i), FamilyName: "Family", GivenName: "Given", DOB: dobs[i]}
+				r := demographics.Record{NHS: nhs(i), FamilyName: "Family", GivenName: "Given", DOB: dobs[i]}
 				switch x := rng.IntN(1000); {
 				case x < 10:
 					continue

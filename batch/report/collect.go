@@ -11,14 +11,16 @@ import (
 	"strings"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/demographics"
+
 	"cpis/batch/inactive"
 	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // pageSize is how many plans (or lookups, or findings) one read
@@ -475,7 +477,7 @@ func newPerson(tx *store.Tx, nhs string) *person {
 	}
 	p.dob = rec.DOB
 	if rec.SupersededBy != "" {
-		p.current, _ = pds.Current(nhs, func(n string) (pds.Record, bool) { return tx.Demographic(n) })
+		p.current, _ = pds.Current(nhs, func(n string) (demographics.Record, bool) { return tx.Demographic(n) })
 	}
 	return p
 }
@@ -570,7 +572,7 @@ func inactiveReason(tx *store.Tx, nhs string) (reason, current string) {
 	case !known:
 		return inactive.Unknown, ""
 	case rec.SupersededBy != "":
-		current, _ = pds.Current(nhs, func(n string) (pds.Record, bool) { return tx.Demographic(n) })
+		current, _ = pds.Current(nhs, func(n string) (demographics.Record, bool) { return tx.Demographic(n) })
 		return inactive.Superseded, current
 	case rec.Sensitive:
 		return inactive.Sensitive, ""

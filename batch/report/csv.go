@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"cpis/batch/caldate"
 	"cpis/mesh"
+	"cpis/store/caldate"
 )
 
 // CSVFiles lists the files WriteCSV writes, in sheet order.

@@ -59,9 +59,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"cpis/batch/caldate"
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/caldate"
 )
 
 // DefaultDays is the length of the default period: the 7 days before today

@@ -19,15 +19,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
 	"cpis/batch/inactive"
 	"cpis/batch/ingest"
-	"cpis/batch/plans"
 	"cpis/batch/report"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/report")

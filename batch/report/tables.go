@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // kind is what a column holds, which decides how it is written.

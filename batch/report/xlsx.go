@@ -9,7 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // Layout of every sheet: the title in row 1, the header in row 2 (both

@@ -7,10 +7,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
-	"cpis/batch/nhsnumber"
-	"cpis/batch/plans"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 // Action is what a row asks for.

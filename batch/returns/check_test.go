@@ -7,10 +7,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
+	"cpis/store/caldate"
+	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 func TestCheck(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"cpis/batch/codes"
+	"cpis/store/codes"
 )
 
 // csvReader reads a CSV return one record at a time.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/codes"
 	"cpis/batch/returns"
+	"cpis/store/codes"
 )
 
 const (

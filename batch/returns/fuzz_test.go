@@ -28,11 +28,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"cpis/batch/codes"
-	"cpis/batch/nhsnumber"
-	"cpis/batch/plans"
 	"cpis/batch/returns"
 	"cpis/mesh"
+	"cpis/store/codes"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 // fuzzInputLimit bounds what a fuzz input may feed a reader: the readers

@@ -7,7 +7,7 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"cpis/batch/codes"
+	"cpis/store/codes"
 )
 
 // maxLine is the longest CSV line (returns.md), without its line end. The

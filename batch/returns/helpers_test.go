@@ -5,8 +5,8 @@ import (
 	"io"
 	"testing"
 
-	"cpis/batch/codes"
 	"cpis/batch/returns"
+	"cpis/store/codes"
 )
 
 // result is everything a reader gives for one input: the rows, then the

@@ -5,8 +5,8 @@ import (
 	"path"
 	"strings"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // Kind is the kind of a return: every plan the LA holds, or only changes.

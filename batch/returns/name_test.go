@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
 	"cpis/batch/returns"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 func TestParseName(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"cpis/batch/codes"
+	"cpis/store/codes"
 )
 
 // Row is one row of a return: each cell's text exactly as sent (CSV: the

@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
-	"cpis/batch/caldate"
-	"cpis/batch/codes"
+	"cpis/store/caldate"
+	"cpis/store/codes"
 )
 
 // Namespace is the XML namespace every element of an XML return is in.

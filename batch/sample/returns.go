@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // File is one return as an LA puts it into its mailbox's inbox.

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"cpis/batch/caldate"
-	"cpis/batch/nhsnumber"
-	"cpis/batch/plans"
 	"cpis/batch/sample"
+	"cpis/store/caldate"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 var update = flag.Bool("update", false, "rewrite demographics.csv from the people table, and the testdata copies")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // ErrPanic marks the Err of a Run whose job panicked.

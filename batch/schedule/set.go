@@ -11,7 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // The hub's jobs; the daemon supplies a function for each.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/caldate"
 	"cpis/batch/schedule"
+	"cpis/store/caldate"
 )
 
 const goodSet = `# a comment

@@ -12,13 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/access"
-	"cpis/batch/caldate"
 	"cpis/batch/ingest"
 	"cpis/batch/notify"
 	"cpis/batch/sample"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
+	"cpis/store/caldate"
 )
 
 func newDemoCommand(g *globals) *cobra.Command {

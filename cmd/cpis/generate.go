@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/caldate"
 	"cpis/batch/generate"
+	"cpis/store/caldate"
 )
 
 func newGenerateCommand(g *globals) *cobra.Command {

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/access"
-	"cpis/batch/nhsnumber"
 	"cpis/store"
+	"cpis/store/nhsnumber"
 )
 
 func newLookupCommand(g *globals) *cobra.Command {

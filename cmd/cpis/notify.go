@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/caldate"
 	"cpis/batch/notify"
+	"cpis/store/caldate"
 )
 
 func londonLoc() *time.Location { return caldate.London }

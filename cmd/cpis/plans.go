@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/plans"
 )
 
 // PlansHeader is the header of `cpis plans export`.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/caldate"
 	"cpis/batch/report"
 	"cpis/mesh"
+	"cpis/store/caldate"
 )
 
 func newReportCommand(g *globals) *cobra.Command {

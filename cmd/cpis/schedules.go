@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/caldate"
 	"cpis/batch/schedule"
 	"cpis/schedules"
+	"cpis/store/caldate"
 )
 
 func newSchedulesCommand(g *globals) *cobra.Command {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/nhsnumber"
+	"cpis/store/nhsnumber"
 )
 
 // daemon is a `cpis serve` process started by a test.

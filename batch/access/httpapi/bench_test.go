@@ -37,13 +37,14 @@ import (
 	"testing"
 	"time"
 
+	"cpis/store/demographics"
+
 	"cpis/batch/access"
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
-	"cpis/batch/nhsnumber"
-	"cpis/batch/pds"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/nhsnumber"
+	"cpis/store/plans"
 )
 
 var benchDuration = flag.Duration("lookup.duration", 5*time.Second, "how long BenchmarkLookupHTTP drives each case")
@@ -113,9 +114,9 @@ func benchStore(b *testing.B, dir string) []string {
 				return err
 			}
 		}
-		if err := tx.ReplaceDemographics(benchNow, func(add func(pds.Record) error) error {
+		if err := tx.ReplaceDemographics(benchNow, func(add func(demographics.Record) error) error {
 			for i, n := range people {
-				if err := add(pds.Record{NHS: n, FamilyName: "Family", GivenName: "Given",
+				if err := add(demographics.Record{NHS: n, FamilyName: "Family", GivenName: "Given",
 					DOB: caldate.InLondon(benchNow).AddDays(-365*5 - i%3000)}); err != nil {
 					return err
 				}

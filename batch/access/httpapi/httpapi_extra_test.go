@@ -11,9 +11,9 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
-	"cpis/batch/caldate"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // TestMethodsAndRepeatedHeaders: only GET looks a person up (a HEAD would

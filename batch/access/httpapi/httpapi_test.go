@@ -32,10 +32,10 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
-	"cpis/batch/caldate"
 	"cpis/batch/datadir"
-	"cpis/batch/plans"
 	"cpis/store"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/access")

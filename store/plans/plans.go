@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 // Type is a plan type.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 func TestParse(t *testing.T) {

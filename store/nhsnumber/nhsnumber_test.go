@@ -3,7 +3,7 @@ package nhsnumber_test
 import (
 	"testing"
 
-	"cpis/batch/nhsnumber"
+	"cpis/store/nhsnumber"
 )
 
 // The cases of the public NHS number vectors (valid, invalid and why).

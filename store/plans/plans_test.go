@@ -3,8 +3,8 @@ package plans_test
 import (
 	"testing"
 
-	"cpis/batch/caldate"
-	"cpis/batch/plans"
+	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 func d(s string) caldate.Date {

@@ -2,12 +2,12 @@ package nhsnumber_test
 
 // Fuzz target for NHS number normalisation (issue 6).
 //
-//	go test -run='^$' -fuzz=FuzzNormalize -fuzztime=60s -fuzzminimizetime=5s ./batch/nhsnumber
+//	go test -run='^$' -fuzz=FuzzNormalize -fuzztime=60s -fuzzminimizetime=5s ./store/nhsnumber
 //
 // Plain go test replays the seeds below and the corpus under
 // testdata/fuzz/FuzzNormalize/, written from normalizeSeeds by
 //
-//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./batch/nhsnumber
+//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./store/nhsnumber
 
 import (
 	"fmt"
@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"cpis/batch/nhsnumber"
+	"cpis/store/nhsnumber"
 )
 
 func FuzzNormalize(f *testing.F) {

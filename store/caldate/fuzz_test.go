@@ -2,13 +2,13 @@ package caldate_test
 
 // Fuzz targets for date parsing (issue 6).
 //
-//	go test -run='^$' -fuzz=FuzzParse    -fuzztime=60s -fuzzminimizetime=5s ./batch/caldate
-//	go test -run='^$' -fuzz=FuzzParseISO -fuzztime=60s -fuzzminimizetime=5s ./batch/caldate
+//	go test -run='^$' -fuzz=FuzzParse    -fuzztime=60s -fuzzminimizetime=5s ./store/caldate
+//	go test -run='^$' -fuzz=FuzzParseISO -fuzztime=60s -fuzzminimizetime=5s ./store/caldate
 //
 // Plain go test replays the seeds below and the corpus under
 // testdata/fuzz/<FuzzName>/, written from dateSeeds by
 //
-//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./batch/caldate
+//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./store/caldate
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"cpis/batch/caldate"
+	"cpis/store/caldate"
 )
 
 func FuzzParse(f *testing.F) {
