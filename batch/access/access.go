@@ -187,11 +187,29 @@ func check(req Request) (string, *Refusal) {
 	if !codes[RBACTrace] || !codes[RBACViewPlan] {
 		return bad(http.StatusForbidden, "rbac", "viewing a Child Care Alert needs the RBAC codes B0264 (perform patient trace) and B0107 (view child protection plan)")
 	}
+	if n := utf8.RuneCountInString(req.NHSNumber); n > MaxNHSNumberInput {
+		return bad(http.StatusBadRequest, "nhs", fmt.Sprintf("an NHS number is 10 digits: this one has %d characters", n))
+	}
 	nhs, problem := nhsnumber.Normalize(req.NHSNumber)
 	if problem != nhsnumber.OK {
 		return bad(http.StatusBadRequest, "nhs", fmt.Sprintf("%s: %q", problem.Describe(), req.NHSNumber))
 	}
 	return nhs, nil
+}
+
+// MaxNHSNumberInput is the longest NHS number input looked at: ten digits
+// with spaces or hyphens fit many times over. A longer one is refused
+// without being read, and the audit keeps only its first characters, so a
+// hostile caller cannot grow the audit with kilobytes per request.
+const MaxNHSNumberInput = 32
+
+// clip cuts s to at most n characters, marking the cut with "...".
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "..."
 }
 
 // CheckFreeText checks a name or role that ends up in files LAs open in
@@ -401,6 +419,6 @@ func historyViews(h []store.HistoryEntry) []HistoryEntry {
 
 func auditOf(req Request, now time.Time, outcome string, status int, field string) store.LookupAudit {
 	return store.LookupAudit{At: now, OrgCode: req.OrgCode, OrgName: req.OrgName, Setting: req.Setting,
-		UserName: req.UserName, UserRole: req.UserRole, NHSNumber: req.NHSNumber, Via: string(req.Via),
+		UserName: req.UserName, UserRole: req.UserRole, NHSNumber: clip(req.NHSNumber, MaxNHSNumberInput), Via: string(req.Via),
 		Outcome: outcome, Status: status, Field: field}
 }

@@ -59,6 +59,7 @@ Example:
 			}
 			enc := json.NewEncoder(g.stdout)
 			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false) // the same bytes as the HTTP API
 			if ref != nil {
 				_ = enc.Encode(ref)
 				return silentError{fmt.Errorf("refused: %s", ref.Error)}

@@ -288,9 +288,13 @@ func TestLookupCLIRefusals(t *testing.T) {
 			}
 			at := fmt.Sprintf("2026-11-22T11:%02d:00Z", i)
 			r := h.runAt(at, args...)
-			want, _ := json.MarshalIndent(map[string]string{"error": tt.error, "field": tt.field}, "", "  ")
-			if r.code != exitFailure || r.stdout != string(want)+"\n" || r.stderr != "" {
-				t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, stdout %q", r.code, r.stdout, r.stderr, string(want)+"\n")
+			var want strings.Builder
+			enc := json.NewEncoder(&want)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(map[string]string{"error": tt.error, "field": tt.field})
+			if r.code != exitFailure || r.stdout != want.String() || r.stderr != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, stdout %q", r.code, r.stdout, r.stderr, want.String())
 			}
 			wantAudit = append(wantAudit, at+" cli refused "+tt.field)
 		})
@@ -828,7 +832,7 @@ func (h *cliHub) lkOrgsAdd(ods, name string) string {
 	return m[1]
 }
 
-const lk401 = "{\n  \"error\": \"an API token is required: Authorization: Bearer \\u003ctoken\\u003e (missing, unknown or revoked)\"\n}\n"
+const lk401 = "{\n  \"error\": \"an API token is required: Authorization: Bearer <token> (missing, unknown or revoked)\"\n}\n"
 
 func TestServeCLIAndOrgs(t *testing.T) {
 	h := lkHub(t, cliNow, cliDemographics, lkPlans)

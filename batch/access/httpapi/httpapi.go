@@ -89,19 +89,29 @@ func (h *handler) alert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) org(r *http.Request) (store.Org, bool, error) {
-	auth := r.Header.Get("Authorization")
-	token, found := strings.CutPrefix(auth, "Bearer ")
-	if !found || strings.TrimSpace(token) == "" {
+	token, given := bearer(r.Header.Get("Authorization"))
+	if !given {
 		return store.Org{}, false, nil
 	}
 	var org store.Org
 	var ok bool
 	err := h.db.View(func(tx *store.Tx) error {
 		var err error
-		org, ok, err = tx.OrgByToken(store.TokenHash(strings.TrimSpace(token)))
+		org, ok, err = tx.OrgByToken(store.TokenHash(token))
 		return err
 	})
 	return org, ok, err
+}
+
+// bearer returns the token of an Authorization value in the Bearer scheme.
+// The scheme name is matched in any case (RFC 9110, section 11.1).
+func bearer(auth string) (string, bool) {
+	scheme, token, found := strings.Cut(strings.TrimSpace(auth), " ")
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 func (h *handler) fail(w http.ResponseWriter, err error) {
@@ -115,6 +125,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Bodies are JSON read by programs and people, never HTML: "<token>"
+	// stays as written.
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
 
