@@ -46,6 +46,18 @@ func MailboxID(laCode string) string {
 	return "LA" + laCode + "HC001"
 }
 
+// LAError is an LA whose mailbox work failed (its host key, login,
+// network, local disk or records) while the other LAs went on: the ingest
+// and the remote pull and push report one per LA they could not serve.
+type LAError struct {
+	LA  string // the LA's code
+	Err error
+}
+
+func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
+
+func (e *LAError) Unwrap() error { return e.Err }
+
 // dataSuffixes are the whole suffixes a control-file name replaces; longer
 // first so ".csv.gz" wins over ".gz".
 var dataSuffixes = []string{".csv.gz", ".xml.gz", ".csv", ".xml"}

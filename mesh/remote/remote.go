@@ -50,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
 )
@@ -141,23 +142,12 @@ type Problem struct {
 	Reason string `json:"reason"`
 }
 
-// LAError is an LA that could not be served (host key, login, network,
-// local disk); the others still were.
-type LAError struct {
-	LA  string
-	Err error
-}
-
-func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
-
-func (e *LAError) Unwrap() error { return e.Err }
-
 // Result is what a Pull or Push did, by LA then file.
 type Result struct {
 	LAs      int // LAs with a remote mailbox served (failed ones included)
 	Files    []File
 	Problems []Problem
-	Failed   []*LAError
+	Failed   []*mesh.LAError // the LAs that could not be served (host key, login, network, local disk)
 }
 
 // Counts summarises r for a job listing.
@@ -265,7 +255,7 @@ func run(ctx context.Context, cfg Config, job string, do func(context.Context, *
 			res.Files = append(res.Files, r.files...)
 			res.Problems = append(res.Problems, r.problems...)
 			if err != nil {
-				res.Failed = append(res.Failed, &LAError{LA: rm.LA, Err: err})
+				res.Failed = append(res.Failed, &mesh.LAError{LA: rm.LA, Err: err})
 			}
 		}()
 	}
