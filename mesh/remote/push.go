@@ -62,11 +62,11 @@ func pushLA(ctx context.Context, r *laRun) error {
 		return err
 	}
 	defer s.Close()
-	for _, name := range data {
+	for _, m := range data {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := r.pushMessage(s, name); err != nil {
+		if err := r.pushMessage(s, m.name, m.ctl); err != nil {
 			return err
 		}
 	}
@@ -74,46 +74,41 @@ func pushLA(ctx context.Context, r *laRun) error {
 }
 
 // outboxFiles returns the data files of the outbox whose control file is
-// there, and the control files without a data file, each sorted by name.
-func outboxFiles(dir string) (data, orphans []string, err error) {
+// there (mesh.Pair), each with its control file's name, and the control
+// files without a data file, each sorted by name.
+func outboxFiles(dir string) (data []outMessage, orphans []string, err error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctls := map[string]bool{}
-	var all []string
+	var files []mesh.FolderFile
 	for _, de := range des {
-		n := de.Name()
-		if mesh.IsTempName(n) || !de.Type().IsRegular() {
-			continue
-		}
-		if mesh.IsControlName(n) {
-			ctls[n] = true
-		} else {
-			all = append(all, n)
+		if n := de.Name(); !mesh.IsTempName(n) && de.Type().IsRegular() {
+			files = append(files, mesh.FolderFile{Name: n})
 		}
 	}
-	paired := map[string]bool{}
-	for _, n := range all {
-		c := mesh.ControlName(n)
-		paired[c] = true
-		if ctls[c] {
-			data = append(data, n)
+	msgs, lone := mesh.Pair(files)
+	for _, m := range msgs {
+		if m.Control == nil {
+			continue // the hub writes the control file last
+		}
+		for _, d := range m.Data {
+			data = append(data, outMessage{name: d.Name, ctl: m.Control.Name})
 		}
 	}
-	for c := range ctls {
-		if !paired[c] {
-			orphans = append(orphans, c)
-		}
+	sort.Slice(data, func(i, j int) bool { return data[i].name < data[j].name })
+	for _, c := range lone {
+		orphans = append(orphans, c.Name)
 	}
-	sort.Strings(orphans)
-	return data, orphans, nil // ReadDir sorts by name
+	return data, orphans, nil
 }
 
+// outMessage is an outbox data file and its control file.
+type outMessage struct{ name, ctl string }
+
 // pushMessage delivers the outbox data file name and then its control
-// file, records the delivery and the collection, and archives both.
-func (r *laRun) pushMessage(s *session, name string) error {
-	ctlName := mesh.ControlName(name)
+// file ctlName, records the delivery and the collection, and archives both.
+func (r *laRun) pushMessage(s *session, name, ctlName string) error {
 	df, ok, err := r.pushFile(s, name)
 	if err != nil || !ok {
 		return err

@@ -29,8 +29,9 @@
 //     the same SHA-256 counts as pulled; with other content the remote
 //     file stays and is reported.
 //   - Pull takes a remote data file once its control file (mesh.ControlName)
-//     is there, or, without one, once its remote modification time is
-//     SettleTime before the real clock; then its control file. Work in
+//     is there, or, without one, once its remote modification time has
+//     settled by the real clock (mesh.Pair, mesh.Message.Ready); then its
+//     control file. Work in
 //     progress (mesh.IsTempName), folders and links are never read.
 //   - Push delivers each outbox message whose control file is there (the
 //     hub writes the data file, then its control file): the data file is
@@ -59,9 +60,6 @@ import (
 const (
 	DefaultSizeLimit   int64 = 512 << 20
 	DefaultDialTimeout       = 30 * time.Second
-	// SettleTime is how long a remote data file without a control file
-	// must go unmodified before Pull takes it.
-	SettleTime = local.SettleTime
 	// parallel bounds how many LAs are served at once.
 	parallel = 4
 )
