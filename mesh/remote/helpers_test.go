@@ -28,6 +28,7 @@ import (
 
 	"cpis/batch/datadir"
 	"cpis/batch/ingest"
+	"cpis/batch/meshstore"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/mesh/remote"
@@ -217,7 +218,7 @@ func newHub(t testing.TB) *hub {
 }
 
 func (h *hub) cfg() remote.Config {
-	return remote.Config{DataDir: h.dir, DB: h.db, Now: func() time.Time { return runAt }, DialTimeout: dialLimit}
+	return remote.Config{DataDir: h.dir, Store: meshstore.RemoteStore{DB: h.db}, Now: func() time.Time { return runAt }, DialTimeout: dialLimit}
 }
 
 func (h *hub) pull(cfg remote.Config) remote.Result {

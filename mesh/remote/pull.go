@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"cpis/mesh"
-	"cpis/store"
 )
 
 // Pull brings the new returns of every LA with a remote mailbox (or of
@@ -128,20 +127,16 @@ func (r *laRun) pullFile(s *session, e mesh.FolderFile) (File, bool, error) {
 		r.problem(e.Name, "over the size limit of %d bytes: it stays in the remote inbox", r.cfg.SizeLimit)
 		return File{}, false, nil
 	case errors.Is(err, errChanged):
-		r.cfg.Log.Info("remote file changed while pulled: the next run takes it", "la", r.la.Code, "file", rpath)
+		r.cfg.Log.Info("remote file changed while pulled: the next run takes it", "la", r.remote.LA, "file", rpath)
 		return File{}, false, nil
 	case err != nil:
 		return File{}, false, err
 	}
 	defer os.Remove(tmp) // gone once linked into place
-	f := File{LA: r.la.Code, MailboxID: r.mb.ID(), Name: e.Name, Remote: rpath, Size: e.Size, SHA256: sum}
-	rec := store.PulledFile{LA: r.la.Code, Path: rpath, Size: e.Size, ModTime: e.ModTime, SHA256: sum, Name: e.Name, At: r.cfg.Now()}
-	var old store.PulledFile
-	var found bool
-	if err := r.cfg.DB.View(func(tx *store.Tx) error {
-		old, found, err = tx.Pulled(rec.LA, rec.Path, rec.Size, rec.ModTime, rec.SHA256)
-		return err
-	}); err != nil {
+	f := File{LA: r.remote.LA, MailboxID: r.mb.ID(), Name: e.Name, Remote: rpath, Size: e.Size, SHA256: sum}
+	rec := PulledFile{LA: r.remote.LA, Path: rpath, Size: e.Size, ModTime: e.ModTime, SHA256: sum, Name: e.Name, At: r.cfg.Now()}
+	old, found, err := r.cfg.Store.Pulled(rec)
+	if err != nil {
 		return File{}, false, err
 	}
 	if found && old.Delivered {
@@ -174,7 +169,7 @@ func (r *laRun) pullFile(s *session, e mesh.FolderFile) (File, bool, error) {
 			f.Already = true
 			return f, true, r.delivered(rec)
 		}
-	} else if err := r.cfg.DB.Update(func(tx *store.Tx) error { return tx.RecordPulled(rec) }); err != nil {
+	} else if err := r.cfg.Store.RecordPulled(rec); err != nil {
 		return File{}, false, err
 	}
 	if err := hook("recorded", e.Name); err != nil {
@@ -193,15 +188,9 @@ func (r *laRun) pullFile(s *session, e mesh.FolderFile) (File, bool, error) {
 }
 
 // delivered marks rec delivered, with an audit entry.
-func (r *laRun) delivered(rec store.PulledFile) error {
+func (r *laRun) delivered(rec PulledFile) error {
 	rec.Delivered = true
-	return r.cfg.DB.Update(func(tx *store.Tx) error {
-		if err := tx.RecordPulled(rec); err != nil {
-			return err
-		}
-		return tx.Audit(store.AuditEvent{At: r.cfg.Now(), Action: "remote_pulled", LA: rec.LA, Note: rec.Name,
-			Counts: map[string]int{"bytes": int(rec.Size)}})
-	})
+	return r.cfg.Store.RecordDelivered(rec, r.cfg.Now())
 }
 
 // download copies the remote file rpath into tmp (created or truncated),

@@ -14,7 +14,6 @@ import (
 	"sort"
 
 	"cpis/mesh"
-	"cpis/store"
 )
 
 // Push delivers the outbox messages of every LA with a remote mailbox (or
@@ -36,12 +35,8 @@ func pushLA(ctx context.Context, r *laRun) error {
 	// A control file whose data file is gone was delivered with it by a
 	// run cut off between archiving the two: archive it now.
 	for _, c := range orphans {
-		var p store.PushedFile
-		var ok bool
-		if err := r.cfg.DB.View(func(tx *store.Tx) error {
-			p, ok, err = tx.Pushed(r.la.Code, c)
-			return err
-		}); err != nil {
+		p, ok, err := r.cfg.Store.Pushed(r.remote.LA, c)
+		if err != nil {
 			return err
 		}
 		if ok {
@@ -121,26 +116,11 @@ func (r *laRun) pushMessage(s *session, name, ctlName string) error {
 		return err
 	}
 	now := r.cfg.Now()
-	err = r.cfg.DB.Update(func(tx *store.Tx) error {
-		old, found, err := tx.Pushed(r.la.Code, name)
-		if err != nil {
-			return err
-		}
-		if found && old.Size == df.Size && old.SHA256 == df.SHA256 {
-			return nil // recorded by a run cut off before archiving
-		}
-		for _, f := range []File{df, cf} {
-			if err := tx.RecordPushed(store.PushedFile{LA: f.LA, Name: f.Name, Path: f.Remote, Size: f.Size, SHA256: f.SHA256, At: now}); err != nil {
-				return err
-			}
-		}
-		if err := tx.RecordCollection(store.Collection{LA: r.la.Code, MailboxID: r.mb.ID(), Name: name, At: now, By: store.CollectedByPush}); err != nil {
-			return err
-		}
-		return tx.Audit(store.AuditEvent{At: now, Action: "remote_pushed", LA: r.la.Code, Note: name,
-			Counts: map[string]int{"bytes": int(df.Size)}})
-	})
-	if err != nil {
+	pushed := func(f File) PushedFile {
+		return PushedFile{LA: f.LA, Name: f.Name, Path: f.Remote, Size: f.Size, SHA256: f.SHA256, At: now}
+	}
+	if err := r.cfg.Store.RecordPushed(PushedMessage{LA: r.remote.LA, MailboxID: r.mb.ID(),
+		Data: pushed(df), Control: pushed(cf), At: now}); err != nil {
 		return err
 	}
 	if err := hook("recorded", name); err != nil {
@@ -178,7 +158,7 @@ func (r *laRun) pushFile(s *session, name string) (File, bool, error) {
 		return File{}, false, fmt.Errorf("push %s: %w", name, err)
 	}
 	rpath := path.Join(r.remote.Outbox, name)
-	f := File{LA: r.la.Code, MailboxID: r.mb.ID(), Name: name, Remote: rpath, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))}
+	f := File{LA: r.remote.LA, MailboxID: r.mb.ID(), Name: name, Remote: rpath, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))}
 
 	if rfi, err := s.sftp.Stat(rpath); err == nil {
 		if rfi.Size() == f.Size {

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"cpis/mesh/sftpd"
-	"cpis/store"
 )
 
 // These tests drive the server with pkg/sftp's client, for what the
@@ -218,29 +217,6 @@ func TestConnectionLimitAndHandshakeTimeout(t *testing.T) {
 	want := []sftpd.Event{{Kind: sftpd.KindRefusal, Op: "connect", Outcome: sftpd.OutcomeRefused, Reason: "too many connections"}}
 	if diff := cmp.Diff(want, e.audit()); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
-	}
-}
-
-// StoreAudit writes the events into the store's sftp_audit bucket.
-func TestStoreAudit(t *testing.T) {
-	dir := t.TempDir()
-	db, err := store.Open(dir, store.Options{Create: true, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	audit := sftpd.StoreAudit(db, nil)
-	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-	ev := sftpd.Event{At: at, Session: 3, Kind: sftpd.KindUpload, MailboxID: la841, Remote: "127.0.0.1:4000", Path: "/inbox/" + ret, Bytes: 9, Outcome: sftpd.OutcomeOK}
-	audit(ev)
-	var got []store.SFTPEvent
-	if err := db.View(func(tx *store.Tx) error {
-		return tx.SFTPAuditEvents(func(e store.SFTPEvent) error { got = append(got, e); return nil })
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]store.SFTPEvent{store.SFTPEvent(ev)}, got); diff != "" {
-		t.Errorf("stored (-want +got):\n%s", diff)
 	}
 }
 
