@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,7 +189,12 @@ func TestConnectionLimitAndHandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	time.Sleep(50 * time.Millisecond)
+	// The server greets a connection it serves: once idle has the greeting,
+	// it holds the slot.
+	_ = idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := readLine(idle); err != nil || !strings.HasPrefix(line, "SSH-2.0-") {
+		t.Fatalf("greeting of the first connection: %q %v", line, err)
+	}
 	extra, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -253,5 +259,21 @@ func TestHostKey(t *testing.T) {
 	}
 	if _, err := sftpd.LoadOrCreateHostKey(dir); err == nil {
 		t.Error("a host key readable by others was accepted")
+	}
+}
+
+// readLine reads c up to and including a newline, byte by byte so that
+// nothing after it is consumed.
+func readLine(c net.Conn) (string, error) {
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if _, err := c.Read(b); err != nil {
+			return string(line), err
+		}
+		line = append(line, b[0])
+		if b[0] == '\n' {
+			return string(line), nil
+		}
 	}
 }
