@@ -1,7 +1,7 @@
 // Package mesh owns the hub's MESH-style messages (mailboxes.md): mailbox
 // and workflow identifiers, message IDs, the DTSControl control file, the
-// naming rules that pair a data file with its control file, and the atomic
-// write every mailbox backend uses. It holds no mailbox storage itself:
+// rules that pair a data file with its control file and tell when it has
+// settled (Pair), and the atomic write every mailbox backend uses. It holds no mailbox storage itself:
 // sub-packages implement mailboxes (mesh/local for the folders on disk).
 package mesh
 

@@ -25,7 +25,7 @@
 //     local inbox (size limit enforced while copying, fsynced), recorded in
 //     the Store with its path, size, modification time and SHA-256, renamed
 //     into the inbox (never over an existing file), marked delivered, and
-//     only then deleted remotely. A file the store has recorded is not
+//     only then deleted remotely. A file the Store has recorded is not
 //     brought again: the remaining steps are finished (the remote delete,
 //     typically). A file already in the local inbox under that name with
 //     the same SHA-256 counts as pulled; with other content the remote
@@ -33,8 +33,8 @@
 //   - Pull takes a remote data file once its control file (mesh.ControlName)
 //     is there, or, without one, once its remote modification time has
 //     settled by the real clock (mesh.Pair, mesh.Message.Ready); then its
-//     control file. Work in
-//     progress (mesh.IsTempName), folders and links are never read.
+//     control file. Work in progress (mesh.IsTempName), folders and links
+//     are never read.
 //   - Push delivers each outbox message whose control file is there (the
 //     hub writes the data file, then its control file): the data file is
 //     uploaded as "<name>.part", its size checked, renamed to <name>
