@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// The seed corpus of FuzzParseControl, under testdata/fuzz.
+//go:generate go run gen_fuzz_corpus.go
+
 // MaxControlSize is the largest control file ParseControl reads; a real
 // one is well under 1 KiB.
 const MaxControlSize = 64 << 10

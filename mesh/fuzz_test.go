@@ -4,17 +4,15 @@ package mesh_test
 //
 //	go test -run='^$' -fuzz=FuzzParseControl -fuzztime=60s -fuzzminimizetime=5s ./mesh
 //
-// Plain go test replays the seeds below and the corpus under
-// testdata/fuzz/FuzzParseControl/, written from controlSeeds by
+// Plain go test replays the seed corpus under
+// testdata/fuzz/FuzzParseControl/, which gen_fuzz_corpus.go writes from
+// its list of seeds:
 //
-//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./mesh
+//	go generate ./mesh/
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,9 +35,6 @@ func controlAllocBudget(n int) uint64 {
 }
 
 func FuzzParseControl(f *testing.F) {
-	for _, s := range controlSeeds() {
-		f.Add(s.data)
-	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		type outcome struct {
 			c     mesh.Control
@@ -98,99 +93,4 @@ func FuzzParseControl(f *testing.F) {
 			t.Fatalf("control changed through Marshal and ParseControl (-read +again):\n%s\n%s", diff, c.Marshal())
 		}
 	})
-}
-
-type controlSeed struct {
-	name string
-	data []byte
-}
-
-func controlSeeds() []controlSeed {
-	b := func(s string) []byte { return []byte(s) }
-	laughs := `<?xml version="1.0"?>
-<!DOCTYPE DTSControl [
- <!ENTITY a "aaaaaaaaaa">
- <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
- <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
- <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
- <!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;">
- <!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
- <!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">
- <!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">
-]>
-<DTSControl><Subject>&h;</Subject></DTSControl>`
-	out := `<?xml version="1.0" encoding="UTF-8"?>
-<DTSControl>
-  <Version>1.0</Version>
-  <AddressType>DTS</AddressType>
-  <MessageType>Data</MessageType>
-  <From_DTS>CPISHUB01</From_DTS>
-  <To_DTS>LA841HC001</To_DTS>
-  <Subject>Response</Subject>
-  <LocalId>CPIS_841_RESPONSE_20261122_20261122023000123456_ABCDEF.csv</LocalId>
-  <DTSId>20261122023000123456_ABCDEF</DTSId>
-  <WorkflowId>CPIS_LA_UPLOAD_ACK</WorkflowId>
-  <Compress>N</Compress>
-  <Encrypted>N</Encrypted>
-  <IsCompressed>N</IsCompressed>
-  <StatusRecord>
-    <DateTime>20261122023000</DateTime>
-    <Event>TRANSFER</Event>
-    <Status>SUCCESS</Status>
-    <StatusCode>00</StatusCode>
-    <Description>Transferred to recipient mailbox</Description>
-  </StatusRecord>
-</DTSControl>
-`
-	return []controlSeed{
-		{"incoming", b(specExample)},
-		{"outgoing", b(out)},
-		{"bom-lowercase-flags", b("\uFEFF<DTSControl><Compress> y </Compress><Encrypted>n</Encrypted><IsCompressed>Y</IsCompressed></DTSControl>")},
-		{"bad-flag", b("<DTSControl><Encrypted>maybe</Encrypted></DTSControl>")},
-		{"bad-datetime", b("<DTSControl><StatusRecord><DateTime>2026-11-22T02:30:00Z</DateTime></StatusRecord></DTSControl>")},
-		{"empty-status", b("<DTSControl><StatusRecord/></DTSControl>")},
-		{"empty", nil},
-		{"billion-laughs", b(laughs)},
-		{"external-entity", b(`<?xml version="1.0"?><!DOCTYPE DTSControl [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><DTSControl><Subject>&xxe;</Subject></DTSControl>`)},
-		{"undeclared-entity", b("<DTSControl><Subject>&xxe;</Subject></DTSControl>")},
-		{"two-roots", b("<DTSControl/><DTSControl/>")},
-		{"other-root", b("<MESHControl><From_DTS>X</From_DTS></MESHControl>")},
-		{"namespaced-root", b(`<x:DTSControl xmlns:x="urn:x"><x:DTSId>20261121013000123456_3F9A0C</x:DTSId></x:DTSControl>`)},
-		{"repeated-element", b("<DTSControl><DTSId>a</DTSId><DTSId>b</DTSId></DTSControl>")},
-		{"text-outside", b("hello<DTSControl/>")},
-		{"deeply-nested", b("<DTSControl>" + strings.Repeat("<a>", 10_000) + strings.Repeat("</a>", 10_000) + "</DTSControl>")},
-		{"deeply-nested-unclosed", b(strings.Repeat("<DTSControl>", 10_000))},
-		{"nul", b("<DTSControl><Subject>a\x00b</Subject></DTSControl>")},
-		{"invalid-utf8", b("<DTSControl><Subject>a\xffb</Subject></DTSControl>")},
-		{"utf16-declared", b(`<?xml version="1.0" encoding="UTF-16"?><DTSControl/>`)},
-		{"char-refs", b("<DTSControl><Subject>&#x1F600;&#10;&#13;&#9;&lt;&amp;</Subject><LocalId> &#160;x&#160; </LocalId></DTSControl>")},
-		{"cdata", b("<DTSControl><Subject><![CDATA[<not/> &markup;]]></Subject></DTSControl>")},
-		{"over-limit", b("<DTSControl><Subject>" + strings.Repeat("x", mesh.MaxControlSize) + "</Subject></DTSControl>")},
-		{"5000-attributes", b("<DTSControl" + strings.Repeat(` a="1"`, 1) + func() string {
-			var sb strings.Builder
-			for i := range 5_000 {
-				fmt.Fprintf(&sb, ` a%d="%d"`, i, i)
-			}
-			return sb.String()
-		}() + "/>")},
-	}
-}
-
-// TestWriteFuzzCorpus writes the seed corpus of FuzzParseControl under
-// testdata/fuzz when CPIS_WRITE_FUZZ_CORPUS is set; crashers already there
-// are kept.
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("CPIS_WRITE_FUZZ_CORPUS") == "" {
-		t.Skip("set CPIS_WRITE_FUZZ_CORPUS=1 to rewrite the seed corpus")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseControl")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range controlSeeds() {
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+s.name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

@@ -1,7 +1,7 @@
 // Package mesh owns the hub's MESH-style messages (mailboxes.md): mailbox
 // and workflow identifiers, message IDs, the DTSControl control file, the
-// naming rules that pair a data file with its control file, and the atomic
-// write every mailbox backend uses. It holds no mailbox storage itself:
+// rules that pair a data file with its control file and tell when it has
+// settled (Pair), and the atomic write every mailbox backend uses. It holds no mailbox storage itself:
 // sub-packages implement mailboxes (mesh/local for the folders on disk).
 package mesh
 
@@ -45,6 +45,18 @@ var (
 func MailboxID(laCode string) string {
 	return "LA" + laCode + "HC001"
 }
+
+// LAError is an LA whose mailbox work failed (its host key, login,
+// network, local disk or records) while the other LAs went on: the ingest
+// and the remote pull and push report one per LA they could not serve.
+type LAError struct {
+	LA  string // the LA's code
+	Err error
+}
+
+func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
+
+func (e *LAError) Unwrap() error { return e.Err }
 
 // dataSuffixes are the whole suffixes a control-file name replaces; longer
 // first so ".csv.gz" wins over ".gz".

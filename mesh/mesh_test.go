@@ -96,3 +96,14 @@ func TestLimitReader(t *testing.T) {
 		t.Errorf("Read = %d, %v; want 10, ErrTooLarge", n, err)
 	}
 }
+
+func TestLAError(t *testing.T) {
+	cause := errors.New("connection refused")
+	var err error = &mesh.LAError{LA: "841", Err: cause}
+	if got, want := err.Error(), "LA 841: connection refused"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, cause) {
+		t.Error("LAError does not unwrap to its cause")
+	}
+}

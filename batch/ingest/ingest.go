@@ -96,20 +96,10 @@ type Result struct {
 	Response string `json:"-"`
 }
 
-// LAError is an LA that could not be processed; the others still were.
-type LAError struct {
-	LA  string
-	Err error
-}
-
-func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
-
-func (e *LAError) Unwrap() error { return e.Err }
-
 // Report is what a run did.
 type Report struct {
 	Results []Result
-	Failed  []*LAError
+	Failed  []*mesh.LAError // the LAs that could not be processed; the others still were
 }
 
 // Run ingests every waiting return of every LA: LAs in parallel (bounded),
@@ -158,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Results = append(rep.Results, results...)
 			if err != nil {
 				cfg.Log.Error("ingest LA failed", "la", a.Code, "err", err)
-				rep.Failed = append(rep.Failed, &LAError{LA: a.Code, Err: err})
+				rep.Failed = append(rep.Failed, &mesh.LAError{LA: a.Code, Err: err})
 			}
 		}(a)
 	}

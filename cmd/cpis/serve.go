@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -21,6 +20,7 @@ import (
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
 	"cpis/batch/jobs"
+	"cpis/batch/meshstore"
 	"cpis/batch/report"
 	"cpis/batch/schedule"
 	"cpis/cmd/cpis/internal/control"
@@ -172,8 +172,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		if err != nil {
 			return err
 		}
-		srv, err := sftpd.New(sftpd.Config{DataDir: g.data, HostKey: key, Keys: db, Audit: sftpd.StoreAudit(db, log), SizeLimit: g.sizeLimit,
-			OnCollected: collected(db, g.clock, log), Log: log})
+		srv, err := sftpd.New(meshstore.SFTPConfig(g.data, db, key, g.clock, log, g.sizeLimit))
 		if err != nil {
 			return err
 		}
@@ -281,11 +280,11 @@ var extraJobs = map[string]func(context.Context, jobs.Env) error{
 		return err
 	},
 	schedule.Pull: func(ctx context.Context, e jobs.Env) error {
-		res, err := remote.Pull(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log, SizeLimit: e.SizeLimit})
+		res, err := remote.Pull(ctx, meshstore.RemoteConfig(e.DataDir, e.DB, e.Now, e.Log, e.SizeLimit))
 		return remoteOutcome(ctx, res, err)
 	},
 	schedule.Push: func(ctx context.Context, e jobs.Env) error {
-		res, err := remote.Push(ctx, remote.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log})
+		res, err := remote.Push(ctx, meshstore.RemoteConfig(e.DataDir, e.DB, e.Now, e.Log, 0))
 		return remoteOutcome(ctx, res, err)
 	},
 }
@@ -300,27 +299,6 @@ func remoteOutcome(ctx context.Context, res remote.Result, err error) error {
 		err = fmt.Errorf("%d remote mailbox(es) failed, first: %w", len(res.Failed), res.Failed[0])
 	}
 	return err
-}
-
-// collected records that an LA collected an outbox message over SFTP.
-func collected(db *store.DB, clock func() time.Time, log *slog.Logger) func(mailboxID, file string) {
-	return func(mailboxID, file string) {
-		err := db.Update(func(tx *store.Tx) error {
-			las, err := tx.Authorities()
-			if err != nil {
-				return err
-			}
-			for _, a := range las {
-				if strings.EqualFold(a.MailboxID, mailboxID) {
-					return tx.RecordCollection(store.Collection{LA: a.Code, MailboxID: a.MailboxID, Name: file, At: clock(), By: store.CollectedBySFTP})
-				}
-			}
-			return fmt.Errorf("no LA has mailbox %s", mailboxID)
-		})
-		if err != nil {
-			log.Error("record collection", "mailbox", mailboxID, "file", file, "err", err)
-		}
-	}
 }
 
 func newJobsCommand(g *globals) *cobra.Command {

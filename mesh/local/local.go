@@ -34,10 +34,6 @@ const (
 	filePerm fs.FileMode = 0o640
 )
 
-// SettleTime is how long a data file without a control file must go
-// unmodified (by the real clock) before Incoming returns it.
-const SettleTime = 10 * time.Second
-
 // StaleControlAge is how long a control file without a data file stays in
 // the inbox before StaleControls reports it.
 const StaleControlAge = time.Hour
@@ -110,20 +106,15 @@ type Incoming struct {
 	Problem string
 }
 
-// entry is a regular, non-temporary file of a folder.
-type entry struct {
-	name string
-	info fs.FileInfo
-}
-
 // list returns the regular files of dir that are not work in progress,
-// split into data files and control files, each sorted by name. Symbolic
-// links, folders and anything else are left out.
-func list(dir string) (data, ctl []entry, err error) {
+// data and control files, sorted by name. Symbolic links, folders and
+// anything else are left out.
+func list(dir string) ([]mesh.FolderFile, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	var out []mesh.FolderFile
 	for _, de := range des {
 		name := de.Name()
 		if mesh.IsTempName(name) || !de.Type().IsRegular() {
@@ -134,50 +125,14 @@ func list(dir string) (data, ctl []entry, err error) {
 			continue // gone since ReadDir (collected, renamed)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !info.Mode().IsRegular() {
 			continue
 		}
-		if mesh.IsControlName(name) {
-			ctl = append(ctl, entry{name, info})
-		} else {
-			data = append(data, entry{name, info})
-		}
+		out = append(out, mesh.FolderFile{Name: name, Size: info.Size(), ModTime: info.ModTime()})
 	}
-	return data, ctl, nil // ReadDir sorts by name
-}
-
-// controls indexes control files by their name with the extension
-// lower-cased, so X.CTL pairs with X.csv as X.ctl does.
-type controls map[string][]entry
-
-func indexControls(ctl []entry) controls {
-	idx := controls{}
-	for _, c := range ctl {
-		k := ctlKey(c.name)
-		idx[k] = append(idx[k], c)
-	}
-	return idx
-}
-
-func ctlKey(name string) string {
-	return name[:len(name)-len(mesh.ControlExt)] + mesh.ControlExt
-}
-
-// find returns the control file named ctlName, preferring the exact name
-// over another case of its extension.
-func (idx controls) find(ctlName string) (entry, bool) {
-	cs := idx[ctlKey(ctlName)]
-	for _, c := range cs {
-		if c.name == ctlName {
-			return c, true
-		}
-	}
-	if len(cs) > 0 {
-		return cs[0], true
-	}
-	return entry{}, false
+	return out, nil // ReadDir sorts by name
 }
 
 // Incoming lists the data files of the inbox that are ready to take,
@@ -186,73 +141,52 @@ func (idx controls) find(ctlName string) (entry, bool) {
 // Work in progress (names starting "." or ending .filepart, .part or
 // .tmp), folders, symbolic links and control files are never returned. A
 // data file is ready once its control file (mesh.ControlName, the .ctl
-// extension in any case) is there, or without one once its modification
-// time is at least SettleTime before realNow. Data files that share one
-// control file are returned together, each with Problem set and no
-// control file (neither owns it; once both are archived it goes stale),
-// when the control file is there or all of them have settled.
+// extension in any case) is there, or without one once it has settled
+// (mesh.Settled): the rule of mesh.Pair and mesh.Message.Ready. Data files
+// that share one control file are returned together, each with Problem
+// set and no control file (neither owns it; once both are archived it
+// goes stale), when the control file is there or all of them have
+// settled.
 func (m *Mailbox) Incoming(realNow time.Time) ([]Incoming, error) {
-	data, ctl, err := list(m.InboxDir())
+	files, err := list(m.InboxDir())
 	if err != nil {
 		return nil, fmt.Errorf("list inbox %s: %w", m.id, err)
 	}
-	idx := indexControls(ctl)
-	groups := map[string][]entry{}
-	var keys []string
-	for _, d := range data {
-		k := ctlKey(mesh.ControlName(d.name))
-		if groups[k] == nil {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], d)
-	}
-	settled := realNow.Add(-SettleTime)
+	msgs, _ := mesh.Pair(files)
 	var ready []Incoming
-	for _, k := range keys {
-		g := groups[k]
-		c, hasCtl := idx.find(mesh.ControlName(g[0].name))
-		allSettled := true
-		for _, d := range g {
-			if d.info.ModTime().After(settled) {
-				allSettled = false
-			}
+	for _, msg := range msgs {
+		if !msg.Ready(realNow) {
+			continue
 		}
-		if len(g) > 1 {
-			if !hasCtl && !allSettled {
-				continue
+		if len(msg.Data) > 1 {
+			names := make([]string, len(msg.Data))
+			for i, d := range msg.Data {
+				names[i] = d.Name
 			}
-			names := make([]string, len(g))
-			for i, d := range g {
-				names[i] = d.name
-			}
-			for _, d := range g {
+			for _, d := range msg.Data {
 				in := m.incoming(d)
 				in.Problem = fmt.Sprintf("data files %s share one control file", strings.Join(names, ", "))
 				ready = append(ready, in)
 			}
 			continue
 		}
-		d := g[0]
-		switch {
-		case hasCtl:
-			in := m.incoming(d)
-			in.ControlName = c.name
-			in.ControlPath = filepath.Join(m.InboxDir(), c.name)
-			ready = append(ready, in)
-		case allSettled:
-			ready = append(ready, m.incoming(d))
+		in := m.incoming(msg.Data[0])
+		if c := msg.Control; c != nil {
+			in.ControlName = c.Name
+			in.ControlPath = filepath.Join(m.InboxDir(), c.Name)
 		}
+		ready = append(ready, in)
 	}
 	sort.Slice(ready, func(i, j int) bool { return ready[i].Name < ready[j].Name })
 	return ready, nil
 }
 
-func (m *Mailbox) incoming(d entry) Incoming {
+func (m *Mailbox) incoming(d mesh.FolderFile) Incoming {
 	return Incoming{
-		Name:    d.name,
-		Path:    filepath.Join(m.InboxDir(), d.name),
-		Size:    d.info.Size(),
-		ModTime: d.info.ModTime(),
+		Name:    d.Name,
+		Path:    filepath.Join(m.InboxDir(), d.Name),
+		Size:    d.Size,
+		ModTime: d.ModTime,
 	}
 }
 
@@ -260,18 +194,15 @@ func (m *Mailbox) incoming(d entry) Incoming {
 // data file and were last modified more than StaleControlAge before
 // realNow, sorted by name.
 func (m *Mailbox) StaleControls(realNow time.Time) ([]string, error) {
-	data, ctl, err := list(m.InboxDir())
+	files, err := list(m.InboxDir())
 	if err != nil {
 		return nil, fmt.Errorf("list inbox %s: %w", m.id, err)
 	}
-	paired := map[string]bool{}
-	for _, d := range data {
-		paired[ctlKey(mesh.ControlName(d.name))] = true
-	}
+	_, lone := mesh.Pair(files)
 	var stale []string
-	for _, c := range ctl {
-		if !paired[ctlKey(c.name)] && c.info.ModTime().Before(realNow.Add(-StaleControlAge)) {
-			stale = append(stale, c.name)
+	for _, c := range lone {
+		if c.ModTime.Before(realNow.Add(-StaleControlAge)) {
+			stale = append(stale, c.Name)
 		}
 	}
 	return stale, nil
@@ -497,15 +428,17 @@ func (m *Mailbox) InboxFiles() ([]OutFile, error) {
 }
 
 func files(dir string) ([]OutFile, error) {
-	data, ctl, err := list(dir)
+	all, err := list(dir)
 	if err != nil {
 		return nil, err
 	}
-	idx := indexControls(ctl)
-	out := make([]OutFile, 0, len(data))
-	for _, d := range data {
-		_, has := idx.find(mesh.ControlName(d.name))
-		out = append(out, OutFile{Name: d.name, Size: d.info.Size(), ModTime: d.info.ModTime(), HasControl: has})
+	msgs, _ := mesh.Pair(all)
+	out := []OutFile{}
+	for _, msg := range msgs {
+		for _, d := range msg.Data {
+			out = append(out, OutFile{Name: d.Name, Size: d.Size, ModTime: d.ModTime, HasControl: msg.Control != nil})
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-
-	"cpis/store"
 )
 
 // KnownHostsFile is the name, in the data directory, of the OpenSSH
@@ -176,7 +174,7 @@ func (s *session) Close() {
 // logs in with r's key and starts SFTP. The connection is closed when ctx
 // ends or when the server stops answering keepalives within cfg's
 // timeout, so a dead peer never hangs a job.
-func dial(ctx context.Context, cfg *Config, r store.Remote) (*session, error) {
+func dial(ctx context.Context, cfg *Config, r Remote) (*session, error) {
 	signer, err := CheckKeyFile(r.KeyFile)
 	if err != nil {
 		return nil, err

@@ -4,34 +4,29 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"cpis/batch/datadir"
 	"cpis/batch/ingest"
+	"cpis/batch/meshstore"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/mesh/remote"
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 	"cpis/store"
 )
 
@@ -43,7 +38,6 @@ const (
 	msgID     = "20261121013000123456_3F9A0C"
 	retName   = "CPIS_841_FULL_20261121.csv"
 	retCtl    = "CPIS_841_FULL_20261121.ctl"
-	sshdPath  = "/usr/sbin/sshd"
 	testdata  = "../../testdata"
 	mailbox   = "LA841HC001"
 	mailbox2  = "LA202HC001"
@@ -128,29 +122,6 @@ func names(t testing.TB, dir string) []string {
 	return out
 }
 
-// writeKey makes an ed25519 key pair, writes the private key (OpenSSH
-// format, 0600) to dir/name and returns its path and the public key.
-func writeKey(t testing.TB, dir, name string) (string, ssh.PublicKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, k
-}
-
 // hub is the local hub: a data dir made by init (the 153 authorities and
 // the ingest demographics; the mailboxes of 841 and 202), its store open.
 type hub struct {
@@ -217,7 +188,7 @@ func newHub(t testing.TB) *hub {
 }
 
 func (h *hub) cfg() remote.Config {
-	return remote.Config{DataDir: h.dir, DB: h.db, Now: func() time.Time { return runAt }, DialTimeout: dialLimit}
+	return remote.Config{DataDir: h.dir, Store: meshstore.RemoteStore{DB: h.db}, Now: func() time.Time { return runAt }, DialTimeout: dialLimit}
 }
 
 func (h *hub) pull(cfg remote.Config) remote.Result {
@@ -271,12 +242,7 @@ func (h *hub) addRemote(la, addr string, acct account) {
 // trust adds key as addr's host key to the hub's known_hosts.
 func (h *hub) trust(addr string, key ssh.PublicKey) {
 	h.t.Helper()
-	f, err := os.OpenFile(filepath.Join(h.dir, remote.KnownHostsFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer f.Close()
-	fmt.Fprintln(f, knownhosts.Line([]string{knownhosts.Normalize(addr)}, key))
+	sshtest.AppendKnownHost(h.t, filepath.Join(h.dir, remote.KnownHostsFile), addr, key)
 }
 
 // account is an LA's login on a server and its folders: as the remote
@@ -306,144 +272,20 @@ func eachServer(t *testing.T, fn func(t *testing.T, srv *server)) {
 	t.Run("sftpd", func(t *testing.T) { fn(t, startHubServer(t)) })
 }
 
-// startSSHD starts OpenSSH's sshd on a free loopback port, as the current
-// user, with its own host key and authorized_keys file; the LA folders are
-// temporary folders reached by absolute path.
+// startSSHD starts OpenSSH's sshd (sshtest.StartSSHD); the LA folders
+// are temporary folders reached by absolute path, and every LA logs in as
+// the current user.
 func startSSHD(t testing.TB) *server {
 	t.Helper()
-	if _, err := os.Stat(sshdPath); err != nil {
-		t.Skipf("%s is missing (apt-get install openssh-server): the OpenSSH cases are skipped", sshdPath)
-	}
-	me, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() == 0 {
-		os.MkdirAll("/run/sshd", 0o755) // privilege separation folder
-	}
-	dir := t.TempDir()
-	hostKeyPath, hostKey := writeKey(t, dir, "ssh_host_ed25519_key")
-	authorized := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authorized, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	srv := &server{name: "sshd", hostKey: hostKey}
+	d := sshtest.StartSSHD(t, sshtest.SSHDOptions{})
+	srv := &server{name: "sshd", addr: d.Addr, hostKey: d.HostKey}
 	srv.account = func(t testing.TB, la, keyDir string) account {
-		key, pub := writeKey(t, keyDir, "id_"+la+"_sshd")
-		mu.Lock()
-		f, err := os.OpenFile(authorized, os.O_WRONLY|os.O_APPEND, 0o600)
-		if err == nil {
-			_, err = f.Write(ssh.MarshalAuthorizedKey(pub))
-			f.Close()
-		}
-		mu.Unlock()
-		if err != nil {
-			t.Fatal(err)
-		}
+		key, pub := sshtest.WriteKey(t, keyDir, "id_"+la+"_sshd")
+		d.Authorize(t, pub)
 		in, out := t.TempDir(), t.TempDir()
-		return account{user: me.Username, key: key, inbox: in, outbox: out, pullDir: in, pushDir: out}
+		return account{user: d.User, key: key, inbox: in, outbox: out, pullDir: in, pushDir: out}
 	}
-	for attempt := 0; ; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		conf := filepath.Join(dir, "sshd_config")
-		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile %s
-AuthorizedKeysFile %s
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-AllowUsers %s
-Subsystem sftp internal-sftp
-LogLevel ERROR
-`, port, hostKeyPath, filepath.Join(dir, "sshd.pid"), authorized, me.Username)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var stderr syncBuffer
-		cmd := exec.Command(sshdPath, "-D", "-e", "-f", conf)
-		cmd.Stderr = &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start sshd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		stop := func() {
-			// sshd and the session processes it forked: its process group.
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				<-exited
-			}
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		up := false
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			select {
-			case <-exited:
-			default:
-				if c, err := net.Dial("tcp", addr); err == nil {
-					c.Close()
-					up = true
-				}
-			}
-			if up || isClosed(exited) {
-				break
-			}
-		}
-		if up {
-			t.Cleanup(func() {
-				stop()
-				if t.Failed() {
-					t.Logf("sshd said:\n%s", stderr.String())
-				}
-			})
-			srv.addr = addr
-			return srv
-		}
-		stop()
-		if attempt == 3 {
-			t.Fatalf("sshd did not start:\n%s", stderr.String())
-		}
-	}
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return srv
 }
 
 // startHubServer starts the hub's own SFTP server over another data dir
@@ -498,7 +340,7 @@ func startHubServer(t testing.TB) *server {
 		if err := m.Create(); err != nil {
 			t.Fatal(err)
 		}
-		key, pub := writeKey(t, keyDir, "id_"+la+"_sftpd")
+		key, pub := sshtest.WriteKey(t, keyDir, "id_"+la+"_sftpd")
 		if err := db.Update(func(tx *store.Tx) error {
 			_, err := tx.AddKey(la, mb, pub, "", runAt)
 			return err

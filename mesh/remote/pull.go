@@ -11,12 +11,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	"cpis/mesh"
-	"cpis/store"
 )
 
 // Pull brings the new returns of every LA with a remote mailbox (or of
@@ -27,22 +24,9 @@ func Pull(ctx context.Context, cfg Config) (Result, error) {
 	return run(ctx, cfg, "pull", pullLA)
 }
 
-// rentry is a regular file of a remote folder.
-type rentry struct {
-	name  string
-	size  int64
-	mtime time.Time
-}
-
 // errChanged: a remote file changed or went away while it was pulled; the
 // next run takes it as it is then.
 var errChanged = errors.New("changed while it was pulled")
-
-// ctlKey indexes control files by name with the extension lower-cased,
-// so X.CTL pairs with X.csv as X.ctl does (as mesh/local does).
-func ctlKey(name string) string {
-	return name[:len(name)-len(mesh.ControlExt)] + mesh.ControlExt
-}
 
 func pullLA(ctx context.Context, r *laRun) error {
 	if err := r.mb.Create(); err != nil {
@@ -57,61 +41,30 @@ func pullLA(ctx context.Context, r *laRun) error {
 	if err != nil {
 		return fmt.Errorf("list %s on %s: %w", r.remote.Inbox, r.remote.Addr, err)
 	}
-	var data []rentry
-	ctls := map[string]rentry{}
+	var files []mesh.FolderFile
 	for _, fi := range infos {
 		name := fi.Name()
 		if mesh.IsTempName(name) || !mesh.IsPlainName(name) || !fi.Mode().IsRegular() {
 			continue
 		}
-		e := rentry{name: name, size: fi.Size(), mtime: fi.ModTime()}
-		if !mesh.IsControlName(name) {
-			data = append(data, e)
-		} else if c, ok := ctls[ctlKey(name)]; !ok || name < c.name {
-			ctls[ctlKey(name)] = e
-		}
+		files = append(files, mesh.FolderFile{Name: name, Size: fi.Size(), ModTime: fi.ModTime()})
 	}
-	sort.Slice(data, func(i, j int) bool { return data[i].name < data[j].name })
-	groups := map[string][]rentry{}
-	var keys []string
-	for _, d := range data {
-		k := ctlKey(mesh.ControlName(d.name))
-		if groups[k] == nil {
-			keys = append(keys, k)
-		}
-		groups[k] = append(groups[k], d)
-	}
-	settled := func(e rentry) bool { return !e.mtime.After(r.cfg.RealNow().Add(-SettleTime)) }
-	for _, k := range keys {
-		g := groups[k]
-		c, hasCtl := ctls[k]
-		ready := true
-		for _, d := range g {
-			ready = ready && settled(d)
-		}
-		if !hasCtl && !ready {
+	msgs, lone := mesh.Pair(files)
+	for _, m := range msgs {
+		if !m.Ready(r.cfg.RealNow()) {
 			continue
 		}
-		var ctl *rentry
-		if hasCtl {
-			ctl = &c
-		}
-		if err := r.pullGroup(ctx, s, g, ctl); err != nil {
+		if err := r.pullGroup(ctx, s, m.Data, m.Control); err != nil {
 			return err
 		}
 	}
 	// Control files without a data file: pulled once settled, so the
 	// remote inbox drains; the local ingest archives them after an hour if
 	// no data file comes.
-	var lone []string
-	for k := range ctls {
-		if groups[k] == nil && settled(ctls[k]) {
-			lone = append(lone, k)
+	for _, c := range lone {
+		if !mesh.Settled(c.ModTime, r.cfg.RealNow()) {
+			continue
 		}
-	}
-	sort.Strings(lone)
-	for _, k := range lone {
-		c := ctls[k]
 		if err := r.pullGroup(ctx, s, nil, &c); err != nil {
 			return err
 		}
@@ -122,14 +75,14 @@ func pullLA(ctx context.Context, r *laRun) error {
 // pullGroup pulls the data files that share one control file, then the
 // control file, then deletes them remotely in that order. A problem with
 // one file leaves the control file (and the files after it) remotely.
-func (r *laRun) pullGroup(ctx context.Context, s *session, data []rentry, ctl *rentry) error {
+func (r *laRun) pullGroup(ctx context.Context, s *session, data []mesh.FolderFile, ctl *mesh.FolderFile) error {
 	all := data
 	if ctl != nil {
 		all = append(all[:len(all):len(all)], *ctl)
 	}
 	for _, e := range all {
-		if e.size > r.cfg.SizeLimit {
-			r.problem(e.name, "%d bytes is over the size limit of %d bytes: it stays in the remote inbox", e.size, r.cfg.SizeLimit)
+		if e.Size > r.cfg.SizeLimit {
+			r.problem(e.Name, "%d bytes is over the size limit of %d bytes: it stays in the remote inbox", e.Size, r.cfg.SizeLimit)
 			return nil
 		}
 	}
@@ -164,44 +117,40 @@ func (r *laRun) pullGroup(ctx context.Context, s *session, data []rentry, ctl *r
 // there already, and reports whether it is (ok), so that it may be
 // deleted remotely. ok false with a nil error: a problem was reported, or
 // the file changed while it was read.
-func (r *laRun) pullFile(s *session, e rentry) (File, bool, error) {
-	rpath := path.Join(r.remote.Inbox, e.name)
+func (r *laRun) pullFile(s *session, e mesh.FolderFile) (File, bool, error) {
+	rpath := path.Join(r.remote.Inbox, e.Name)
 	inbox := r.mb.InboxDir()
-	tmp := filepath.Join(inbox, "."+e.name+".tmp")
+	tmp := filepath.Join(inbox, "."+e.Name+".tmp")
 	sum, err := download(s, rpath, tmp, e, r.cfg.SizeLimit)
 	switch {
 	case errors.Is(err, mesh.ErrTooLarge):
-		r.problem(e.name, "over the size limit of %d bytes: it stays in the remote inbox", r.cfg.SizeLimit)
+		r.problem(e.Name, "over the size limit of %d bytes: it stays in the remote inbox", r.cfg.SizeLimit)
 		return File{}, false, nil
 	case errors.Is(err, errChanged):
-		r.cfg.Log.Info("remote file changed while pulled: the next run takes it", "la", r.la.Code, "file", rpath)
+		r.cfg.Log.Info("remote file changed while pulled: the next run takes it", "la", r.remote.LA, "file", rpath)
 		return File{}, false, nil
 	case err != nil:
 		return File{}, false, err
 	}
 	defer os.Remove(tmp) // gone once linked into place
-	f := File{LA: r.la.Code, MailboxID: r.mb.ID(), Name: e.name, Remote: rpath, Size: e.size, SHA256: sum}
-	rec := store.PulledFile{LA: r.la.Code, Path: rpath, Size: e.size, ModTime: e.mtime, SHA256: sum, Name: e.name, At: r.cfg.Now()}
-	var old store.PulledFile
-	var found bool
-	if err := r.cfg.DB.View(func(tx *store.Tx) error {
-		old, found, err = tx.Pulled(rec.LA, rec.Path, rec.Size, rec.ModTime, rec.SHA256)
-		return err
-	}); err != nil {
+	f := File{LA: r.remote.LA, MailboxID: r.mb.ID(), Name: e.Name, Remote: rpath, Size: e.Size, SHA256: sum}
+	rec := PulledFile{LA: r.remote.LA, Path: rpath, Size: e.Size, ModTime: e.ModTime, SHA256: sum, Name: e.Name, At: r.cfg.Now()}
+	old, found, err := r.cfg.Store.Pulled(rec)
+	if err != nil {
 		return File{}, false, err
 	}
 	if found && old.Delivered {
 		f.Already = true
 		return f, true, nil
 	}
-	dst := filepath.Join(inbox, e.name)
+	dst := filepath.Join(inbox, e.Name)
 	if _, err := os.Lstat(dst); err == nil {
 		same, err := hasSum(dst, sum)
 		if err != nil {
 			return File{}, false, err
 		}
 		if !same {
-			r.problem(e.name, "the local inbox already holds a different %s: the remote file stays", e.name)
+			r.problem(e.Name, "the local inbox already holds a different %s: the remote file stays", e.Name)
 			return File{}, false, nil
 		}
 		f.Already = true
@@ -212,7 +161,7 @@ func (r *laRun) pullFile(s *session, e rentry) (File, bool, error) {
 	if found {
 		// Recorded, then cut off before it was marked delivered: it may
 		// have been renamed into the inbox and taken by the ingest since.
-		taken, err := archived(r.mb.ArchiveInDir(), e.name, sum)
+		taken, err := archived(r.mb.ArchiveInDir(), e.Name, sum)
 		if err != nil {
 			return File{}, false, err
 		}
@@ -220,42 +169,36 @@ func (r *laRun) pullFile(s *session, e rentry) (File, bool, error) {
 			f.Already = true
 			return f, true, r.delivered(rec)
 		}
-	} else if err := r.cfg.DB.Update(func(tx *store.Tx) error { return tx.RecordPulled(rec) }); err != nil {
+	} else if err := r.cfg.Store.RecordPulled(rec); err != nil {
 		return File{}, false, err
 	}
-	if err := hook("recorded", e.name); err != nil {
+	if err := hook("recorded", e.Name); err != nil {
 		return File{}, false, err
 	}
 	if err := linkNoReplace(tmp, dst); err != nil {
-		return File{}, false, fmt.Errorf("pull %s into the inbox: %w", e.name, err)
+		return File{}, false, fmt.Errorf("pull %s into the inbox: %w", e.Name, err)
 	}
 	if err := mesh.SyncDir(inbox); err != nil {
 		return File{}, false, err
 	}
-	if err := hook("renamed", e.name); err != nil {
+	if err := hook("renamed", e.Name); err != nil {
 		return File{}, false, err
 	}
 	return f, true, r.delivered(rec)
 }
 
 // delivered marks rec delivered, with an audit entry.
-func (r *laRun) delivered(rec store.PulledFile) error {
+func (r *laRun) delivered(rec PulledFile) error {
 	rec.Delivered = true
-	return r.cfg.DB.Update(func(tx *store.Tx) error {
-		if err := tx.RecordPulled(rec); err != nil {
-			return err
-		}
-		return tx.Audit(store.AuditEvent{At: r.cfg.Now(), Action: "remote_pulled", LA: rec.LA, Note: rec.Name,
-			Counts: map[string]int{"bytes": int(rec.Size)}})
-	})
+	return r.cfg.Store.RecordDelivered(rec, r.cfg.Now())
 }
 
 // download copies the remote file rpath into tmp (created or truncated),
 // at most limit bytes, fsyncs it, gives it the remote modification time
 // and returns its hex SHA-256. It fails with errChanged when the remote
-// file is gone or its size is not e.size any more. On any error tmp is
+// file is gone or its size is not e.Size any more. On any error tmp is
 // removed.
-func download(s *session, rpath, tmp string, e rentry, limit int64) (sum string, err error) {
+func download(s *session, rpath, tmp string, e mesh.FolderFile, limit int64) (sum string, err error) {
 	src, err := s.sftp.Open(rpath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", errChanged
@@ -266,7 +209,7 @@ func download(s *session, rpath, tmp string, e rentry, limit int64) (sum string,
 	defer src.Close()
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
-		return "", fmt.Errorf("pull %s: %w", e.name, err)
+		return "", fmt.Errorf("pull %s: %w", e.Name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -280,17 +223,17 @@ func download(s *session, rpath, tmp string, e rentry, limit int64) (sum string,
 	if err != nil {
 		return "", fmt.Errorf("download %s: %w", rpath, err)
 	}
-	if n != e.size {
+	if n != e.Size {
 		return "", errChanged
 	}
 	if err = out.Sync(); err != nil {
-		return "", fmt.Errorf("pull %s: %w", e.name, err)
+		return "", fmt.Errorf("pull %s: %w", e.Name, err)
 	}
 	if err = out.Close(); err != nil {
-		return "", fmt.Errorf("pull %s: %w", e.name, err)
+		return "", fmt.Errorf("pull %s: %w", e.Name, err)
 	}
-	if err = os.Chtimes(tmp, e.mtime, e.mtime); err != nil {
-		return "", fmt.Errorf("pull %s: %w", e.name, err)
+	if err = os.Chtimes(tmp, e.ModTime, e.ModTime); err != nil {
+		return "", fmt.Errorf("pull %s: %w", e.Name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -14,7 +14,6 @@ import (
 	"sort"
 
 	"cpis/mesh"
-	"cpis/store"
 )
 
 // Push delivers the outbox messages of every LA with a remote mailbox (or
@@ -36,12 +35,8 @@ func pushLA(ctx context.Context, r *laRun) error {
 	// A control file whose data file is gone was delivered with it by a
 	// run cut off between archiving the two: archive it now.
 	for _, c := range orphans {
-		var p store.PushedFile
-		var ok bool
-		if err := r.cfg.DB.View(func(tx *store.Tx) error {
-			p, ok, err = tx.Pushed(r.la.Code, c)
-			return err
-		}); err != nil {
+		p, ok, err := r.cfg.Store.Pushed(r.remote.LA, c)
+		if err != nil {
 			return err
 		}
 		if ok {
@@ -62,11 +57,11 @@ func pushLA(ctx context.Context, r *laRun) error {
 		return err
 	}
 	defer s.Close()
-	for _, name := range data {
+	for _, m := range data {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := r.pushMessage(s, name); err != nil {
+		if err := r.pushMessage(s, m.name, m.ctl); err != nil {
 			return err
 		}
 	}
@@ -74,46 +69,41 @@ func pushLA(ctx context.Context, r *laRun) error {
 }
 
 // outboxFiles returns the data files of the outbox whose control file is
-// there, and the control files without a data file, each sorted by name.
-func outboxFiles(dir string) (data, orphans []string, err error) {
+// there (mesh.Pair), each with its control file's name, and the control
+// files without a data file, each sorted by name.
+func outboxFiles(dir string) (data []outMessage, orphans []string, err error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctls := map[string]bool{}
-	var all []string
+	var files []mesh.FolderFile
 	for _, de := range des {
-		n := de.Name()
-		if mesh.IsTempName(n) || !de.Type().IsRegular() {
-			continue
-		}
-		if mesh.IsControlName(n) {
-			ctls[n] = true
-		} else {
-			all = append(all, n)
+		if n := de.Name(); !mesh.IsTempName(n) && de.Type().IsRegular() {
+			files = append(files, mesh.FolderFile{Name: n})
 		}
 	}
-	paired := map[string]bool{}
-	for _, n := range all {
-		c := mesh.ControlName(n)
-		paired[c] = true
-		if ctls[c] {
-			data = append(data, n)
+	msgs, lone := mesh.Pair(files)
+	for _, m := range msgs {
+		if m.Control == nil {
+			continue // the hub writes the control file last
+		}
+		for _, d := range m.Data {
+			data = append(data, outMessage{name: d.Name, ctl: m.Control.Name})
 		}
 	}
-	for c := range ctls {
-		if !paired[c] {
-			orphans = append(orphans, c)
-		}
+	sort.Slice(data, func(i, j int) bool { return data[i].name < data[j].name })
+	for _, c := range lone {
+		orphans = append(orphans, c.Name)
 	}
-	sort.Strings(orphans)
-	return data, orphans, nil // ReadDir sorts by name
+	return data, orphans, nil
 }
 
+// outMessage is an outbox data file and its control file.
+type outMessage struct{ name, ctl string }
+
 // pushMessage delivers the outbox data file name and then its control
-// file, records the delivery and the collection, and archives both.
-func (r *laRun) pushMessage(s *session, name string) error {
-	ctlName := mesh.ControlName(name)
+// file ctlName, records the delivery and the collection, and archives both.
+func (r *laRun) pushMessage(s *session, name, ctlName string) error {
 	df, ok, err := r.pushFile(s, name)
 	if err != nil || !ok {
 		return err
@@ -126,26 +116,11 @@ func (r *laRun) pushMessage(s *session, name string) error {
 		return err
 	}
 	now := r.cfg.Now()
-	err = r.cfg.DB.Update(func(tx *store.Tx) error {
-		old, found, err := tx.Pushed(r.la.Code, name)
-		if err != nil {
-			return err
-		}
-		if found && old.Size == df.Size && old.SHA256 == df.SHA256 {
-			return nil // recorded by a run cut off before archiving
-		}
-		for _, f := range []File{df, cf} {
-			if err := tx.RecordPushed(store.PushedFile{LA: f.LA, Name: f.Name, Path: f.Remote, Size: f.Size, SHA256: f.SHA256, At: now}); err != nil {
-				return err
-			}
-		}
-		if err := tx.RecordCollection(store.Collection{LA: r.la.Code, MailboxID: r.mb.ID(), Name: name, At: now, By: store.CollectedByPush}); err != nil {
-			return err
-		}
-		return tx.Audit(store.AuditEvent{At: now, Action: "remote_pushed", LA: r.la.Code, Note: name,
-			Counts: map[string]int{"bytes": int(df.Size)}})
-	})
-	if err != nil {
+	pushed := func(f File) PushedFile {
+		return PushedFile{LA: f.LA, Name: f.Name, Path: f.Remote, Size: f.Size, SHA256: f.SHA256, At: now}
+	}
+	if err := r.cfg.Store.RecordPushed(PushedMessage{LA: r.remote.LA, MailboxID: r.mb.ID(),
+		Data: pushed(df), Control: pushed(cf), At: now}); err != nil {
 		return err
 	}
 	if err := hook("recorded", name); err != nil {
@@ -183,7 +158,7 @@ func (r *laRun) pushFile(s *session, name string) (File, bool, error) {
 		return File{}, false, fmt.Errorf("push %s: %w", name, err)
 	}
 	rpath := path.Join(r.remote.Outbox, name)
-	f := File{LA: r.la.Code, MailboxID: r.mb.ID(), Name: name, Remote: rpath, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))}
+	f := File{LA: r.remote.LA, MailboxID: r.mb.ID(), Name: name, Remote: rpath, Size: fi.Size(), SHA256: hex.EncodeToString(h.Sum(nil))}
 
 	if rfi, err := s.sftp.Stat(rpath); err == nil {
 		if rfi.Size() == f.Size {

@@ -4,7 +4,9 @@
 // inbox into the LA's local inbox, where the ingest takes them; Push
 // delivers each local outbox message to the remote outbox and archives it
 // as collected. The daemon's pull and push jobs call them; `cpis remotes`
-// records which LA has a remote mailbox (store.Remote).
+// records which LA has a remote mailbox. What they read and record in the
+// hub's store goes through the Store interface (batch/meshstore fills it
+// from the store).
 //
 // The remote folders are named from the hub's side, like the local ones:
 // Remote.Inbox is where the LA (or its transfer service) puts returns for
@@ -21,17 +23,18 @@
 //   - A remote file is never brought twice and never lost, whatever breaks
 //     (connection, process): it is downloaded under ".<name>.tmp" in the
 //     local inbox (size limit enforced while copying, fsynced), recorded in
-//     the store with its path, size, modification time and SHA-256, renamed
+//     the Store with its path, size, modification time and SHA-256, renamed
 //     into the inbox (never over an existing file), marked delivered, and
-//     only then deleted remotely. A file the store has recorded is not
+//     only then deleted remotely. A file the Store has recorded is not
 //     brought again: the remaining steps are finished (the remote delete,
 //     typically). A file already in the local inbox under that name with
 //     the same SHA-256 counts as pulled; with other content the remote
 //     file stays and is reported.
 //   - Pull takes a remote data file once its control file (mesh.ControlName)
-//     is there, or, without one, once its remote modification time is
-//     SettleTime before the real clock; then its control file. Work in
-//     progress (mesh.IsTempName), folders and links are never read.
+//     is there, or, without one, once its remote modification time has
+//     settled by the real clock (mesh.Pair, mesh.Message.Ready); then its
+//     control file. Work in progress (mesh.IsTempName), folders and links
+//     are never read.
 //   - Push delivers each outbox message whose control file is there (the
 //     hub writes the data file, then its control file): the data file is
 //     uploaded as "<name>.part", its size checked, renamed to <name>
@@ -50,17 +53,14 @@ import (
 	"sync"
 	"time"
 
+	"cpis/mesh"
 	"cpis/mesh/local"
-	"cpis/store"
 )
 
 // Defaults of Config.
 const (
 	DefaultSizeLimit   int64 = 512 << 20
 	DefaultDialTimeout       = 30 * time.Second
-	// SettleTime is how long a remote data file without a control file
-	// must go unmodified before Pull takes it.
-	SettleTime = local.SettleTime
 	// parallel bounds how many LAs are served at once.
 	parallel = 4
 )
@@ -75,11 +75,85 @@ var (
 	ErrAuth = errors.New("authentication refused")
 )
 
+// Remote is an LA's mailbox on another SFTP server: where and as whom the
+// hub logs in, and its folders, named from the hub's side like the local
+// ones (the hub pulls returns from Inbox and pushes messages to Outbox).
+type Remote struct {
+	LA string // the LA's code
+	// MailboxID is the LA's mailbox ID; "" when the LA is not one of the
+	// hub's authorities (that LA then fails).
+	MailboxID string
+	Addr      string // host:port
+	User      string
+	KeyFile   string // the private key the hub logs in with
+	Inbox     string // remote folder the hub pulls returns from
+	Outbox    string // remote folder the hub pushes messages to
+}
+
+// PulledFile is the record of a remote file the pull brings into the local
+// inbox: made (Delivered false) before the file is renamed into the local
+// inbox, marked Delivered after, and the remote file is deleted only then.
+type PulledFile struct {
+	LA      string
+	Path    string    // remote path
+	Size    int64     // bytes
+	ModTime time.Time // remote modification time
+	SHA256  string    // hex, of the bytes as stored
+	Name    string    // name in the local inbox
+	At      time.Time
+	// Delivered says the file is in the local inbox under Name (or was
+	// taken from it since).
+	Delivered bool
+}
+
+// PushedFile is the record of an outbox file the push delivered.
+type PushedFile struct {
+	LA     string
+	Name   string // name in the local outbox
+	Path   string // remote path
+	Size   int64
+	SHA256 string // hex
+	At     time.Time
+}
+
+// PushedMessage is an outbox message the push delivered: its data file,
+// then its control file.
+type PushedMessage struct {
+	LA, MailboxID string
+	Data, Control PushedFile
+	At            time.Time
+}
+
+// Store is what Pull and Push read and record in the hub's store. Each
+// method is one transaction of its own.
+type Store interface {
+	// Remotes returns the remote mailboxes, by LA code: those of las, or
+	// all when las is empty.
+	Remotes(las []string) ([]Remote, error)
+	// Pulled returns the record of the remote file version f names (its
+	// LA, Path, Size, ModTime and SHA256); ok is false when there is none.
+	Pulled(f PulledFile) (rec PulledFile, ok bool, err error)
+	// RecordPulled adds or replaces the record of f.
+	RecordPulled(f PulledFile) error
+	// RecordDelivered records f as Delivered, with the audit event
+	// "remote_pulled" at time at.
+	RecordDelivered(f PulledFile, at time.Time) error
+	// Pushed returns the latest delivery of LA la's outbox file name; ok
+	// is false when there is none.
+	Pushed(la, name string) (rec PushedFile, ok bool, err error)
+	// RecordPushed records m's two files delivered, the collection of its
+	// data file by push and the audit event "remote_pushed"; nothing when
+	// its data file is recorded already with the same size and SHA-256
+	// (by a run cut off before archiving).
+	RecordPushed(m PushedMessage) error
+}
+
 // Config configures Pull and Push.
 type Config struct {
 	// DataDir is the hub's data directory (mailboxes, archive, known_hosts).
 	DataDir string
-	DB      *store.DB
+	// Store holds the remote mailboxes and the records of files moved.
+	Store Store
 	// Now is the clock of records and audit times (--now).
 	Now func() time.Time
 	// RealNow is the wall clock of the settle rule; nil means time.Now.
@@ -96,8 +170,8 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.DataDir == "" || c.DB == nil {
-		return errors.New("remote: DataDir and DB are required")
+	if c.DataDir == "" || c.Store == nil {
+		return errors.New("remote: DataDir and Store are required")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -141,23 +215,12 @@ type Problem struct {
 	Reason string `json:"reason"`
 }
 
-// LAError is an LA that could not be served (host key, login, network,
-// local disk); the others still were.
-type LAError struct {
-	LA  string
-	Err error
-}
-
-func (e *LAError) Error() string { return fmt.Sprintf("LA %s: %v", e.LA, e.Err) }
-
-func (e *LAError) Unwrap() error { return e.Err }
-
 // Result is what a Pull or Push did, by LA then file.
 type Result struct {
 	LAs      int // LAs with a remote mailbox served (failed ones included)
 	Files    []File
 	Problems []Problem
-	Failed   []*LAError
+	Failed   []*mesh.LAError // the LAs that could not be served (host key, login, network, local disk)
 }
 
 // Counts summarises r for a job listing.
@@ -184,15 +247,14 @@ func hook(step, name string) error {
 // laRun is one LA's part of a run.
 type laRun struct {
 	cfg      *Config
-	la       store.Authority
-	remote   store.Remote
+	remote   Remote
 	mb       *local.Mailbox
 	files    []File
 	problems []Problem
 }
 
 func (r *laRun) problem(name, format string, args ...any) {
-	p := Problem{LA: r.la.Code, Name: name, Reason: fmt.Sprintf(format, args...)}
+	p := Problem{LA: r.remote.LA, Name: name, Reason: fmt.Sprintf(format, args...)}
 	r.cfg.Log.Warn("remote mailbox file left in place", "la", p.LA, "file", name, "reason", p.Reason)
 	r.problems = append(r.problems, p)
 }
@@ -203,32 +265,8 @@ func run(ctx context.Context, cfg Config, job string, do func(context.Context, *
 	if err := cfg.defaults(); err != nil {
 		return Result{}, err
 	}
-	var remotes []store.Remote
-	authorities := map[string]store.Authority{}
-	want := map[string]bool{}
-	for _, c := range cfg.LAs {
-		want[c] = true
-	}
-	if err := cfg.DB.View(func(tx *store.Tx) error {
-		all, err := tx.Remotes()
-		if err != nil {
-			return err
-		}
-		for _, r := range all {
-			if len(want) > 0 && !want[r.LA] {
-				continue
-			}
-			remotes = append(remotes, r)
-			a, ok, err := tx.Authority(r.LA)
-			if err != nil {
-				return err
-			}
-			if ok {
-				authorities[r.LA] = a
-			}
-		}
-		return nil
-	}); err != nil {
+	remotes, err := cfg.Store.Remotes(cfg.LAs)
+	if err != nil {
 		return Result{}, fmt.Errorf("%s: %w", job, err)
 	}
 
@@ -245,16 +283,15 @@ func run(ctx context.Context, cfg Config, job string, do func(context.Context, *
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			a, ok := authorities[rm.LA]
-			r := &laRun{cfg: &cfg, la: a, remote: rm}
+			r := &laRun{cfg: &cfg, remote: rm}
 			var err error
 			switch {
-			case !ok:
+			case rm.MailboxID == "":
 				err = fmt.Errorf("LA %s is not one of the hub's authorities", rm.LA)
 			case ctx.Err() != nil:
 				err = ctx.Err()
 			default:
-				r.mb = local.Open(cfg.DataDir, a.MailboxID)
+				r.mb = local.Open(cfg.DataDir, rm.MailboxID)
 				err = do(ctx, r)
 			}
 			if err != nil {
@@ -265,7 +302,7 @@ func run(ctx context.Context, cfg Config, job string, do func(context.Context, *
 			res.Files = append(res.Files, r.files...)
 			res.Problems = append(res.Problems, r.problems...)
 			if err != nil {
-				res.Failed = append(res.Failed, &LAError{LA: rm.LA, Err: err})
+				res.Failed = append(res.Failed, &mesh.LAError{LA: rm.LA, Err: err})
 			}
 		}()
 	}

@@ -20,6 +20,7 @@ import (
 	"cpis/mesh/local"
 	"cpis/mesh/remote"
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 	"cpis/store"
 )
 
@@ -217,7 +218,7 @@ func TestHostKeys(t *testing.T) {
 			h.addRemote("202", p.addr, bad)
 			want := remote.ErrUnknownHost
 			if changed {
-				_, other := writeKey(t, t.TempDir(), "other")
+				_, other := sshtest.WriteKey(t, t.TempDir(), "other")
 				h.trust(p.addr, other)
 				want = remote.ErrHostKeyChanged
 			}
@@ -445,7 +446,7 @@ func TestKeyProblems(t *testing.T) {
 		if len(res.Failed) != 1 || !strings.Contains(res.Failed[0].Error(), "readable by its owner only") {
 			t.Errorf("open key: %v", res.Failed)
 		}
-		wrong, _ := writeKey(t, h.keys, "wrong")
+		wrong, _ := sshtest.WriteKey(t, h.keys, "wrong")
 		acct.key = wrong
 		h.addRemote("841", srv.addr, acct)
 		res = h.push(h.cfg())

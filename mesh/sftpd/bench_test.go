@@ -1,22 +1,15 @@
 package sftpd_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 )
 
 // BenchmarkUpload200MB uploads a 200 MB file with the OpenSSH sftp client
@@ -28,21 +21,12 @@ import (
 //	go test -run '^$' -bench Upload200MB ./mesh/sftpd
 //	CPIS_BENCH_CIPHER=chacha20-poly1305@openssh.com go test -run '^$' -bench Upload200MB ./mesh/sftpd
 //
-// Needs sftp, /usr/sbin/sshd and sftp-server (openssh-server); skipped
-// otherwise. Run as root, it creates sshd's /run/sshd when missing.
+// Needs sftp, /usr/sbin/sshd and sftp-server (openssh-server): skipped
+// otherwise, failed where CPIS_TEST_REQUIRE names them (cpis/store/testenv).
+// Run as root, it creates sshd's /run/sshd when missing.
 func BenchmarkUpload200MB(b *testing.B) {
-	needSFTP(b)
-	sshd := "/usr/sbin/sshd"
-	server := ""
-	for _, p := range []string{"/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"} {
-		if _, err := os.Stat(p); err == nil {
-			server = p
-			break
-		}
-	}
-	if _, err := os.Stat(sshd); err != nil || server == "" {
-		b.Skip("OpenSSH sshd and sftp-server are not installed (apt-get install openssh-server)")
-	}
+	sshtest.NeedSFTP(b)
+	server := sshtest.SFTPServerPath(b)
 	cipher := os.Getenv("CPIS_BENCH_CIPHER")
 	if cipher == "" {
 		cipher = "aes128-gcm@openssh.com"
@@ -53,32 +37,21 @@ func BenchmarkUpload200MB(b *testing.B) {
 	src := filepath.Join(b.TempDir(), "upload.csv")
 	writeRandom(b, src, size)
 	osshDir := b.TempDir()
-	port := startSSHD(b, sshd, server, e.keys[la841])
+	sshd := sshtest.StartSSHD(b, sshtest.SSHDOptions{SFTPServer: server})
+	sshd.Authorize(b, sshtest.PublicKey(b, e.keys[la841]))
+	port := sshd.Port
 
 	run := func(label string, port int, user, dest string) time.Duration {
 		b.Helper()
-		bf := filepath.Join(b.TempDir(), "batch")
-		if err := os.WriteFile(bf, []byte("put "+src+" "+dest+"\n"), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "sftp", "-F", "/dev/null", "-q", "-b", bf, "-i", e.keys[la841], "-P", strconv.Itoa(port),
-			"-c", cipher, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-			"-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", user+"@127.0.0.1")
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.local}
+		client := sshtest.SFTP{Port: port, User: user, Key: e.keys[la841], Home: e.local, Timeout: 5 * time.Minute, Args: []string{"-q", "-c", cipher}}
 		start := time.Now()
-		out, err := cmd.CombinedOutput()
+		out, err := client.Run(b, "put "+src+" "+dest+"\n")
 		d := time.Since(start)
 		b.Logf("%s: %v", label, d)
 		if err != nil {
 			b.Fatalf("sftp put to port %d: %v\n%s", port, err, out)
 		}
 		return d
-	}
-	me, err := user.Current()
-	if err != nil {
-		b.Fatal(err)
 	}
 	var hub, ossh time.Duration
 	n := 0
@@ -88,9 +61,9 @@ func BenchmarkUpload200MB(b *testing.B) {
 		// Alternate which goes first, so neither always gets a warm cache.
 		if i%2 == 0 {
 			hub += run("hub", e.port, la841, "/inbox/"+name)
-			ossh += run("openssh", port, me.Username, filepath.Join(osshDir, name))
+			ossh += run("openssh", port, sshd.User, filepath.Join(osshDir, name))
 		} else {
-			ossh += run("openssh", port, me.Username, filepath.Join(osshDir, name))
+			ossh += run("openssh", port, sshd.User, filepath.Join(osshDir, name))
 			hub += run("hub", e.port, la841, "/inbox/"+name)
 		}
 		b.StopTimer()
@@ -124,70 +97,5 @@ func writeRandom(b *testing.B, path string, n int) {
 		if _, err := f.Write(buf); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// startSSHD runs sshd (foreground, its own config) on a free loopback port
-// with the public half of keyFile authorized, and stops it at cleanup.
-func startSSHD(b *testing.B, sshd, server, keyFile string) int {
-	b.Helper()
-	if os.Geteuid() == 0 {
-		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			b.Skipf("sshd needs /run/sshd: %v", err)
-		}
-	}
-	dir := b.TempDir()
-	hostKey, _ := writeKey(b, dir, "host_key")
-	signer, err := ssh.ParsePrivateKey(fileBytes(b, keyFile))
-	if err != nil {
-		b.Fatal(err)
-	}
-	auth := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(auth, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cfg := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfg, []byte(strings.Join([]string{
-		"Port " + strconv.Itoa(port),
-		"ListenAddress 127.0.0.1",
-		"HostKey " + hostKey,
-		"AuthorizedKeysFile " + auth,
-		"PidFile none",
-		"StrictModes no",
-		"UsePAM no",
-		"PasswordAuthentication no",
-		"KbdInteractiveAuthentication no",
-		"PermitRootLogin prohibit-password",
-		"Subsystem sftp " + server,
-		"",
-	}, "\n")), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(sshd, "-D", "-e", "-f", cfg)
-	var logBuf strings.Builder
-	cmd.Stderr = &logBuf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("sshd did not start: %v\n%s", err, logBuf.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -2,23 +2,17 @@ package sftpd_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 	"cpis/store"
 )
 
@@ -34,36 +28,6 @@ type env struct {
 	mu      sync.Mutex
 	events  []sftpd.Event
 	collect []string // "mailbox/file" passed to OnCollected
-}
-
-func needSFTP(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("sftp"); err != nil {
-		t.Skip("the OpenSSH sftp client is not on PATH (apt-get install openssh-client)")
-	}
-}
-
-// writeKey makes an ed25519 key pair, writes the private key (OpenSSH
-// format, 0600) to dir/name and returns the public key.
-func writeKey(t testing.TB, dir, name string) (string, ssh.PublicKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path, k
 }
 
 // newEnv starts a server; change adjusts its config.
@@ -84,7 +48,7 @@ func newEnv(t testing.TB, change func(*sftpd.Config)) *env {
 	keyDir := t.TempDir()
 	if err := db.Update(func(tx *store.Tx) error {
 		for la, mb := range map[string]string{"841": "LA841HC001", "842": "LA842HC001"} {
-			path, pub := writeKey(t, keyDir, "id_"+la)
+			path, pub := sshtest.WriteKey(t, keyDir, "id_"+la)
 			e.keys[mb] = path
 			if _, err := tx.AddKey(la, mb, pub, "", time.Now()); err != nil {
 				return err
@@ -167,25 +131,11 @@ func (e *env) localFile(name, content string) string {
 	return p
 }
 
-// sftp runs the OpenSSH client in batch mode as user with key, and
-// returns its combined output and error.
+// sftp runs the OpenSSH client in batch mode as user with key, in the
+// client's own folder, and returns its combined output and error.
 func (e *env) sftp(user, key, batch string, extra ...string) (string, error) {
 	e.t.Helper()
-	bf := filepath.Join(e.t.TempDir(), "batch")
-	if err := os.WriteFile(bf, []byte(batch), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	args := append([]string{"-F", "/dev/null", "-b", bf, "-i", key, "-P", strconv.Itoa(e.port),
-		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-		"-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"}, extra...)
-	args = append(args, user+"@127.0.0.1")
-	cmd := exec.CommandContext(ctx, "sftp", args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.local}
-	cmd.Dir = e.local
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return sshtest.SFTP{Port: e.port, User: user, Key: key, Home: e.local, Args: extra}.Run(e.t, batch)
 }
 
 // tree returns every file under mailboxes/ with its content, and every

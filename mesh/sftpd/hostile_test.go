@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 	"cpis/store"
 )
 
@@ -67,7 +68,7 @@ func aboveDataDir(data string) []string {
 }
 
 func TestHostileUploadOutside(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	for _, c := range []struct {
 		name, batch string
 	}{

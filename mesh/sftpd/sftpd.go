@@ -64,7 +64,8 @@ const (
 	DefaultHandshakeTimeout       = 30 * time.Second
 )
 
-// KeyStore tells which mailbox a public key opens. *store.DB is one.
+// KeyStore tells which mailbox a public key opens (the hub's store is
+// one: batch/meshstore).
 type KeyStore interface {
 	// MailboxForKey returns the mailbox ID key is registered for; ok is
 	// false for a key not registered.
@@ -90,8 +91,9 @@ const (
 )
 
 // Event is one audit entry of an SFTP session: who did what to which path
-// (as the client named it) and how it ended. Never file content. Its
-// fields are those of store.SFTPEvent, to which it converts.
+// (as the client named it) and how it ended. Never file content.
+// batch/meshstore converts it to the store's SFTP audit record, which has
+// the same fields.
 type Event struct {
 	At          time.Time
 	Session     uint64 // connection number, counted from the server's start

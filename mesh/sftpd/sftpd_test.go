@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 )
 
 const (
@@ -28,7 +29,7 @@ func logout(bytes int64) sftpd.Event {
 }
 
 func TestUploadReturn(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	e := newEnv(t, nil)
 	src := e.localFile(ret, body)
 	before := e.tree()
@@ -58,7 +59,7 @@ func TestUploadReturn(t *testing.T) {
 
 // WinSCP uploads as name.filepart, then renames.
 func TestFilepartUploadAndRename(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	e := newEnv(t, nil)
 	src := e.localFile(ret, body)
 	before := e.tree()
@@ -92,7 +93,7 @@ func TestFilepartUploadAndRename(t *testing.T) {
 }
 
 func TestListRoot(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	e := newEnv(t, nil)
 	e.put(la841+"/inbox/.x.csv.tmp", "hub work in progress")
 	e.put(la841+"/outbox/"+resp, "r")
@@ -108,7 +109,7 @@ func TestListRoot(t *testing.T) {
 }
 
 func TestDownloadAndDeleteResponse(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	e := newEnv(t, nil)
 	e.put(la841+"/outbox/"+resp, "message_id,line\r\n")
 	e.put(la841+"/outbox/"+respC, "<DTSControl/>")
@@ -144,7 +145,7 @@ func TestDownloadAndDeleteResponse(t *testing.T) {
 // Every refusal: the command fails, the mailbox tree is as it was, and the
 // audit has the refusal.
 func TestRefusals(t *testing.T) {
-	needSFTP(t)
+	sshtest.NeedSFTP(t)
 	const existing = "CPIS_841_DELTA_20261120.csv"
 	cases := []struct {
 		name  string
@@ -220,7 +221,7 @@ func TestRefusals(t *testing.T) {
 			switch c.key {
 			case "":
 			case "wrong":
-				key, _ = writeKey(t, t.TempDir(), "id_wrong")
+				key, _ = sshtest.WriteKey(t, t.TempDir(), "id_wrong")
 			default:
 				key = e.keys[c.key]
 			}
