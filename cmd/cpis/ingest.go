@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/ingest"
+	"cpis/batch/jobs"
 	"cpis/store"
 )
 
@@ -54,7 +54,10 @@ Example:
 				return err
 			}
 			printIngest(g.stdout, rep, asJSON)
-			return ingestFailure(rep)
+			if asJSON && len(rep.Results) == 0 {
+				printWaiting(g.stderr, rep)
+			}
+			return rep.Failure()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message taken")
@@ -62,22 +65,16 @@ Example:
 	return cmd
 }
 
-func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (*ingest.Report, error) {
-	cfg := ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, LAs: las, Log: g.log(), SizeLimit: g.sizeLimit}
+func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (jobs.IngestResult, error) {
 	stop := progress(g, "ingest")
 	defer stop()
-	return ingest.Run(ctx, cfg)
-}
-
-func ingestFailure(rep *ingest.Report) error {
-	if len(rep.Failed) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%d LA(s) could not be processed; the others were", len(rep.Failed))
+	return jobs.Ingest(ctx, g.env(db), jobs.IngestOptions{LAs: las})
 }
 
 // printIngest prints the run's results: JSON lines or a table and totals.
-func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
+// A table of nothing says why: nothing waited, every LA failed, or DELTA
+// returns wait behind a held FULL return.
+func printIngest(w io.Writer, rep jobs.IngestResult, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, r := range rep.Results {
@@ -85,9 +82,8 @@ func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
 		}
 		return
 	}
-	if len(rep.Results) == 0 {
-		fmt.Fprintln(w, "No returns were waiting.")
-	} else {
+	switch {
+	case len(rep.Results) > 0:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "LA\tFILE\tCODE\tDETAIL\tREAD\tAPPLIED\tREJECTED\tWARNINGS\tWITHDRAWN")
 		var tot store.Counts
@@ -101,9 +97,31 @@ func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
 		}
 		fmt.Fprintf(tw, "total\t%d message(s)\t\t\t%d\t%d\t%d\t%d\t%d\n", len(rep.Results), tot.Read, tot.Applied, tot.Rejected, tot.Warnings, tot.Withdrawn)
 		tw.Flush()
+	case rep.AllFailed():
+		fmt.Fprintln(w, "No returns were taken: every LA failed.")
+	case len(rep.Waiting) > 0:
+		printWaiting(w, rep)
+	default:
+		fmt.Fprintln(w, "No returns were waiting.")
 	}
 	for _, f := range rep.Failed {
 		fmt.Fprintf(w, "FAILED %s\n", f)
+	}
+}
+
+// printWaiting says which LAs' DELTA returns wait behind a held FULL
+// return, and which: the reason a run took nothing.
+func printWaiting(w io.Writer, rep jobs.IngestResult) {
+	if len(rep.Waiting) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "No returns were taken: DELTA returns wait behind a held FULL return.")
+	for i := 0; i < len(rep.Waiting); {
+		first, n := rep.Waiting[i], 0
+		for ; i < len(rep.Waiting) && rep.Waiting[i].LA == first.LA && rep.Waiting[i].Held == first.Held; i++ {
+			n++
+		}
+		fmt.Fprintf(w, "LA %s: %d DELTA return(s) wait behind the held FULL return %s (release or discard it: cpis returns list).\n", first.LA, n, first.Held)
 	}
 }
 
