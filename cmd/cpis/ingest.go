@@ -31,6 +31,10 @@ interrupted is finished first.
 ID, with the keys la, message_id, file, code, detail_code, read, applied,
 rejected, warnings, withdrawn.
 
+A run that takes nothing says why: nothing was waiting, every LA failed,
+or DELTA returns wait behind a held FULL return (each LA named with the
+held return's message ID; with --json this goes to stderr).
+
 Exit codes: 0 done, whatever the files' codes; 1 if any LA could not be
 processed (the others still were); 2 usage.
 Example:
@@ -53,10 +57,7 @@ Example:
 			if err != nil {
 				return err
 			}
-			printIngest(g.stdout, rep, asJSON)
-			if asJSON && len(rep.Results) == 0 {
-				printWaiting(g.stderr, rep)
-			}
+			showIngest(g, rep, asJSON)
 			return rep.Failure()
 		},
 	}
@@ -69,6 +70,16 @@ func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (job
 	stop := progress(g, "ingest")
 	defer stop()
 	return jobs.Ingest(ctx, g.env(db), jobs.IngestOptions{LAs: las})
+}
+
+// showIngest prints an ingest run as the commands do: printIngest on
+// stdout, and with --json (stdout holds the objects only) why nothing was
+// taken on stderr.
+func showIngest(g *globals, rep jobs.IngestResult, asJSON bool) {
+	printIngest(g.stdout, rep, asJSON)
+	if asJSON && len(rep.Results) == 0 {
+		printWaiting(g.stderr, rep)
+	}
 }
 
 // printIngest prints the run's results: JSON lines or a table and totals.

@@ -109,7 +109,7 @@ func runNightly(g *globals, cmd *cobra.Command, db *store.DB, asJSON bool) (jobs
 		case jobs.IngestResult:
 			rep = res
 			if s.Err == nil {
-				printIngest(g.stdout, res, asJSON)
+				showIngest(g, res, asJSON)
 			}
 		case jobs.ExpireResult:
 			if s.Err == nil && !asJSON {
