@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"cpis/store/caldate"
+	"cpis/store/plans"
 )
 
 // Buckets of health lookups (doc.go).
@@ -155,6 +156,29 @@ func (t *Tx) AddHistory(nhs string, e HistoryEntry) error {
 // DeleteHistory removes the whole access history of nhs.
 func (t *Tx) DeleteHistory(nhs string) error {
 	return deletePrefix(t.b(bHistory), []byte(nhs))
+}
+
+// PurgeHistories removes the access history of every person among the
+// removed plans' numbers who has no plan left (domain.md: a history lives
+// only as long as a plan of its person).
+func (t *Tx) PurgeHistories(removed []plans.Key) error {
+	seen := map[string]bool{}
+	for _, k := range removed {
+		if seen[k.NHS] {
+			continue
+		}
+		seen[k.NHS] = true
+		left, err := t.PlansOf(k.NHS)
+		if err != nil {
+			return err
+		}
+		if len(left) == 0 {
+			if err := t.DeleteHistory(k.NHS); err != nil {
+				return fmt.Errorf("purge history: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // Notification is one row owed to an LA's daily access file, fixed when the

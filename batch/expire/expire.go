@@ -49,7 +49,7 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			}
 		}
 		res.Plans = len(gone)
-		if err := PurgeHistories(tx, gone); err != nil {
+		if err := tx.PurgeHistories(gone); err != nil {
 			return err
 		}
 		n, err := tx.PurgeLookupAudits(now.Add(-LookupAuditRetention))
@@ -81,26 +81,4 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 		return Result{}, fmt.Errorf("expire: %w", err)
 	}
 	return res, nil
-}
-
-// PurgeHistories removes the access history of every person among the
-// removed plans' numbers who has no plan left (domain.md).
-func PurgeHistories(tx *store.Tx, removed []plans.Key) error {
-	seen := map[string]bool{}
-	for _, k := range removed {
-		if seen[k.NHS] {
-			continue
-		}
-		seen[k.NHS] = true
-		left, err := tx.PlansOf(k.NHS)
-		if err != nil {
-			return err
-		}
-		if len(left) == 0 {
-			if err := tx.DeleteHistory(k.NHS); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

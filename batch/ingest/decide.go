@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"cpis/batch/expire"
 	"cpis/batch/returns"
 	"cpis/mesh"
 	"cpis/mesh/local"
@@ -165,7 +164,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 					return err
 				}
 			}
-			if err := expire.PurgeHistories(tx, ev.removals); err != nil {
+			if err := tx.PurgeHistories(ev.removals); err != nil {
 				return err
 			}
 			st, err := tx.LAState(l.la.Code)

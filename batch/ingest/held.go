@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"cpis/batch/returns"
 	"cpis/mesh/local"
 	"cpis/store"
 	"cpis/store/caldate"
@@ -20,6 +21,69 @@ func Open(db *store.DB) ([]*store.Message, error) {
 		return err
 	})
 	return out, err
+}
+
+// Waiting is a DELTA return left untaken in its LA's inbox behind the LA's
+// held FULL return; ingest takes it once the held return is released or
+// discarded.
+type Waiting struct {
+	LA      string
+	File    string
+	Extract caldate.Date
+	// Held is the message ID of the held FULL return it waits behind.
+	Held string
+}
+
+// waitsBehind is the rule of a held FULL return (returns.md): a DELTA
+// return of its LA dated after it, or on its date (FULL before DELTA),
+// waits untaken in the inbox, since applying it would build on plans the
+// held return may still withdraw.
+func waitsBehind(n returns.Name, held *store.Message) bool {
+	return held != nil && n.Kind == returns.Delta && n.LA == held.LA && !n.Extract.Before(held.Extract)
+}
+
+// latestHeld returns the held FULL return with the latest extract date
+// among one LA's open messages, or nil when none is held.
+func latestHeld(open []*store.Message) *store.Message {
+	var held *store.Message
+	for _, m := range open {
+		if m.State == store.Held && (held == nil || m.Extract.After(held.Extract)) {
+			held = m
+		}
+	}
+	return held
+}
+
+// WaitingBehindHeld lists the DELTA returns that wait untaken in an inbox
+// behind a held FULL return of their LA, given the open messages (Open):
+// by LA, then as the inbox lists them. It reads file names only, so a
+// return listed may still be refused when it is finally taken.
+func WaitingBehindHeld(dataDir string, open []*store.Message) ([]Waiting, error) {
+	byLA := map[string][]*store.Message{}
+	var order []string
+	for _, m := range open {
+		if _, ok := byLA[m.LA]; !ok {
+			order = append(order, m.LA)
+		}
+		byLA[m.LA] = append(byLA[m.LA], m)
+	}
+	var out []Waiting
+	for _, la := range order {
+		held := latestHeld(byLA[la])
+		if held == nil {
+			continue
+		}
+		files, err := local.Open(dataDir, held.MailboxID).InboxFiles()
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			if n, err := returns.ParseName(f.Name); err == nil && waitsBehind(n, held) {
+				out = append(out, Waiting{LA: la, File: f.Name, Extract: n.Extract, Held: held.MessageID})
+			}
+		}
+	}
+	return out, nil
 }
 
 // Release applies a held FULL return against the store as it is now, with

@@ -61,9 +61,9 @@ func (l *laRun) takeNew(ctx context.Context) error {
 		if taken[c] {
 			continue
 		}
-		// DELTA returns that come after a held FULL wait untaken in the
-		// inbox: dated after it, or on its date (FULL before DELTA).
-		if held != nil && c.named && c.problem == nil && c.name.Kind == returns.Delta && !c.name.Extract.Before(held.Extract) {
+		// A return refused anyway (c.problem) is answered now; only a
+		// well-formed DELTA waits.
+		if c.named && c.problem == nil && waitsBehind(c.name, held) {
 			l.cfg.Log.Info("DELTA waits behind a held FULL return", "la", l.la.Code, "file", c.in.Name, "held", held.MessageID)
 			continue
 		}
@@ -130,13 +130,7 @@ func (l *laRun) heldReturn() (*store.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	var held *store.Message
-	for _, m := range open {
-		if m.State == store.Held && (held == nil || m.Extract.After(held.Extract)) {
-			held = m
-		}
-	}
-	return held, nil
+	return latestHeld(open), nil
 }
 
 // prepare reads what is needed to take in: its name, control file and

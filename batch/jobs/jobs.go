@@ -1,8 +1,13 @@
-// Package jobs names the hub's batch jobs as the scheduler runs them: pull,
-// ingest, expire, notify, report and push, each a func(ctx) error over one
-// data dir and store. Every job holds the daemon's job lock while it runs,
-// so a scheduled job and a command sent to the daemon never work on the
-// same mailboxes at once.
+// Package jobs defines the hub's batch jobs once: pull, ingest, expire,
+// notify, report and push, and the nightly sequence (ingest, expire,
+// notify, report). The commands (`cpis ingest`, `cpis nightly`, ...) and
+// the daemon's scheduler run these same definitions: each job returns a
+// result the command prints and whose counts the scheduler records.
+//
+// A job does not take the job lock itself: the scheduler's functions
+// (Env.Funcs) take it around each job, and a batch command sent to the
+// daemon takes it around the whole command, so a scheduled job and a
+// command never work on the same mailboxes at once.
 package jobs
 
 import (
@@ -10,13 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"cpis/batch/expire"
-	"cpis/batch/inactive"
-	"cpis/batch/ingest"
-	"cpis/batch/notify"
 	"cpis/batch/schedule"
 	"cpis/store"
 )
@@ -25,76 +25,106 @@ import (
 type Env struct {
 	DataDir string
 	DB      *store.DB
-	Now     func() time.Time
-	Log     *slog.Logger
-	// Lock serialises batch work inside the daemon.
-	Lock *sync.Mutex
+	// Now is the clock of every date rule, message ID and audit time.
+	Now func() time.Time
+	Log *slog.Logger
+	// Lock serialises batch work inside the daemon (Funcs takes it).
+	Lock *Lock
 	// SizeLimit bounds a return (0: the default).
 	SizeLimit int64
-	// Extra adds jobs provided elsewhere (pull, push, report), by name.
-	Extra map[string]func(ctx context.Context, env Env) error
 }
 
-// ErrNotAvailable marks a job this build cannot run.
-var ErrNotAvailable = errors.New("job not available")
-
-// Funcs returns the job functions for the scheduler, each under the lock.
-func (e Env) Funcs() map[string]func(context.Context) error {
-	all := map[string]func(context.Context, Env) error{
-		schedule.Ingest: runIngest,
-		schedule.Expire: runExpire,
-		schedule.Notify: runNotify,
+func (e Env) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	for name, f := range e.Extra {
-		all[name] = f
-	}
-	out := map[string]func(context.Context) error{}
-	for _, name := range schedule.Jobs() {
-		f, ok := all[name]
-		if !ok {
-			name := name
-			out[name] = func(context.Context) error { return fmt.Errorf("%s: %w", name, ErrNotAvailable) }
-			continue
-		}
-		out[name] = func(ctx context.Context) error {
-			e.Lock.Lock()
-			defer e.Lock.Unlock()
-			return f(ctx, e)
-		}
-	}
-	return out
+	return e.Log
 }
 
-func runIngest(ctx context.Context, e Env) error {
-	rep, err := ingest.Run(ctx, ingest.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now, Log: e.Log, SizeLimit: e.SizeLimit})
-	if rep != nil {
-		schedule.AddCount(ctx, "messages", len(rep.Results))
-		schedule.AddCount(ctx, "failed_las", len(rep.Failed))
-		if err == nil && len(rep.Failed) > 0 {
-			err = fmt.Errorf("%d LA(s) could not be processed: %w", len(rep.Failed), rep.Failed[0])
-		}
-	}
-	return err
+// Result is what every job returns besides its error.
+type Result interface {
+	// Counts are what the scheduler records of a run (`cpis jobs`).
+	Counts() map[string]int
+	// Failure is the failure of some parts of the job (LAs, remote
+	// mailboxes) while the others were still served; nil when none failed.
+	Failure() error
 }
 
-func runExpire(ctx context.Context, e Env) error {
-	res, err := expire.Run(e.DB, e.Now())
-	schedule.AddCount(ctx, "plans_purged", res.Plans)
+// PartsFailed is a Result's Failure: some parts of a job failed, and
+// Unwrap gives each one's error (each a *mesh.LAError).
+type PartsFailed struct {
+	msg    string
+	failed []error
+}
+
+func (e *PartsFailed) Error() string { return e.msg }
+
+// Unwrap returns the error of each part that failed.
+func (e *PartsFailed) Unwrap() []error { return e.failed }
+
+func partsFailed[E error](msg string, failed []E) *PartsFailed {
+	errs := make([]error, len(failed))
+	for i, f := range failed {
+		errs[i] = f
+	}
+	return &PartsFailed{msg: msg, failed: errs}
+}
+
+// Job runs one of the hub's jobs with its default options, as the
+// scheduler and the nightly sequence run it.
+type Job func(ctx context.Context, e Env) (Result, error)
+
+// All returns every job, by its schedule name (schedule.Jobs).
+func All() map[string]Job {
+	return map[string]Job{
+		schedule.Pull:   func(ctx context.Context, e Env) (Result, error) { return Pull(ctx, e) },
+		schedule.Ingest: func(ctx context.Context, e Env) (Result, error) { return Ingest(ctx, e, IngestOptions{}) },
+		schedule.Expire: func(ctx context.Context, e Env) (Result, error) { return Expire(ctx, e) },
+		schedule.Notify: func(ctx context.Context, e Env) (Result, error) { return Notify(ctx, e, NotifyOptions{}) },
+		schedule.Report: func(ctx context.Context, e Env) (Result, error) { return Report(ctx, e, ReportOptions{}) },
+		schedule.Push:   func(ctx context.Context, e Env) (Result, error) { return Push(ctx, e) },
+	}
+}
+
+// outcome is a job's failure: the error that stopped it, else the failure
+// of its parts.
+func outcome(res Result, err error) error {
 	if err != nil {
 		return err
 	}
-	n, err := expire.ArchiveUncollected(e.DataDir, e.DB, e.Now())
-	schedule.AddCount(ctx, "outbox_archived", n)
-	return err
+	return res.Failure()
 }
 
-func runNotify(ctx context.Context, e Env) error {
-	if _, err := inactive.Flush(e.DataDir, e.DB); err != nil {
-		return err
+// Funcs returns the job functions for the scheduler. Each takes the job
+// lock (waiting, and logging what for, while other batch work runs),
+// records the job's counts and fails when any part of the job failed; the
+// record names the first part that failed.
+func (e Env) Funcs() map[string]func(context.Context) error {
+	if e.Lock == nil {
+		e.Lock = &Lock{}
 	}
-	written, err := notify.Run(notify.Config{DataDir: e.DataDir, DB: e.DB, Now: e.Now()})
-	schedule.AddCount(ctx, "files", len(written))
-	return err
+	out := map[string]func(context.Context) error{}
+	for name, job := range All() {
+		out[name] = func(ctx context.Context) error {
+			release, err := e.Lock.Acquire(ctx, name+" job", func(holder string) {
+				e.log().Info("job waits for the running batch work", "job", name, "running", holder)
+			})
+			if err != nil {
+				return err
+			}
+			defer release()
+			res, err := job(ctx, e)
+			for k, v := range res.Counts() {
+				schedule.AddCount(ctx, k, v)
+			}
+			err = outcome(res, err)
+			if pf := (*PartsFailed)(nil); errors.As(err, &pf) && len(pf.failed) > 0 {
+				err = fmt.Errorf("%w; first: %v", err, pf.failed[0])
+			}
+			return err
+		}
+	}
+	return out
 }
 
 // Record persists a scheduler run for `cpis jobs`.

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
+	"cpis/batch/jobs"
 	"cpis/cmd/cpis/internal/control"
 	"cpis/store"
 )
@@ -39,7 +39,7 @@ func (e forwardedExit) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 type daemonContext struct {
 	db *store.DB
 	// jobs serialises batch work: scheduled jobs and batch commands.
-	jobs *sync.Mutex
+	jobs *jobs.Lock
 }
 
 // forwardToDaemon sends the command to the daemon of the data dir when
@@ -47,8 +47,13 @@ type daemonContext struct {
 func forwardToDaemon(cmd *cobra.Command, g *globals) error {
 	if g.daemon != nil {
 		if inherited(cmd, annBatch) {
-			g.daemon.jobs.Lock()
-			g.release = g.daemon.jobs.Unlock
+			release, err := g.daemon.jobs.Acquire(cmd.Context(), "`"+cmd.CommandPath()+"` command", func(holder string) {
+				fmt.Fprintf(g.stderr, "waiting for the running %s to finish...\n", holder)
+			})
+			if err != nil {
+				return fmt.Errorf("waiting for the running batch work: %w", err)
+			}
+			g.release = release
 		}
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/ingest"
+	"cpis/batch/jobs"
 	"cpis/store"
 )
 
@@ -30,6 +30,10 @@ interrupted is finished first.
 --json prints one object per message taken, ordered by LA code then message
 ID, with the keys la, message_id, file, code, detail_code, read, applied,
 rejected, warnings, withdrawn.
+
+A run that takes nothing says why: nothing was waiting, every LA failed,
+or DELTA returns wait behind a held FULL return (each LA named with the
+held return's message ID; with --json this goes to stderr).
 
 Exit codes: 0 done, whatever the files' codes; 1 if any LA could not be
 processed (the others still were); 2 usage.
@@ -53,8 +57,8 @@ Example:
 			if err != nil {
 				return err
 			}
-			printIngest(g.stdout, rep, asJSON)
-			return ingestFailure(rep)
+			showIngest(g, rep, asJSON)
+			return rep.Failure()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message taken")
@@ -62,22 +66,26 @@ Example:
 	return cmd
 }
 
-func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (*ingest.Report, error) {
-	cfg := ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, LAs: las, Log: g.log(), SizeLimit: g.sizeLimit}
+func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (jobs.IngestResult, error) {
 	stop := progress(g, "ingest")
 	defer stop()
-	return ingest.Run(ctx, cfg)
+	return jobs.Ingest(ctx, g.env(db), jobs.IngestOptions{LAs: las})
 }
 
-func ingestFailure(rep *ingest.Report) error {
-	if len(rep.Failed) == 0 {
-		return nil
+// showIngest prints an ingest run as the commands do: printIngest on
+// stdout, and with --json (stdout holds the objects only) why nothing was
+// taken on stderr.
+func showIngest(g *globals, rep jobs.IngestResult, asJSON bool) {
+	printIngest(g.stdout, rep, asJSON)
+	if asJSON && len(rep.Results) == 0 {
+		printWaiting(g.stderr, rep)
 	}
-	return fmt.Errorf("%d LA(s) could not be processed; the others were", len(rep.Failed))
 }
 
 // printIngest prints the run's results: JSON lines or a table and totals.
-func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
+// A table of nothing says why: nothing waited, every LA failed, or DELTA
+// returns wait behind a held FULL return.
+func printIngest(w io.Writer, rep jobs.IngestResult, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, r := range rep.Results {
@@ -85,9 +93,8 @@ func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
 		}
 		return
 	}
-	if len(rep.Results) == 0 {
-		fmt.Fprintln(w, "No returns were waiting.")
-	} else {
+	switch {
+	case len(rep.Results) > 0:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "LA\tFILE\tCODE\tDETAIL\tREAD\tAPPLIED\tREJECTED\tWARNINGS\tWITHDRAWN")
 		var tot store.Counts
@@ -101,9 +108,31 @@ func printIngest(w io.Writer, rep *ingest.Report, asJSON bool) {
 		}
 		fmt.Fprintf(tw, "total\t%d message(s)\t\t\t%d\t%d\t%d\t%d\t%d\n", len(rep.Results), tot.Read, tot.Applied, tot.Rejected, tot.Warnings, tot.Withdrawn)
 		tw.Flush()
+	case rep.AllFailed():
+		fmt.Fprintln(w, "No returns were taken: every LA failed.")
+	case len(rep.Waiting) > 0:
+		printWaiting(w, rep)
+	default:
+		fmt.Fprintln(w, "No returns were waiting.")
 	}
 	for _, f := range rep.Failed {
 		fmt.Fprintf(w, "FAILED %s\n", f)
+	}
+}
+
+// printWaiting says which LAs' DELTA returns wait behind a held FULL
+// return, and which: the reason a run took nothing.
+func printWaiting(w io.Writer, rep jobs.IngestResult) {
+	if len(rep.Waiting) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "No returns were taken: DELTA returns wait behind a held FULL return.")
+	for i := 0; i < len(rep.Waiting); {
+		first, n := rep.Waiting[i], 0
+		for ; i < len(rep.Waiting) && rep.Waiting[i].LA == first.LA && rep.Waiting[i].Held == first.Held; i++ {
+			n++
+		}
+		fmt.Fprintf(w, "LA %s: %d DELTA return(s) wait behind the held FULL return %s (release or discard it: cpis returns list).\n", first.LA, n, first.Held)
 	}
 }
 

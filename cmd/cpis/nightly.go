@@ -2,15 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/expire"
-	"cpis/batch/inactive"
 	"cpis/batch/ingest"
-	"cpis/batch/notify"
-	"cpis/batch/report"
+	"cpis/batch/jobs"
 	"cpis/store"
 )
 
@@ -36,27 +35,16 @@ Example:
 				return err
 			}
 			defer db.Close()
-			res, err := runExpire(g, db)
+			res, err := jobs.Expire(cmd.Context(), g.env(db))
 			if err != nil {
 				return err
 			}
-			printExpire(g, res, asJSON)
+			printExpire(g, res.Result, asJSON)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
 	return cmd
-}
-
-// runExpire purges what is no longer visible and archives outbox messages
-// left uncollected for 30 days.
-func runExpire(g *globals, db *store.DB) (expire.Result, error) {
-	res, err := expire.Run(db, g.nowTime())
-	if err != nil {
-		return res, err
-	}
-	res.Archived, err = expire.ArchiveUncollected(g.data, db, g.nowTime())
-	return res, err
 }
 
 func printExpire(g *globals, res expire.Result, asJSON bool) {
@@ -82,6 +70,9 @@ operations report <data>/reports/report-YYYYMMDD.xlsx. Meant for cron:
 
   30 2 * * * cpis --data /srv/cpis nightly >>/var/log/cpis/nightly.log 2>&1
 
+Every stage runs, whatever an earlier one did; each stage that failed is
+named on stderr with its error, one line each.
+
 Exit codes: 0 done; 1 if any LA could not be processed or a stage failed
 (every stage still runs); 2 usage.`,
 		Args:        cobra.NoArgs,
@@ -100,37 +91,48 @@ Exit codes: 0 done; 1 if any LA could not be processed or a stage failed
 	return cmd
 }
 
-// runNightly runs every stage, even after one fails, and reports the first
-// failure.
-func runNightly(g *globals, cmd *cobra.Command, db *store.DB, asJSON bool) (*ingest.Report, error) {
-	var first error
-	rep, err := runIngest(cmd.Context(), g, db, nil)
-	if err != nil {
-		first = fmt.Errorf("ingest: %w", err)
-	} else {
-		printIngest(g.stdout, rep, asJSON)
-		first = ingestFailure(rep)
+// env is what the jobs of a command work on.
+func (g *globals) env(db *store.DB) jobs.Env {
+	return jobs.Env{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log(), SizeLimit: g.sizeLimit}
+}
+
+// runNightly runs the nightly sequence, printing each stage's output as it
+// ends and each failed stage on stderr (every stage runs). It returns the
+// ingest result, and a silentError when any stage failed.
+func runNightly(g *globals, cmd *cobra.Command, db *store.DB, asJSON bool) (jobs.IngestResult, error) {
+	var rep jobs.IngestResult
+	stop := progress(g, "nightly")
+	err := jobs.Nightly(cmd.Context(), g.env(db), func(s jobs.Stage) {
+		stop()
+		defer func() { stop = progress(g, "nightly") }()
+		switch res := s.Result.(type) {
+		case jobs.IngestResult:
+			rep = res
+			if s.Err == nil {
+				showIngest(g, res, asJSON)
+			}
+		case jobs.ExpireResult:
+			if s.Err == nil && !asJSON {
+				printExpire(g, res.Result, false)
+			}
+		case jobs.NotifyResult:
+			printNotify(g, res, s.Err, asJSON)
+		case jobs.ReportResult:
+			if s.Err == nil && !asJSON {
+				fmt.Fprintf(g.stdout, "Report: %s\n", res.Workbook)
+			}
+		}
+		if s.Failed != nil {
+			fmt.Fprintf(g.stderr, "cpis: nightly %s: %v\n", s.Name, s.Failed)
+		}
+	})
+	stop()
+	if rep.Report == nil {
+		rep.Report = &ingest.Report{}
 	}
-	res, err := runExpire(g, db)
-	if err != nil && first == nil {
-		first = err
+	var ne *jobs.NightlyError
+	if errors.As(err, &ne) {
+		return rep, silentError{err}
 	}
-	if err == nil && !asJSON {
-		printExpire(g, res, false)
-	}
-	if _, err := inactive.Flush(g.data, db); err != nil && first == nil {
-		first = err
-	}
-	nerr := runNotify(g, notify.Config{DataDir: g.data, DB: db, Now: g.nowTime()}, asJSON)
-	if nerr != nil && first == nil {
-		first = nerr
-	}
-	path, rerr := report.Nightly(g.data, db, g.nowTime())
-	if rerr != nil && first == nil {
-		first = fmt.Errorf("report: %w", rerr)
-	}
-	if rerr == nil && !asJSON {
-		fmt.Fprintf(g.stdout, "Report: %s\n", path)
-	}
-	return rep, first
+	return rep, err
 }

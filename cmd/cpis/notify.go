@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"cpis/batch/notify"
+	"cpis/batch/jobs"
 	"cpis/store/caldate"
 )
 
@@ -24,7 +24,8 @@ workflow CPIS_ACCESS_NOTIFICATION) listing the unscheduled accesses of one
 London day to that LA's children; header only when there were none. With
 no --day, every finished day not yet written since the store was made (a
 missed night is filled in). A day is written once, however often this
-runs; a day not yet over is refused.
+runs; a day not yet over is refused. Inactive-number files decided by an
+interrupted run and not yet written are written first.
 
 Exit codes: 0 done (also when the day was already written), 1 failure or
 --day not yet over, 2 usage.
@@ -33,21 +34,22 @@ Example:
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg := notify.Config{DataDir: g.data, Now: g.nowTime()}
+			var opts jobs.NotifyOptions
 			if day != "" {
 				d, err := caldate.ParseISO(day)
 				if err != nil {
 					return usageError{fmt.Errorf("--day: %w", err)}
 				}
-				cfg.Day = d
+				opts.Day = d
 			}
 			db, err := g.openStore()
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			cfg.DB = db
-			return runNotify(g, cfg, asJSON)
+			res, err := jobs.Notify(cmd.Context(), g.env(db), opts)
+			printNotify(g, res, err, asJSON)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&day, "day", "", "write this London day only")
@@ -55,24 +57,24 @@ Example:
 	return cmd
 }
 
-func runNotify(g *globals, cfg notify.Config, asJSON bool) error {
-	written, err := notify.Run(cfg)
-	if err != nil && len(written) == 0 {
-		return err
+// printNotify prints the access files a run wrote, as JSON lines or a
+// summary line; nothing when the run failed before writing any.
+func printNotify(g *globals, res jobs.NotifyResult, err error, asJSON bool) {
+	if err != nil && len(res.Written) == 0 {
+		return
 	}
 	if asJSON {
 		enc := json.NewEncoder(g.stdout)
-		for _, w := range written {
+		for _, w := range res.Written {
 			_ = enc.Encode(w)
 		}
-	} else {
-		rows := 0
-		days := map[caldate.Date]bool{}
-		for _, w := range written {
-			rows += w.Rows
-			days[w.Day] = true
-		}
-		fmt.Fprintf(g.stdout, "Notify: %d access file(s) written for %d day(s), %d access row(s).\n", len(written), len(days), rows)
+		return
 	}
-	return err
+	rows := 0
+	days := map[caldate.Date]bool{}
+	for _, w := range res.Written {
+		rows += w.Rows
+		days[w.Day] = true
+	}
+	fmt.Fprintf(g.stdout, "Notify: %d access file(s) written for %d day(s), %d access row(s).\n", len(res.Written), len(days), rows)
 }

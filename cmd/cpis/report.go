@@ -2,14 +2,14 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"cpis/batch/jobs"
 	"cpis/batch/report"
-	"cpis/mesh"
 	"cpis/store/caldate"
 )
 
@@ -57,31 +57,21 @@ Example:
 			if err != nil {
 				return err
 			}
-			r, err := report.Collect(report.Config{DataDir: g.data, DB: db, Now: now, Since: from})
-			db.Close() // rendering reads nothing from the store
-			if err != nil {
-				return err
+			var closeOnce sync.Once
+			closeDB := func() { closeOnce.Do(func() { db.Close() }) }
+			defer closeDB()
+			res, err := jobs.Report(cmd.Context(), g.env(db), jobs.ReportOptions{Since: from, Out: out, CSVDir: csvDir,
+				Collected: func(r *report.Report) {
+					closeDB() // rendering reads nothing from the store
+					fmt.Fprintf(g.stdout, "Report of the %s.\n", r.Headline())
+				}})
+			if res.Workbook != "" {
+				fmt.Fprintf(g.stdout, "Wrote the workbook %s.\n", res.Workbook)
 			}
-			if out == "" && csvDir == "" {
-				out = filepath.Join(g.data, "reports", report.FileName(r.Today))
+			if res.CSVDir != "" {
+				fmt.Fprintf(g.stdout, "Wrote %s into %s.\n", strings.Join(res.CSVFiles, ", "), res.CSVDir)
 			}
-			fmt.Fprintf(g.stdout, "Report of the %s.\n", r.Headline())
-			if out != "" {
-				if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {
-					return fmt.Errorf("report: %w", err)
-				}
-				if err := mesh.WriteFileAtomic(filepath.Dir(out), filepath.Base(out), r.WriteXLSX, 0o640); err != nil {
-					return fmt.Errorf("report: %w", err)
-				}
-				fmt.Fprintf(g.stdout, "Wrote the workbook %s.\n", out)
-			}
-			if csvDir != "" {
-				if err := r.WriteCSV(csvDir); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Wrote %s into %s.\n", strings.Join(r.CSVFiles(), ", "), csvDir)
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the workbook to `FILE.xlsx` (default <data>/reports/report-YYYYMMDD.xlsx)")

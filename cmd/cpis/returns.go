@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/ingest"
-	"cpis/batch/returns"
-	"cpis/mesh/local"
 	"cpis/store"
 )
 
@@ -43,11 +41,14 @@ Example:
 			for _, m := range open {
 				rows = append(rows, listedReturn(m))
 			}
-			behind, err := waitingBehindHeld(g, db, open)
+			behind, err := ingest.WaitingBehindHeld(g.data, open)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, behind...)
+			for _, w := range behind {
+				rows = append(rows, returnListing{LA: w.LA, State: "waiting behind held return", File: w.File,
+					Extract: w.Extract.String(), Behind: w.Held})
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				for _, r := range rows {
@@ -121,30 +122,6 @@ type returnListing struct {
 	// Behind is the held return a DELTA waits behind, untaken in the inbox.
 	Behind string    `json:"waits_behind,omitempty"`
 	taken  time.Time // zero for a file not yet taken
-}
-
-// waitingBehindHeld lists the DELTA returns that wait untaken in an inbox
-// behind a held FULL return of their LA (dated on or after it).
-func waitingBehindHeld(g *globals, db *store.DB, open []*store.Message) ([]returnListing, error) {
-	var out []returnListing
-	for _, h := range open {
-		if h.State != store.Held {
-			continue
-		}
-		files, err := local.Open(g.data, h.MailboxID).InboxFiles()
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			n, err := returns.ParseName(f.Name)
-			if err != nil || n.Kind != returns.Delta || n.LA != h.LA || n.Extract.Before(h.Extract) {
-				continue
-			}
-			out = append(out, returnListing{LA: h.LA, State: "waiting behind held return", File: f.Name,
-				Extract: n.Extract.String(), Behind: h.MessageID})
-		}
-	}
-	return out, nil
 }
 
 func listedReturn(m *store.Message) returnListing {

@@ -21,10 +21,8 @@ import (
 	"cpis/batch/access/httpapi"
 	"cpis/batch/jobs"
 	"cpis/batch/meshstore"
-	"cpis/batch/report"
 	"cpis/batch/schedule"
 	"cpis/cmd/cpis/internal/control"
-	"cpis/mesh/remote"
 	"cpis/mesh/sftpd"
 	"cpis/store"
 )
@@ -132,7 +130,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		return err
 	}
 
-	jobLock := &sync.Mutex{}
+	jobLock := &jobs.Lock{}
 	// Servers stop when ctx ends; jobs get their own context, cancelled
 	// only after the bounded wait for a running job.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -182,7 +180,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 
 	var sched *schedule.Scheduler
 	if !opts.noScheduler {
-		env := jobs.Env{DataDir: g.data, DB: db, Now: g.clock, Log: log, Lock: jobLock, Extra: extraJobs, SizeLimit: g.sizeLimit}
+		env := jobs.Env{DataDir: g.data, DB: db, Now: g.clock, Log: log, Lock: jobLock, SizeLimit: g.sizeLimit}
 		if sched, err = schedule.New(set, env.Funcs(), log, schedule.WithOnRun(jobs.Record(db, log))); err != nil {
 			return err
 		}
@@ -239,7 +237,7 @@ loop:
 	// A command running inside the daemon holds the job lock: wait for it,
 	// bounded like the jobs.
 	locked := make(chan struct{})
-	go func() { jobLock.Lock(); close(locked) }()
+	go func() { _, _ = jobLock.Acquire(context.Background(), "daemon stop", nil); close(locked) }()
 	select {
 	case <-locked:
 	case <-time.After(opts.stopTimeout):
@@ -271,34 +269,6 @@ func daemonArgs(args []string, g *globals) []string {
 		out = append(out, a)
 	}
 	return append([]string{"--data", g.data}, out...)
-}
-
-// extraJobs are the jobs provided by packages outside batch/jobs.
-var extraJobs = map[string]func(context.Context, jobs.Env) error{
-	schedule.Report: func(ctx context.Context, e jobs.Env) error {
-		_, err := report.Nightly(e.DataDir, e.DB, e.Now())
-		return err
-	},
-	schedule.Pull: func(ctx context.Context, e jobs.Env) error {
-		res, err := remote.Pull(ctx, meshstore.RemoteConfig(e.DataDir, e.DB, e.Now, e.Log, e.SizeLimit))
-		return remoteOutcome(ctx, res, err)
-	},
-	schedule.Push: func(ctx context.Context, e jobs.Env) error {
-		res, err := remote.Push(ctx, meshstore.RemoteConfig(e.DataDir, e.DB, e.Now, e.Log, 0))
-		return remoteOutcome(ctx, res, err)
-	},
-}
-
-// remoteOutcome counts a pull or push run and fails it when a mailbox
-// failed (the others were still served).
-func remoteOutcome(ctx context.Context, res remote.Result, err error) error {
-	for k, v := range res.Counts() {
-		schedule.AddCount(ctx, k, v)
-	}
-	if err == nil && len(res.Failed) > 0 {
-		err = fmt.Errorf("%d remote mailbox(es) failed, first: %w", len(res.Failed), res.Failed[0])
-	}
-	return err
 }
 
 func newJobsCommand(g *globals) *cobra.Command {

@@ -39,6 +39,9 @@ const (
 
 const maxRequest = 1 << 20
 
+// requestTimeout bounds how long a client may take to send its request.
+const requestTimeout = 30 * time.Second
+
 // Request is what a client sends: the command line to run.
 type Request struct {
 	Args []string `json:"args"`
@@ -99,11 +102,16 @@ func Serve(ctx context.Context, l net.Listener, run Runner) error {
 
 func serveConn(ctx context.Context, c net.Conn, run Runner) {
 	defer c.Close()
+	// A client that never finishes its request must not hold up the
+	// daemon's stop, nor a goroutine for ever.
+	_ = c.SetReadDeadline(time.Now().Add(requestTimeout))
+	stop := context.AfterFunc(ctx, func() { c.Close() })
 	var req Request
 	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
-	if err != nil || json.Unmarshal(line, &req) != nil {
+	if !stop() || err != nil || json.Unmarshal(line, &req) != nil {
 		return
 	}
+	_ = c.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The client sends nothing more: a read that returns means it went away.
