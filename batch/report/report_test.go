@@ -28,6 +28,7 @@ import (
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
+	"cpis/store/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/report")
@@ -248,16 +249,27 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// python returns a Python 3 that has openpyxl, or skips the test.
+// python returns a Python 3 that has openpyxl: python3 on PATH, else the
+// system's /usr/bin/python3 (a PATH python3 of a version manager often lacks
+// the distribution's packages). Without one the test is Unavailable for
+// openpyxl: skipped for a developer, failed where CI requires it.
 func python(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		if err := exec.Command(p, "-c", "import openpyxl").Run(); err == nil {
+	var tried []string
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		out, err := exec.Command(p, "-c", "import openpyxl").CombinedOutput()
+		if err == nil {
 			return p
 		}
+		tried = append(tried, fmt.Sprintf("%s -c 'import openpyxl': %v: %s", p, err, bytes.TrimSpace(out)))
 	}
-	t.Skip("the workbook is checked with an independent reader: python3 with openpyxl " +
-		"(Debian: apt-get install python3-openpyxl; .ci/run installs it); not found")
+	testenv.Unavailable(t, testenv.Openpyxl, "the workbook is checked with an independent reader, python3 with openpyxl "+
+		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
 	return ""
 }
 
