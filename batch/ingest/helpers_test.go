@@ -6,23 +6,20 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/mesh"
 	"cpis/mesh/local"
@@ -30,8 +27,6 @@ import (
 	"cpis/store/caldate"
 	"cpis/store/plans"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ingest")
 
 // The fixed clocks of every case: the run happens at 02:30 on 22 November
 // 2026 (London is on GMT then, so today is 2026-11-22 and a response is
@@ -49,9 +44,7 @@ const (
 
 // Fixtures shared by the cases.
 var (
-	repoTestdata   = filepath.Join("..", "..", "testdata")
-	ingestTestdata = filepath.Join(repoTestdata, "ingest")
-	authorities    = filepath.Join(repoTestdata, "authorities.csv")
+	ingestTestdata = hubtest.Testdata("ingest")
 	// sharedPDS is the small demographics reference of most cases
 	// (testdata/ingest/README.md says who is who).
 	sharedPDS = filepath.Join(ingestTestdata, "demographics.csv")
@@ -135,6 +128,7 @@ const seedHeader = "nhs_number,la,plan_type,start_date,end_date,due_date,local_i
 // hub is a data dir made for one case.
 type hub struct {
 	t       *testing.T
+	fixture *hubtest.Hub
 	dir     string
 	caseDir string
 	db      *store.DB
@@ -156,92 +150,38 @@ type response struct {
 	code, detail  string
 }
 
-// The cases share one data dir made by datadir.Init from the 153
-// authorities (without demographics), copied for each case: making 153
-// mailboxes costs more than the rest of a case on slow file systems. A
-// copy holds the store and the mailboxes of Darlington and Camden only, and
-// its runs are limited to those two LAs; TestIngestReport and
-// TestExactlyOnce use a whole data dir (every mailbox, every LA run).
-var template struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if template.dir != "" {
-		os.RemoveAll(template.dir)
-	}
-	os.Exit(code)
-}
-
-func templateDir(t *testing.T) string {
-	t.Helper()
-	template.once.Do(func() {
-		template.dir, template.err = os.MkdirTemp("", "cpis-ingest-template-")
-		if template.err != nil {
-			return
-		}
-		template.err = datadir.Init(template.dir, datadir.InitOptions{
-			Authorities: datadir.Source{Name: "authorities.csv", R: bytes.NewReader(readFile(t, authorities))}, Now: runAt})
-	})
-	if template.err != nil {
-		t.Fatalf("template data dir: %v", template.err)
-	}
-	return template.dir
-}
-
-// newHub makes the data dir of a case: a copy of the template (or, with
-// whole, a data dir of its own with every mailbox), the demographics
-// reference and the plans the case starts from.
+// newHub makes the data dir of a case: the 153 authorities, the
+// demographics reference and the plans the case starts from. Making 153
+// mailboxes costs more than the rest of a case on slow file systems, so a
+// case has the mailboxes of Darlington and Camden only, and its runs are
+// limited to those two LAs; with whole (TestIngestReport, TestExactlyOnce)
+// the data dir has every mailbox and every LA runs.
 func newHub(t *testing.T, c hubCase, whole bool) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir(), caseDir: filepath.Join(ingestTestdata, c.name)}
-	var pds *datadir.Source
+	h := &hub{t: t, caseDir: filepath.Join(ingestTestdata, c.name)}
+	opts := hubtest.Options{Created: runAt}
 	switch {
 	case c.pdsData != nil:
-		pds = &datadir.Source{Name: "demographics.csv", R: bytes.NewReader(c.pdsData())}
+		opts.Demographics = &hubtest.File{Name: "demographics.csv", Data: c.pdsData()}
 	case c.pds == "":
-		pds = &datadir.Source{Name: "demographics.csv", R: bytes.NewReader(readFile(t, sharedPDS))}
-	case c.pds != "-":
-		pds = &datadir.Source{Name: c.pds, R: bytes.NewReader(readFile(t, filepath.Join(h.caseDir, c.pds)))}
+		opts.Demographics = &hubtest.File{Name: "demographics.csv", Data: hubtest.ReadFile(t, sharedPDS)}
+	case c.pds == "-":
+		opts.NoDemographics = true
+	default:
+		opts.Demographics = &hubtest.File{Name: c.pds, Data: hubtest.ReadFile(t, filepath.Join(h.caseDir, c.pds))}
 	}
 	var las []string
-	if whole {
-		opts := datadir.InitOptions{Authorities: datadir.Source{Name: "authorities.csv", R: bytes.NewReader(readFile(t, authorities))}, Demographics: pds, Now: runAt}
-		if err := datadir.Init(h.dir, opts); err != nil {
-			t.Fatalf("init: %v", err)
-		}
-	} else {
-		db := readFile(t, filepath.Join(templateDir(t), store.FileName))
-		if err := os.WriteFile(filepath.Join(h.dir, store.FileName), db, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range []string{mb202, mb841} {
-			if err := local.Open(h.dir, id).Create(); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if !whole {
 		las = []string{"202", "841"}
+		opts.Mailboxes = las
 	}
-	db, err := store.Open(h.dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h.db = db
-	if !whole && pds != nil {
-		if _, err := datadir.ImportDemographics(db, *pds, runAt); err != nil {
-			t.Fatalf("import demographics: %v", err)
-		}
-	}
-	h.cfg = ingest.Config{DataDir: h.dir, DB: db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, MaxRows: c.maxRows, LAs: las}
-	if err := db.View(func(tx *store.Tx) error {
+	h.fixture = hubtest.New(t, opts)
+	h.dir, h.db = h.fixture.Dir, h.fixture.DB
+	h.cfg = ingest.Config{DataDir: h.dir, DB: h.db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, MaxRows: c.maxRows, LAs: las}
+	if err := h.db.View(func(tx *store.Tx) error {
 		all, err := tx.Authorities()
 		for _, a := range all {
-			if whole || a.Code == "202" || a.Code == "841" {
+			if whole || slices.Contains(las, a.Code) {
 				h.mbs = append(h.mbs, a.MailboxID)
 			}
 		}
@@ -259,15 +199,6 @@ func newHub(t *testing.T, c hubCase, whole bool) *hub {
 		h.seedPlans(seed)
 	}
 	return h
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // seedPlans puts plans straight into the store: the state the hub was in
@@ -292,19 +223,12 @@ func (h *hub) seedPlans(b []byte) {
 		}
 		return d
 	}
-	err = h.db.Update(func(tx *store.Tx) error {
-		for _, r := range recs[1:] {
-			p := plans.Plan{Key: plans.Key{NHS: r[0], LA: r[1], Type: plans.Type(r[2])},
-				Start: date(r[3]), End: date(r[4]), Due: date(r[5]), LocalID: r[6]}
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("seed: %v", err)
+	var ps []plans.Plan
+	for _, r := range recs[1:] {
+		ps = append(ps, plans.Plan{Key: plans.Key{NHS: r[0], LA: r[1], Type: plans.Type(r[2])},
+			Start: date(r[3]), End: date(r[4]), Due: date(r[5]), LocalID: r[6]})
 	}
+	h.fixture.PutPlans(t, ps...)
 }
 
 // plansCSV returns every plan held, one seed-format line each.
@@ -338,7 +262,7 @@ func (h *hub) put(in input) {
 	if in.data != nil {
 		data = in.data(t, filepath.Join(h.caseDir, in.file))
 	} else {
-		data = readFile(t, filepath.Join(h.caseDir, in.file))
+		data = hubtest.ReadFile(t, filepath.Join(h.caseDir, in.file))
 	}
 	if in.gzip {
 		data = gzipped(t, data)
@@ -365,13 +289,10 @@ func (h *hub) put(in input) {
 	fmt.Fprintf(&h.out, "sent %s/inbox/%s (%d bytes)\n", mb.ID(), name, len(data))
 	switch {
 	case in.ctl != "":
-		ctl := mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data",
-			From: mb.ID(), To: mesh.HubMailbox, Subject: "return", LocalID: name, DTSID: in.ctl,
-			WorkflowID: mesh.WorkflowUpload, IsCompressed: strings.HasSuffix(strings.ToLower(name), ".gz")}
-		write(mesh.ControlName(name), ctl.Marshal())
+		write(mesh.ControlName(name), hubtest.Control(mb.ID(), name, in.ctl).Marshal())
 		fmt.Fprintf(&h.out, "sent %s/inbox/%s (DTSId %s)\n", mb.ID(), mesh.ControlName(name), in.ctl)
 	case in.ctlFile != "":
-		write(mesh.ControlName(name), readFile(t, filepath.Join(h.caseDir, in.ctlFile)))
+		write(mesh.ControlName(name), hubtest.ReadFile(t, filepath.Join(h.caseDir, in.ctlFile)))
 		fmt.Fprintf(&h.out, "sent %s/inbox/%s (from %s)\n", mb.ID(), mesh.ControlName(name), in.ctlFile)
 	}
 }
@@ -442,10 +363,7 @@ func (h *hub) do(ctx context.Context, n int, s step) []ingest.Result {
 		results = []ingest.Result{r}
 	default:
 		if s.importPDS != "" {
-			src := datadir.Source{Name: s.importPDS, R: bytes.NewReader(readFile(t, filepath.Join(h.caseDir, s.importPDS)))}
-			if _, err := datadir.ImportDemographics(h.db, src, runAt); err != nil {
-				t.Fatalf("step %d: import: %v", n, err)
-			}
+			h.fixture.ImportDemographics(t, hubtest.File{Name: s.importPDS, Data: hubtest.ReadFile(t, filepath.Join(h.caseDir, s.importPDS))}, runAt)
 		}
 		rep, err := ingest.Run(ctx, h.cfg)
 		if err != nil {
@@ -507,7 +425,7 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 		if _, err := os.Stat(filepath.Join(box, mesh.ControlName(file))); err != nil {
 			t.Errorf("step %d: %s has no control file: %v", n, file, err)
 		}
-		r := response{mailbox: mbID, file: file, content: readFile(t, filepath.Join(box, file))}
+		r := response{mailbox: mbID, file: file, content: hubtest.ReadFile(t, filepath.Join(box, file))}
 		h.parseResponse(n, &r)
 		fresh = append(fresh, r)
 	}
@@ -753,60 +671,11 @@ func runCase(t *testing.T, c hubCase) {
 		}
 		golden[name] = r.content
 	}
-	compareGoldens(t, h.caseDir, golden)
+	hubtest.GoldenDir(t, h.caseDir, goldenName, golden)
 }
 
+// goldenName matches the golden files of a case.
 var goldenName = regexp.MustCompile(`^(response(-[0-9]+)?\.golden\.csv|transcript\.golden\.txt)$`)
-
-// compareGoldens compares got with the golden files of dir, every one of
-// them; with -update it rewrites them and removes stale ones.
-func compareGoldens(t *testing.T, dir string, got map[string][]byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		des, _ := os.ReadDir(dir)
-		for _, de := range des {
-			if goldenName.MatchString(de.Name()) && got[de.Name()] == nil {
-				os.Remove(filepath.Join(dir, de.Name()))
-			}
-		}
-		for name, b := range got {
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range des {
-		if goldenName.MatchString(de.Name()) && got[de.Name()] == nil {
-			t.Errorf("%s: golden file %s has no counterpart (run with -update)", dir, de.Name())
-		}
-	}
-	names := make([]string, 0, len(got))
-	for name := range got {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		want, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s: missing golden file %s (run with -update)", dir, name)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(string(want), string(got[name])); diff != "" {
-			t.Errorf("%s/%s mismatch (-want +got):\n%s", dir, name, diff)
-		}
-	}
-}
 
 // validNHS returns the i-th valid NHS number (from 0) of the range that
 // starts at 999 + start: the test range, with the modulus 11 check digit.

@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/batch/report"
 	"cpis/mesh"
@@ -39,7 +40,7 @@ import (
 	"cpis/store"
 )
 
-var hostileTestdata = filepath.Join(repoTestdata, "hostile")
+var hostileTestdata = hubtest.Testdata("hostile")
 
 // hostileHeader is the DELTA header of the generated inputs.
 const hostileHeader = "nhs_number,plan_type,start_date,end_date,due_date,local_id\n"
@@ -319,7 +320,7 @@ func (h *hostileHub) finish() {
 		}
 		golden[name] = r.content
 	}
-	compareGoldens(t, h.caseDir, golden)
+	hubtest.GoldenDir(t, h.caseDir, goldenName, golden)
 }
 
 // dirState describes every folder and file under dir but the store (which
@@ -579,7 +580,7 @@ func TestHostileFormulas(t *testing.T) {
 	}
 	prefixed := map[string]bool{}
 	for _, name := range rep.CSVFiles() {
-		recs, err := csv.NewReader(bytes.NewReader(readFile(t, filepath.Join(csvDir, name)))).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(hubtest.ReadFile(t, filepath.Join(csvDir, name)))).ReadAll()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

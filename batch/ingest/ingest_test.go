@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/mesh"
 	"cpis/store"
@@ -311,7 +312,7 @@ func cases() []hubCase {
 // placeholders reads the case file and replaces <FF> and <NUL> by those
 // bytes, so the fixture itself stays readable text.
 func placeholders(t *testing.T, path string) []byte {
-	b := readFile(t, path)
+	b := hubtest.ReadFile(t, path)
 	b = bytes.ReplaceAll(b, []byte("<FF>"), []byte{0xFF})
 	return bytes.ReplaceAll(b, []byte("<NUL>"), []byte{0})
 }
@@ -415,7 +416,7 @@ func TestIngestReport(t *testing.T) {
 	for i, r := range h.resps {
 		golden[fmt.Sprintf("response-%d.golden.csv", i+1)] = r.content
 	}
-	compareGoldens(t, h.caseDir, golden)
+	hubtest.GoldenDir(t, h.caseDir, goldenName, golden)
 }
 
 // TestExactlyOnce checks the lifecycle end to end: the return and its
@@ -439,7 +440,7 @@ func TestExactlyOnce(t *testing.T) {
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("archive (-want +got):\n%s", diff)
 	}
-	if b := readFile(t, filepath.Join(archive, want[0])); !bytes.Equal(b, readFile(t, filepath.Join(h.caseDir, "CPIS_841_FULL_20261121.csv"))) {
+	if b := hubtest.ReadFile(t, filepath.Join(archive, want[0])); !bytes.Equal(b, hubtest.ReadFile(t, filepath.Join(h.caseDir, "CPIS_841_FULL_20261121.csv"))) {
 		t.Errorf("the archived data file differs from what was sent")
 	}
 	if got := listDir(t, filepath.Join(h.dir, "mailboxes", mb841, "inbox")); len(got) != 0 {
@@ -479,6 +480,6 @@ func listDir(t *testing.T, dir string) []string {
 // content: the first 6 hex digits of its SHA-256, upper case.
 func shaPrefix(t *testing.T, path string) string {
 	t.Helper()
-	id := mesh.DerivedMessageID(sentAt, sha256.Sum256(readFile(t, path)))
+	id := mesh.DerivedMessageID(sentAt, sha256.Sum256(hubtest.ReadFile(t, path)))
 	return id[len(id)-6:]
 }
