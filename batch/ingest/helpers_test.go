@@ -25,6 +25,7 @@ import (
 	"cpis/mesh/local"
 	"cpis/store"
 	"cpis/store/caldate"
+	"cpis/store/codes"
 	"cpis/store/plans"
 )
 
@@ -121,7 +122,26 @@ type hubCase struct {
 	sizeLimit int64
 	maxRows   int
 	steps     []step
+	// want is what the hub answers, written out from returns.md: one
+	// answer per return reported, in the order of the reports (step by
+	// step; within a run, LA then message ID). It is checked against each
+	// run's results and the responses answering them, besides the goldens;
+	// -update rewrites the goldens, never this.
+	want []answer
 }
+
+// answer is the outcome of one return: its file code and detail code (as
+// the run reports them) and the row codes of its response.
+type answer struct {
+	file   string       // the return's name in the inbox
+	code   codes.Code   // CPF01 ...
+	detail codes.Detail // F001 ..., "" for none
+	rows   rows
+}
+
+// rows are the row outcomes of a response: line -> its codes in response
+// order, each code/detail, separated by spaces ("CPR06/P005 CPR06/W002").
+type rows map[int]string
 
 const seedHeader = "nhs_number,la,plan_type,start_date,end_date,due_date,local_id"
 
@@ -136,6 +156,7 @@ type hub struct {
 	mbs     []string // the mailboxes of the data dir
 	out     strings.Builder
 	resps   []response // every response written, in order
+	answers []answer   // every result reported, with its response's rows
 	// lastPlans are the plans the transcript last listed.
 	lastPlans []string
 	described bool
@@ -464,6 +485,7 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 			continue
 		}
 		r := got[0]
+		h.answers = append(h.answers, answer{file: res.File, code: res.Code, detail: res.Detail, rows: rowCodes(r.content)})
 		if res.Response != filepath.Join(local.Open(h.dir, r.mailbox).OutboxDir(), r.file) {
 			t.Errorf("step %d: Result.Response = %s, want the new response %s", n, res.Response, r.file)
 		}
@@ -479,6 +501,21 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 		h.resps = append(h.resps, r)
 		fmt.Fprintf(&h.out, "response #%d %s/outbox: %s %s to %s %s\n", len(h.resps), r.mailbox, r.code, r.detail, r.messageID, r.returnFile)
 	}
+}
+
+// rowCodes returns the row outcomes of a response (its rows after the
+// summary), nil when it has none.
+func rowCodes(content []byte) rows {
+	recs, _ := csv.NewReader(bytes.NewReader(content)).ReadAll()
+	var out rows
+	for _, rec := range recs[min(2, len(recs)):] {
+		line, _ := strconv.Atoi(rec[1])
+		if out == nil {
+			out = rows{}
+		}
+		out[line] = strings.TrimSpace(out[line] + " " + rec[4] + "/" + rec[5])
+	}
+	return out
 }
 
 func (h *hub) summary(r response) string {
@@ -661,6 +698,14 @@ func runCase(t *testing.T, c hubCase) {
 	}
 	if diff := cmp.Diff(plansBefore, h.plansCSV()); diff != "" {
 		t.Errorf("a run after the last step changed the plans (-before +after):\n%s", diff)
+	}
+
+	// What the case states, whatever the goldens say.
+	if c.want == nil {
+		t.Errorf("case %s states no answers (want)", c.name)
+	}
+	if diff := cmp.Diff(c.want, h.answers, cmp.AllowUnexported(answer{})); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
 	}
 
 	golden := map[string][]byte{"transcript.golden.txt": []byte(h.out.String())}
