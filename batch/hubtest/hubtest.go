@@ -145,6 +145,25 @@ func (h *Hub) PutPlans(t testing.TB, ps ...plans.Plan) {
 // Mailbox returns the mailbox of the LA with code la.
 func (h *Hub) Mailbox(la string) *local.Mailbox { return local.Open(h.Dir, mesh.MailboxID(la)) }
 
+// Outboxes returns every file in every outbox of the hub, by name (a name
+// carries its LA's code), with its content.
+func (h *Hub) Outboxes(t testing.TB) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(h.Dir, "mailboxes", "*", "outbox", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if _, dup := out[name]; dup {
+			t.Fatalf("%s is in two outboxes", name)
+		}
+		out[name] = string(ReadFile(t, p))
+	}
+	return out
+}
+
 // Send puts the return at path into its LA's inbox (the LA named by the
 // file name) with a well-formed control file whose DTSId is messageID, as
 // an LA's upload does.

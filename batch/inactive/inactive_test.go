@@ -6,8 +6,6 @@ package inactive_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -100,30 +98,13 @@ func (h *hub) importAndRun(ref string, now time.Time) []inactive.Written {
 	return written
 }
 
-// outboxes returns every file in every outbox, by name.
-func (h *hub) outboxes() map[string]string {
-	h.t.Helper()
-	out := map[string]string{}
-	for _, la := range las {
-		dir := filepath.Join(h.Dir, "mailboxes", mesh.MailboxID(la), "outbox")
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, e := range entries {
-			out[e.Name()] = string(hubtest.ReadFile(h.t, filepath.Join(dir, e.Name())))
-		}
-	}
-	return out
-}
-
 var fileName = regexp.MustCompile(`^CPIS_(\d{3})_INACTIVE_(\d{8})_(\d{20}_[0-9A-F]{6})\.csv$`)
 
 // summary checks each written file's name and control file, and returns
 // "LA date rows" per file and the files' contents by LA.
 func (h *hub) summary(written []inactive.Written) ([]string, map[string]string) {
 	h.t.Helper()
-	files := h.outboxes()
+	files := h.Outboxes(h.t)
 	var got []string
 	content := map[string]string{}
 	for _, w := range written {
@@ -167,7 +148,7 @@ func TestRun(t *testing.T) {
 	if diff := cmp.Diff(want, content); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
-	if n := len(h.outboxes()); n != 6 {
+	if n := len(h.Outboxes(h.t)); n != 6 {
 		t.Errorf("%d files in the outboxes, want 3 and their control files", n)
 	}
 
@@ -182,7 +163,7 @@ func TestRun(t *testing.T) {
 	if w := h.importAndRun(reference(t), now.Add(3*time.Hour)); len(w) != 0 {
 		t.Errorf("the new reference again wrote %+v", w)
 	}
-	if n := len(h.outboxes()); n != 6 {
+	if n := len(h.Outboxes(h.t)); n != 6 {
 		t.Errorf("%d files in the outboxes, want still 6", n)
 	}
 
@@ -235,7 +216,7 @@ func TestFlushWritesWhatARunLeft(t *testing.T) {
 	if diff := cmp.Diff([]inactive.Written{{LA: "841", File: f.File, Rows: 1}}, written); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	if got := h.outboxes()[f.File]; got != header+chainA+",A-1,CPP,SUPERSEDED,"+chainC+"\r\n" {
+	if got := h.Outboxes(h.t)[f.File]; got != header+chainA+",A-1,CPP,SUPERSEDED,"+chainC+"\r\n" {
 		t.Errorf("%s is %q", f.File, got)
 	}
 	if written, err := inactive.Flush(h.Dir, h.DB); err != nil || len(written) != 0 {

@@ -71,6 +71,7 @@ type hub struct {
 	t     *testing.T
 	dir   string
 	db    *store.DB
+	fix   *hubtest.Hub
 	clock *hubtest.Clock
 	svc   *access.Service
 }
@@ -86,7 +87,7 @@ func newHub(t *testing.T, created time.Time, ps ...plans.Plan) *hub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	return &hub{t: t, dir: hb.Dir, db: hb.DB, clock: c, svc: svc}
+	return &hub{t: t, dir: hb.Dir, db: hb.DB, fix: hb, clock: c, svc: svc}
 }
 
 // access looks nhs up at instant at as user of org, in setting.
@@ -111,26 +112,6 @@ func (h *hub) run(now time.Time, day string) ([]notify.Written, error) {
 
 func (h *hub) outbox(la string) string {
 	return filepath.Join(h.dir, "mailboxes", mesh.MailboxID(la), "outbox")
-}
-
-// files returns every file in every outbox, by name, with its content.
-func (h *hub) files() map[string]string {
-	h.t.Helper()
-	out := map[string]string{}
-	for _, la := range las {
-		entries, err := os.ReadDir(h.outbox(la))
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(h.outbox(la), e.Name()))
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			out[e.Name()] = string(b)
-		}
-	}
-	return out
 }
 
 // dataFiles returns the names of the data files among files, sorted.
@@ -205,7 +186,7 @@ func TestRun(t *testing.T) {
 	if diff := cmp.Diff(wantWritten, written, dateCmp); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for _, w := range wantWritten {
 		if w.Rows == 0 {
 			if files[w.File] != header {
@@ -245,7 +226,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("run again at %s: wrote %+v, error %v; want nothing", now, written, err)
 		}
 	}
-	if diff := cmp.Diff(files, h.files()); diff != "" {
+	if diff := cmp.Diff(files, h.fix.Outboxes(h.t)); diff != "" {
 		t.Errorf("outboxes after running again (-want +got):\n%s", diff)
 	}
 	// The default run writes the 20th (the store was made then), not the
@@ -283,7 +264,7 @@ func TestRunRefusesADayNotOver(t *testing.T) {
 			t.Errorf("--day %s at %s: wrote %+v, error %v; want %v", tt.day, tt.now, written, err, notify.ErrDayNotOver)
 		}
 	}
-	if got := dataFiles(h.files()); len(got) != 0 {
+	if got := dataFiles(h.fix.Outboxes(h.t)); len(got) != 0 {
 		t.Errorf("files written: %v", got)
 	}
 	// Once the day is over it is written, with the access.
@@ -320,7 +301,7 @@ func TestRunFillsMissedNights(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for i, d := range []string{"2026-11-20", "2026-11-21", "2026-11-22"} {
 		name := "CPIS_841_ACCESS_" + strings.ReplaceAll(d, "-", "") + ".csv"
 		want := header + d + "T10:00:00+00:00," + child + ",C-10442,CPP,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n"
@@ -417,7 +398,7 @@ func TestDayBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for _, d := range days {
 		rows := byDay[d]
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].at.Before(rows[j].at) })
@@ -452,7 +433,7 @@ func TestWithdrawnOrPurgedPlansAreStillReported(t *testing.T) {
 	if _, err := h.run(utc("2026-11-22T02:31:00Z"), ""); err != nil {
 		t.Fatal(err)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for name, want := range map[string]string{
 		"CPIS_841_ACCESS_20261121.csv": header + "2026-11-21T12:00:00+00:00," + child + ",C-10442,CPP,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n",
 		"CPIS_201_ACCESS_20261121.csv": header + "2026-11-21T12:00:00+00:00," + child + ",L-OLD,LAC,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n",
