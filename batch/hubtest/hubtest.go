@@ -97,6 +97,15 @@ func New(t testing.TB, opts Options) *Hub {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	codes := map[string]bool{}
+	for _, a := range las {
+		codes[a.Code] = true
+	}
+	for _, c := range slices.Concat(opts.LAs, opts.Mailboxes) {
+		if !codes[c] {
+			t.Fatalf("make hub: LA %s is not among the hub's authorities (%s)", c, auth.Name)
+		}
+	}
 	for _, a := range las {
 		if len(opts.Mailboxes) == 0 || slices.Contains(opts.Mailboxes, a.Code) {
 			if err := local.Open(dir, a.MailboxID).Create(); err != nil {

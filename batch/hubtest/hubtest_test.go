@@ -97,6 +97,17 @@ func TestNew(t *testing.T) {
 	}
 }
 
+// TestNewUnknownLA: a code that is not an authority of the file is a
+// mistake in the test, not a hub without that LA.
+func TestNewUnknownLA(t *testing.T) {
+	for _, opts := range []hubtest.Options{{LAs: []string{"841", "999"}}, {LAs: []string{"841"}, Mailboxes: []string{"202"}}} {
+		msgs := record(t, func(tb testing.TB) { hubtest.New(tb, opts) })
+		if len(msgs) != 1 || !strings.Contains(msgs[0], "is not among the hub's authorities") {
+			t.Errorf("New(%+v): failures %q, want one naming the LA", opts, msgs)
+		}
+	}
+}
+
 // recorder is a testing.TB that records failures instead of failing.
 type recorder struct {
 	testing.TB
