@@ -4,11 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"cpis/store/demographics"
-
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/batch/expire"
+	"cpis/batch/hubtest"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
@@ -26,11 +25,6 @@ func d(s string) caldate.Date {
 }
 
 func TestRun(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	type row struct {
 		nhs, typ, end, due, localID string
 	}
@@ -43,23 +37,14 @@ func TestRun(t *testing.T) {
 		{"9992312327", "UCPP", "", "2026-10-24", "due-29-days-ago"},
 		{"9992312327", "LAC", "", "", "adult-366-days-ago"},
 	}
-	if err := db.Update(func(tx *store.Tx) error {
-		// 18 on 2025-11-21: visible until 2026-11-21 inclusive.
-		if err := tx.ReplaceDemographics(time.Now(), func(put func(demographics.Record) error) error {
-			return put(demographics.Record{NHS: "9992312327", DOB: d("2007-11-21")})
-		}); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			p := plans.Plan{Key: plans.Key{NHS: r.nhs, LA: "841", Type: plans.Type(r.typ)}, Start: d("2020-01-01"), End: d(r.end), Due: d(r.due), LocalID: r.localID}
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	var held []plans.Plan
+	for _, r := range rows {
+		held = append(held, plans.Plan{Key: plans.Key{NHS: r.nhs, LA: "841", Type: plans.Type(r.typ)}, Start: d("2020-01-01"), End: d(r.end), Due: d(r.due), LocalID: r.localID})
 	}
+	// Only 9992312327 has a date of birth: 18 on 2025-11-21, visible until
+	// 2026-11-21 inclusive.
+	db := hubtest.New(t, hubtest.Options{LAs: []string{"841"}, Plans: held, Demographics: &hubtest.File{Name: "demographics.csv",
+		Data: []byte("nhs_number,family_name,given_name,date_of_birth,superseded_by,sensitive,date_of_death\n9992312327,,,2007-11-21,,N,\n")}}).DB
 	// 2026-11-22 02:30 London.
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	res, err := expire.Run(db, now)

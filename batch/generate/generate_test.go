@@ -16,13 +16,13 @@ import (
 	"cpis/store/demographics"
 
 	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/batch/pds"
 	"cpis/batch/returns"
 	"cpis/batch/sample"
 	"cpis/mesh"
 	"cpis/mesh/local"
-	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/codes"
 	"cpis/store/nhsnumber"
@@ -468,41 +468,17 @@ func TestIngest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, Options{Authorities: 5, Plans: 2000, ErrorRate: tc.rate, Seed: 11})
 			now := time.Date(2026, time.November, 22, 2, 30, 0, 0, time.UTC)
-			dataDir := filepath.Join(t.TempDir(), "data")
-			af, err := os.Open(filepath.Join(res.Dir, AuthoritiesFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer af.Close()
-			pf, err := os.Open(filepath.Join(res.Dir, DemographicsFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pf.Close()
-			if err := datadir.Init(dataDir, datadir.InitOptions{
-				Authorities:  datadir.Source{Name: AuthoritiesFile, R: af},
-				Demographics: &datadir.Source{Name: DemographicsFile, R: pf},
-				Now:          now,
-			}); err != nil {
-				t.Fatal(err)
-			}
+			fix := hubtest.New(t, hubtest.Options{
+				Authorities:  &hubtest.File{Name: AuthoritiesFile, Data: hubtest.ReadFile(t, filepath.Join(res.Dir, AuthoritiesFile))},
+				Demographics: &hubtest.File{Name: DemographicsFile, Data: hubtest.ReadFile(t, filepath.Join(res.Dir, DemographicsFile))},
+				Created:      now,
+			})
+			dataDir, db := fix.Dir, fix.DB
 			for _, lr := range res.Returns {
-				mb := local.Open(dataDir, mesh.MailboxID(lr.LA))
 				for _, rel := range []string{lr.Full, lr.Delta} {
-					name := filepath.Base(rel)
-					ctl := mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data",
-						From: mb.ID(), To: mesh.HubMailbox, LocalID: name,
-						DTSID: mesh.NewMessageID(now), WorkflowID: mesh.WorkflowUpload}
-					if _, err := mb.Send(filepath.Join(res.Dir, filepath.FromSlash(rel)), ctl); err != nil {
-						t.Fatal(err)
-					}
+					fix.Send(t, filepath.Join(res.Dir, filepath.FromSlash(rel)), mesh.NewMessageID(now))
 				}
 			}
-			db, err := store.Open(dataDir, store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
 			rep, err := ingest.Run(context.Background(), ingest.Config{DataDir: dataDir, DB: db,
 				Now: func() time.Time { return now }})
 			if err != nil || len(rep.Failed) > 0 {

@@ -5,10 +5,7 @@ package inactive_test
 // testdata/demographics.csv) makes some superseded, unknown or sensitive.
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/inactive"
 	"cpis/mesh"
 	"cpis/store"
@@ -25,10 +22,7 @@ import (
 	"cpis/store/plans"
 )
 
-var (
-	authoritiesFile  = filepath.Join("..", "..", "testdata", "authorities.csv")
-	demographicsFile = filepath.Join("..", "..", "testdata", "demographics.csv")
-)
+var demographicsFile = hubtest.Testdata("demographics.csv")
 
 const (
 	chainA    = "9990217742" // superseded by chainB in the fixture
@@ -43,19 +37,13 @@ const (
 
 var las = []string{"201", "203", "841", "850"}
 
-func readFile(t testing.TB, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+// reference returns the fixture's demographics reference.
+func reference(t testing.TB) string { return string(hubtest.ReadFile(t, demographicsFile)) }
 
 // before is the reference the plans were stored under: the fixture with
 // chainA and chainB current, sensitive not yet sensitive, and gone known.
 func before(t testing.TB) string {
-	s := readFile(t, demographicsFile)
+	s := reference(t)
 	for old, new := range map[string]string{
 		chainA + ",Elsworth,Aled,2016-11-14," + chainB + ",N,": chainA + ",Elsworth,Aled,2016-11-14,,N,",
 		chainB + ",Elsworth,Aled,2016-11-14," + chainC + ",N,": chainB + ",Elsworth,Aled,2016-11-14,,N,",
@@ -85,84 +73,29 @@ var held = []plans.Plan{
 }
 
 type hub struct {
-	t   *testing.T
-	dir string
-	db  *store.DB
+	t *testing.T
+	*hubtest.Hub
 }
 
+// newHub is a hub of the LAs of las made on 1 November 2026 from the
+// reference before, holding the plans held.
 func newHub(t *testing.T) *hub {
 	t.Helper()
-	f, err := os.Open(authoritiesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subset strings.Builder
-	sc := bufio.NewScanner(f)
-	for i := 0; sc.Scan(); i++ {
-		for _, c := range las {
-			if i == 0 || strings.HasPrefix(sc.Text(), c+",") {
-				subset.WriteString(sc.Text() + "\n")
-				break
-			}
-		}
-	}
-	f.Close()
-	dir := t.TempDir()
 	created := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	if err := datadir.Init(dir, datadir.InitOptions{
-		Authorities:  datadir.Source{Name: "authorities.csv", R: strings.NewReader(subset.String())},
-		Demographics: &datadir.Source{Name: "before.csv", R: strings.NewReader(before(t))},
-		Now:          created,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Update(func(tx *store.Tx) error {
-		for _, p := range held {
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return &hub{t: t, dir: dir, db: db}
+	return &hub{t: t, Hub: hubtest.New(t, hubtest.Options{LAs: las, Created: created, Plans: held,
+		Demographics: &hubtest.File{Name: "before.csv", Data: []byte(before(t))}})}
 }
 
 // importAndRun imports ref as the reference (as cpis pds import does) and
 // runs the inactive-number job.
 func (h *hub) importAndRun(ref string, now time.Time) []inactive.Written {
 	h.t.Helper()
-	if _, err := datadir.ImportDemographics(h.db, datadir.Source{Name: "ref.csv", R: strings.NewReader(ref)}, now); err != nil {
-		h.t.Fatal(err)
-	}
-	written, err := inactive.Run(h.dir, h.db, now)
+	h.ImportDemographics(h.t, hubtest.File{Name: "ref.csv", Data: []byte(ref)}, now)
+	written, err := inactive.Run(h.Dir, h.DB, now)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return written
-}
-
-// outboxes returns every file in every outbox, by name.
-func (h *hub) outboxes() map[string]string {
-	h.t.Helper()
-	out := map[string]string{}
-	for _, la := range las {
-		dir := filepath.Join(h.dir, "mailboxes", mesh.MailboxID(la), "outbox")
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, e := range entries {
-			out[e.Name()] = readFile(h.t, filepath.Join(dir, e.Name()))
-		}
-	}
-	return out
 }
 
 var fileName = regexp.MustCompile(`^CPIS_(\d{3})_INACTIVE_(\d{8})_(\d{20}_[0-9A-F]{6})\.csv$`)
@@ -171,7 +104,7 @@ var fileName = regexp.MustCompile(`^CPIS_(\d{3})_INACTIVE_(\d{8})_(\d{20}_[0-9A-
 // "LA date rows" per file and the files' contents by LA.
 func (h *hub) summary(written []inactive.Written) ([]string, map[string]string) {
 	h.t.Helper()
-	files := h.outboxes()
+	files := h.Outboxes(h.t)
 	var got []string
 	content := map[string]string{}
 	for _, w := range written {
@@ -199,7 +132,7 @@ func (h *hub) summary(written []inactive.Written) ([]string, map[string]string) 
 func TestRun(t *testing.T) {
 	h := newHub(t)
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
-	written := h.importAndRun(readFile(t, demographicsFile), now)
+	written := h.importAndRun(reference(t), now)
 	got, content := h.summary(written)
 	if diff := cmp.Diff([]string{"201 20261122 1", "841 20261122 3", "850 20261122 1"}, got); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
@@ -215,29 +148,29 @@ func TestRun(t *testing.T) {
 	if diff := cmp.Diff(want, content); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
-	if n := len(h.outboxes()); n != 6 {
+	if n := len(h.Outboxes(h.t)); n != 6 {
 		t.Errorf("%d files in the outboxes, want 3 and their control files", n)
 	}
 
 	// Sent once: the same reference again, or the old one and then the new
 	// one again, sends nothing new.
-	if w := h.importAndRun(readFile(t, demographicsFile), now.Add(time.Hour)); len(w) != 0 {
+	if w := h.importAndRun(reference(t), now.Add(time.Hour)); len(w) != 0 {
 		t.Errorf("the same import again wrote %+v", w)
 	}
 	if w := h.importAndRun(before(t), now.Add(2*time.Hour)); len(w) != 0 {
 		t.Errorf("the old reference wrote %+v", w)
 	}
-	if w := h.importAndRun(readFile(t, demographicsFile), now.Add(3*time.Hour)); len(w) != 0 {
+	if w := h.importAndRun(reference(t), now.Add(3*time.Hour)); len(w) != 0 {
 		t.Errorf("the new reference again wrote %+v", w)
 	}
-	if n := len(h.outboxes()); n != 6 {
+	if n := len(h.Outboxes(h.t)); n != 6 {
 		t.Errorf("%d files in the outboxes, want still 6", n)
 	}
 
 	// A new reason is a new row: the current number turns sensitive. The
 	// file is dated by London's calendar (23:30 UTC in summer is the next
 	// day).
-	third := strings.Replace(readFile(t, demographicsFile), chainC+",Elsworth,Aled,2016-11-14,,N,", chainC+",Elsworth,Aled,2016-11-14,,Y,", 1)
+	third := strings.Replace(reference(t), chainC+",Elsworth,Aled,2016-11-14,,N,", chainC+",Elsworth,Aled,2016-11-14,,Y,", 1)
 	written = h.importAndRun(third, time.Date(2027, 7, 1, 23, 30, 0, 0, time.UTC))
 	got, content = h.summary(written)
 	if diff := cmp.Diff([]string{"841 20270702 1"}, got); diff != "" {
@@ -249,7 +182,7 @@ func TestRun(t *testing.T) {
 
 	// The plans stay as they are.
 	var keys []string
-	if err := h.db.View(func(tx *store.Tx) error {
+	if err := h.DB.View(func(tx *store.Tx) error {
 		return tx.AllPlans(func(p plans.Plan) error {
 			keys = append(keys, p.Key.String()+" "+p.LocalID)
 			return nil
@@ -273,20 +206,20 @@ func TestFlushWritesWhatARunLeft(t *testing.T) {
 	id := mesh.NewMessageID(at)
 	f := store.InactiveFile{LA: "841", MessageID: id, File: "CPIS_841_INACTIVE_20261122_" + id + ".csv", DecidedAt: at,
 		Rows: []store.InactiveRow{{NHSNumber: chainA, LocalID: "A-1", PlanType: "CPP", Reason: "SUPERSEDED", Current: chainC}}}
-	if err := h.db.Update(func(tx *store.Tx) error { return tx.PutInactiveFile(f) }); err != nil {
+	if err := h.DB.Update(func(tx *store.Tx) error { return tx.PutInactiveFile(f) }); err != nil {
 		t.Fatal(err)
 	}
-	written, err := inactive.Flush(h.dir, h.db)
+	written, err := inactive.Flush(h.Dir, h.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]inactive.Written{{LA: "841", File: f.File, Rows: 1}}, written); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	if got := h.outboxes()[f.File]; got != header+chainA+",A-1,CPP,SUPERSEDED,"+chainC+"\r\n" {
+	if got := h.Outboxes(h.t)[f.File]; got != header+chainA+",A-1,CPP,SUPERSEDED,"+chainC+"\r\n" {
 		t.Errorf("%s is %q", f.File, got)
 	}
-	if written, err := inactive.Flush(h.dir, h.db); err != nil || len(written) != 0 {
+	if written, err := inactive.Flush(h.Dir, h.DB); err != nil || len(written) != 0 {
 		t.Errorf("second flush: %+v, %v", written, err)
 	}
 }

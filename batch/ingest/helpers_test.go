@@ -6,32 +6,28 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/mesh"
 	"cpis/mesh/local"
 	"cpis/store"
 	"cpis/store/caldate"
+	"cpis/store/codes"
 	"cpis/store/plans"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ingest")
 
 // The fixed clocks of every case: the run happens at 02:30 on 22 November
 // 2026 (London is on GMT then, so today is 2026-11-22 and a response is
@@ -49,9 +45,7 @@ const (
 
 // Fixtures shared by the cases.
 var (
-	repoTestdata   = filepath.Join("..", "..", "testdata")
-	ingestTestdata = filepath.Join(repoTestdata, "ingest")
-	authorities    = filepath.Join(repoTestdata, "authorities.csv")
+	ingestTestdata = hubtest.Testdata("ingest")
 	// sharedPDS is the small demographics reference of most cases
 	// (testdata/ingest/README.md says who is who).
 	sharedPDS = filepath.Join(ingestTestdata, "demographics.csv")
@@ -128,13 +122,33 @@ type hubCase struct {
 	sizeLimit int64
 	maxRows   int
 	steps     []step
+	// want is what the hub answers, written out from returns.md: one
+	// answer per return reported, in the order of the reports (step by
+	// step; within a run, LA then message ID). It is checked against each
+	// run's results and the responses answering them, besides the goldens;
+	// -update rewrites the goldens, never this.
+	want []answer
 }
+
+// answer is the outcome of one return: its file code and detail code (as
+// the run reports them) and the row codes of its response.
+type answer struct {
+	file   string       // the return's name in the inbox
+	code   codes.Code   // CPF01 ...
+	detail codes.Detail // F001 ..., "" for none
+	rows   rows
+}
+
+// rows are the row outcomes of a response: line -> its codes in response
+// order, each code/detail, separated by spaces ("CPR06/P005 CPR06/W002").
+type rows map[int]string
 
 const seedHeader = "nhs_number,la,plan_type,start_date,end_date,due_date,local_id"
 
 // hub is a data dir made for one case.
 type hub struct {
 	t       *testing.T
+	fixture *hubtest.Hub
 	dir     string
 	caseDir string
 	db      *store.DB
@@ -142,6 +156,7 @@ type hub struct {
 	mbs     []string // the mailboxes of the data dir
 	out     strings.Builder
 	resps   []response // every response written, in order
+	answers []answer   // every result reported, with its response's rows
 	// lastPlans are the plans the transcript last listed.
 	lastPlans []string
 	described bool
@@ -156,92 +171,38 @@ type response struct {
 	code, detail  string
 }
 
-// The cases share one data dir made by datadir.Init from the 153
-// authorities (without demographics), copied for each case: making 153
-// mailboxes costs more than the rest of a case on slow file systems. A
-// copy holds the store and the mailboxes of Darlington and Camden only, and
-// its runs are limited to those two LAs; TestIngestReport and
-// TestExactlyOnce use a whole data dir (every mailbox, every LA run).
-var template struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if template.dir != "" {
-		os.RemoveAll(template.dir)
-	}
-	os.Exit(code)
-}
-
-func templateDir(t *testing.T) string {
-	t.Helper()
-	template.once.Do(func() {
-		template.dir, template.err = os.MkdirTemp("", "cpis-ingest-template-")
-		if template.err != nil {
-			return
-		}
-		template.err = datadir.Init(template.dir, datadir.InitOptions{
-			Authorities: datadir.Source{Name: "authorities.csv", R: bytes.NewReader(readFile(t, authorities))}, Now: runAt})
-	})
-	if template.err != nil {
-		t.Fatalf("template data dir: %v", template.err)
-	}
-	return template.dir
-}
-
-// newHub makes the data dir of a case: a copy of the template (or, with
-// whole, a data dir of its own with every mailbox), the demographics
-// reference and the plans the case starts from.
+// newHub makes the data dir of a case: the 153 authorities, the
+// demographics reference and the plans the case starts from. Making 153
+// mailboxes costs more than the rest of a case on slow file systems, so a
+// case has the mailboxes of Darlington and Camden only, and its runs are
+// limited to those two LAs; with whole (TestIngestReport, TestExactlyOnce)
+// the data dir has every mailbox and every LA runs.
 func newHub(t *testing.T, c hubCase, whole bool) *hub {
 	t.Helper()
-	h := &hub{t: t, dir: t.TempDir(), caseDir: filepath.Join(ingestTestdata, c.name)}
-	var pds *datadir.Source
+	h := &hub{t: t, caseDir: filepath.Join(ingestTestdata, c.name)}
+	opts := hubtest.Options{Created: runAt}
 	switch {
 	case c.pdsData != nil:
-		pds = &datadir.Source{Name: "demographics.csv", R: bytes.NewReader(c.pdsData())}
+		opts.Demographics = &hubtest.File{Name: "demographics.csv", Data: c.pdsData()}
 	case c.pds == "":
-		pds = &datadir.Source{Name: "demographics.csv", R: bytes.NewReader(readFile(t, sharedPDS))}
-	case c.pds != "-":
-		pds = &datadir.Source{Name: c.pds, R: bytes.NewReader(readFile(t, filepath.Join(h.caseDir, c.pds)))}
+		opts.Demographics = &hubtest.File{Name: "demographics.csv", Data: hubtest.ReadFile(t, sharedPDS)}
+	case c.pds == "-":
+		opts.NoDemographics = true
+	default:
+		opts.Demographics = &hubtest.File{Name: c.pds, Data: hubtest.ReadFile(t, filepath.Join(h.caseDir, c.pds))}
 	}
 	var las []string
-	if whole {
-		opts := datadir.InitOptions{Authorities: datadir.Source{Name: "authorities.csv", R: bytes.NewReader(readFile(t, authorities))}, Demographics: pds, Now: runAt}
-		if err := datadir.Init(h.dir, opts); err != nil {
-			t.Fatalf("init: %v", err)
-		}
-	} else {
-		db := readFile(t, filepath.Join(templateDir(t), store.FileName))
-		if err := os.WriteFile(filepath.Join(h.dir, store.FileName), db, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range []string{mb202, mb841} {
-			if err := local.Open(h.dir, id).Create(); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if !whole {
 		las = []string{"202", "841"}
+		opts.Mailboxes = las
 	}
-	db, err := store.Open(h.dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h.db = db
-	if !whole && pds != nil {
-		if _, err := datadir.ImportDemographics(db, *pds, runAt); err != nil {
-			t.Fatalf("import demographics: %v", err)
-		}
-	}
-	h.cfg = ingest.Config{DataDir: h.dir, DB: db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, MaxRows: c.maxRows, LAs: las}
-	if err := db.View(func(tx *store.Tx) error {
+	h.fixture = hubtest.New(t, opts)
+	h.dir, h.db = h.fixture.Dir, h.fixture.DB
+	h.cfg = ingest.Config{DataDir: h.dir, DB: h.db, Now: func() time.Time { return runAt }, RealNow: time.Now, SizeLimit: c.sizeLimit, MaxRows: c.maxRows, LAs: las}
+	if err := h.db.View(func(tx *store.Tx) error {
 		all, err := tx.Authorities()
 		for _, a := range all {
-			if whole || a.Code == "202" || a.Code == "841" {
+			if whole || slices.Contains(las, a.Code) {
 				h.mbs = append(h.mbs, a.MailboxID)
 			}
 		}
@@ -259,15 +220,6 @@ func newHub(t *testing.T, c hubCase, whole bool) *hub {
 		h.seedPlans(seed)
 	}
 	return h
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // seedPlans puts plans straight into the store: the state the hub was in
@@ -292,19 +244,12 @@ func (h *hub) seedPlans(b []byte) {
 		}
 		return d
 	}
-	err = h.db.Update(func(tx *store.Tx) error {
-		for _, r := range recs[1:] {
-			p := plans.Plan{Key: plans.Key{NHS: r[0], LA: r[1], Type: plans.Type(r[2])},
-				Start: date(r[3]), End: date(r[4]), Due: date(r[5]), LocalID: r[6]}
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("seed: %v", err)
+	var ps []plans.Plan
+	for _, r := range recs[1:] {
+		ps = append(ps, plans.Plan{Key: plans.Key{NHS: r[0], LA: r[1], Type: plans.Type(r[2])},
+			Start: date(r[3]), End: date(r[4]), Due: date(r[5]), LocalID: r[6]})
 	}
+	h.fixture.PutPlans(t, ps...)
 }
 
 // plansCSV returns every plan held, one seed-format line each.
@@ -338,7 +283,7 @@ func (h *hub) put(in input) {
 	if in.data != nil {
 		data = in.data(t, filepath.Join(h.caseDir, in.file))
 	} else {
-		data = readFile(t, filepath.Join(h.caseDir, in.file))
+		data = hubtest.ReadFile(t, filepath.Join(h.caseDir, in.file))
 	}
 	if in.gzip {
 		data = gzipped(t, data)
@@ -365,13 +310,10 @@ func (h *hub) put(in input) {
 	fmt.Fprintf(&h.out, "sent %s/inbox/%s (%d bytes)\n", mb.ID(), name, len(data))
 	switch {
 	case in.ctl != "":
-		ctl := mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data",
-			From: mb.ID(), To: mesh.HubMailbox, Subject: "return", LocalID: name, DTSID: in.ctl,
-			WorkflowID: mesh.WorkflowUpload, IsCompressed: strings.HasSuffix(strings.ToLower(name), ".gz")}
-		write(mesh.ControlName(name), ctl.Marshal())
+		write(mesh.ControlName(name), hubtest.Control(mb.ID(), name, in.ctl).Marshal())
 		fmt.Fprintf(&h.out, "sent %s/inbox/%s (DTSId %s)\n", mb.ID(), mesh.ControlName(name), in.ctl)
 	case in.ctlFile != "":
-		write(mesh.ControlName(name), readFile(t, filepath.Join(h.caseDir, in.ctlFile)))
+		write(mesh.ControlName(name), hubtest.ReadFile(t, filepath.Join(h.caseDir, in.ctlFile)))
 		fmt.Fprintf(&h.out, "sent %s/inbox/%s (from %s)\n", mb.ID(), mesh.ControlName(name), in.ctlFile)
 	}
 }
@@ -442,10 +384,7 @@ func (h *hub) do(ctx context.Context, n int, s step) []ingest.Result {
 		results = []ingest.Result{r}
 	default:
 		if s.importPDS != "" {
-			src := datadir.Source{Name: s.importPDS, R: bytes.NewReader(readFile(t, filepath.Join(h.caseDir, s.importPDS)))}
-			if _, err := datadir.ImportDemographics(h.db, src, runAt); err != nil {
-				t.Fatalf("step %d: import: %v", n, err)
-			}
+			h.fixture.ImportDemographics(t, hubtest.File{Name: s.importPDS, Data: hubtest.ReadFile(t, filepath.Join(h.caseDir, s.importPDS))}, runAt)
 		}
 		rep, err := ingest.Run(ctx, h.cfg)
 		if err != nil {
@@ -507,7 +446,7 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 		if _, err := os.Stat(filepath.Join(box, mesh.ControlName(file))); err != nil {
 			t.Errorf("step %d: %s has no control file: %v", n, file, err)
 		}
-		r := response{mailbox: mbID, file: file, content: readFile(t, filepath.Join(box, file))}
+		r := response{mailbox: mbID, file: file, content: hubtest.ReadFile(t, filepath.Join(box, file))}
 		h.parseResponse(n, &r)
 		fresh = append(fresh, r)
 	}
@@ -546,6 +485,7 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 			continue
 		}
 		r := got[0]
+		h.answers = append(h.answers, answer{file: res.File, code: res.Code, detail: res.Detail, rows: rowCodes(r.content)})
 		if res.Response != filepath.Join(local.Open(h.dir, r.mailbox).OutboxDir(), r.file) {
 			t.Errorf("step %d: Result.Response = %s, want the new response %s", n, res.Response, r.file)
 		}
@@ -561,6 +501,21 @@ func (h *hub) checkResponses(n int, before map[string]bool, results []ingest.Res
 		h.resps = append(h.resps, r)
 		fmt.Fprintf(&h.out, "response #%d %s/outbox: %s %s to %s %s\n", len(h.resps), r.mailbox, r.code, r.detail, r.messageID, r.returnFile)
 	}
+}
+
+// rowCodes returns the row outcomes of a response (its rows after the
+// summary), nil when it has none.
+func rowCodes(content []byte) rows {
+	recs, _ := csv.NewReader(bytes.NewReader(content)).ReadAll()
+	var out rows
+	for _, rec := range recs[min(2, len(recs)):] {
+		line, _ := strconv.Atoi(rec[1])
+		if out == nil {
+			out = rows{}
+		}
+		out[line] = strings.TrimSpace(out[line] + " " + rec[4] + "/" + rec[5])
+	}
+	return out
 }
 
 func (h *hub) summary(r response) string {
@@ -745,6 +700,14 @@ func runCase(t *testing.T, c hubCase) {
 		t.Errorf("a run after the last step changed the plans (-before +after):\n%s", diff)
 	}
 
+	// What the case states, whatever the goldens say.
+	if c.want == nil {
+		t.Errorf("case %s states no answers (want)", c.name)
+	}
+	if diff := cmp.Diff(c.want, h.answers, cmp.AllowUnexported(answer{})); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+
 	golden := map[string][]byte{"transcript.golden.txt": []byte(h.out.String())}
 	for i, r := range h.resps {
 		name := fmt.Sprintf("response-%d.golden.csv", i+1)
@@ -753,60 +716,11 @@ func runCase(t *testing.T, c hubCase) {
 		}
 		golden[name] = r.content
 	}
-	compareGoldens(t, h.caseDir, golden)
+	hubtest.GoldenDir(t, h.caseDir, goldenName, golden)
 }
 
+// goldenName matches the golden files of a case.
 var goldenName = regexp.MustCompile(`^(response(-[0-9]+)?\.golden\.csv|transcript\.golden\.txt)$`)
-
-// compareGoldens compares got with the golden files of dir, every one of
-// them; with -update it rewrites them and removes stale ones.
-func compareGoldens(t *testing.T, dir string, got map[string][]byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		des, _ := os.ReadDir(dir)
-		for _, de := range des {
-			if goldenName.MatchString(de.Name()) && got[de.Name()] == nil {
-				os.Remove(filepath.Join(dir, de.Name()))
-			}
-		}
-		for name, b := range got {
-			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range des {
-		if goldenName.MatchString(de.Name()) && got[de.Name()] == nil {
-			t.Errorf("%s: golden file %s has no counterpart (run with -update)", dir, de.Name())
-		}
-	}
-	names := make([]string, 0, len(got))
-	for name := range got {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		want, err := os.ReadFile(filepath.Join(dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s: missing golden file %s (run with -update)", dir, name)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(string(want), string(got[name])); diff != "" {
-			t.Errorf("%s/%s mismatch (-want +got):\n%s", dir, name, diff)
-		}
-	}
-}
 
 // validNHS returns the i-th valid NHS number (from 0) of the range that
 // starts at 999 + start: the test range, with the modulus 11 check digit.

@@ -2,27 +2,24 @@ package notify_test
 
 // Tests of the daily access-notification files: accesses are made through
 // access.Service (as a lookup makes them), then notify.Run writes the
-// files into a data directory made by datadir.Init with four LAs.
+// files into a data directory with four LAs (hubtest, as cpis init makes it).
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/batch/access"
-	"cpis/batch/datadir"
 	"cpis/batch/expire"
+	"cpis/batch/hubtest"
 	"cpis/batch/notify"
 	"cpis/mesh"
 	"cpis/store"
@@ -33,13 +30,7 @@ import (
 // dateCmp compares calendar dates (their fields are unexported).
 var dateCmp = cmp.Comparer(func(a, b caldate.Date) bool { return a.Compare(b) == 0 })
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/notify")
-
-var (
-	authoritiesFile  = filepath.Join("..", "..", "testdata", "authorities.csv")
-	demographicsFile = filepath.Join("..", "..", "testdata", "demographics.csv")
-	goldenDir        = filepath.Join("..", "..", "testdata", "notify")
-)
+var goldenDir = hubtest.Testdata("notify")
 
 const (
 	child  = "9990276579" // born 2016-05-12
@@ -76,22 +67,12 @@ var (
 	mother850UCP = plans.Plan{Key: plans.Key{NHS: mother, LA: "850", Type: plans.UCPP}, Start: date("2026-09-01"), Due: date("2027-01-15"), LocalID: "U-5"}
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
 type hub struct {
 	t     *testing.T
 	dir   string
 	db    *store.DB
-	clock *clock
+	fix   *hubtest.Hub
+	clock *hubtest.Clock
 	svc   *access.Service
 }
 
@@ -99,64 +80,20 @@ type hub struct {
 // fixture's demographics and ps.
 func newHub(t *testing.T, created time.Time, ps ...plans.Plan) *hub {
 	t.Helper()
-	f, err := os.Open(authoritiesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subset strings.Builder
-	sc := bufio.NewScanner(f)
-	for i := 0; sc.Scan(); i++ {
-		for _, c := range las {
-			if i == 0 || strings.HasPrefix(sc.Text(), c+",") {
-				subset.WriteString(sc.Text() + "\n")
-				break
-			}
-		}
-	}
-	f.Close()
-	dem, err := os.Open(demographicsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dem.Close()
-	dir := t.TempDir()
-	if err := datadir.Init(dir, datadir.InitOptions{
-		Authorities:  datadir.Source{Name: "authorities.csv", R: strings.NewReader(subset.String())},
-		Demographics: &datadir.Source{Name: demographicsFile, R: dem},
-		Now:          created,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Update(func(tx *store.Tx) error {
-		for _, p := range ps {
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c := &clock{t: created}
-	svc, err := access.New(db, c.now)
+	hb := hubtest.New(t, hubtest.Options{LAs: las, Created: created, Plans: ps})
+	c := hubtest.NewClock(created)
+	svc, err := access.New(hb.DB, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	return &hub{t: t, dir: dir, db: db, clock: c, svc: svc}
+	return &hub{t: t, dir: hb.Dir, db: hb.DB, fix: hb, clock: c, svc: svc}
 }
 
 // access looks nhs up at instant at as user of org, in setting.
 func (h *hub) access(at time.Time, nhs, org, user, setting string) {
 	h.t.Helper()
-	h.clock.mu.Lock()
-	h.clock.t = at
-	h.clock.mu.Unlock()
+	h.clock.Set(at)
 	_, ref, err := h.svc.Lookup(h.t.Context(), access.Request{NHSNumber: nhs, OrgCode: org, OrgName: "Org " + org,
 		Setting: setting, UserName: user, UserRole: "Staff Nurse", RBAC: "B0264,B0107", Via: access.HTTP})
 	if err != nil || ref != nil {
@@ -177,26 +114,6 @@ func (h *hub) outbox(la string) string {
 	return filepath.Join(h.dir, "mailboxes", mesh.MailboxID(la), "outbox")
 }
 
-// files returns every file in every outbox, by name, with its content.
-func (h *hub) files() map[string]string {
-	h.t.Helper()
-	out := map[string]string{}
-	for _, la := range las {
-		entries, err := os.ReadDir(h.outbox(la))
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, e := range entries {
-			b, err := os.ReadFile(filepath.Join(h.outbox(la), e.Name()))
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			out[e.Name()] = string(b)
-		}
-	}
-	return out
-}
-
 // dataFiles returns the names of the data files among files, sorted.
 func dataFiles(files map[string]string) []string {
 	var out []string
@@ -211,22 +128,7 @@ func dataFiles(files map[string]string) []string {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(goldenDir, name)
-	if *update {
-		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
+	hubtest.Golden(t, filepath.Join(goldenDir, name), []byte(got))
 }
 
 func TestWriteFile(t *testing.T) {
@@ -284,7 +186,7 @@ func TestRun(t *testing.T) {
 	if diff := cmp.Diff(wantWritten, written, dateCmp); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for _, w := range wantWritten {
 		if w.Rows == 0 {
 			if files[w.File] != header {
@@ -324,7 +226,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("run again at %s: wrote %+v, error %v; want nothing", now, written, err)
 		}
 	}
-	if diff := cmp.Diff(files, h.files()); diff != "" {
+	if diff := cmp.Diff(files, h.fix.Outboxes(h.t)); diff != "" {
 		t.Errorf("outboxes after running again (-want +got):\n%s", diff)
 	}
 	// The default run writes the 20th (the store was made then), not the
@@ -362,7 +264,7 @@ func TestRunRefusesADayNotOver(t *testing.T) {
 			t.Errorf("--day %s at %s: wrote %+v, error %v; want %v", tt.day, tt.now, written, err, notify.ErrDayNotOver)
 		}
 	}
-	if got := dataFiles(h.files()); len(got) != 0 {
+	if got := dataFiles(h.fix.Outboxes(h.t)); len(got) != 0 {
 		t.Errorf("files written: %v", got)
 	}
 	// Once the day is over it is written, with the access.
@@ -399,7 +301,7 @@ func TestRunFillsMissedNights(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for i, d := range []string{"2026-11-20", "2026-11-21", "2026-11-22"} {
 		name := "CPIS_841_ACCESS_" + strings.ReplaceAll(d, "-", "") + ".csv"
 		want := header + d + "T10:00:00+00:00," + child + ",C-10442,CPP,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n"
@@ -496,7 +398,7 @@ func TestDayBoundaries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for _, d := range days {
 		rows := byDay[d]
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].at.Before(rows[j].at) })
@@ -531,7 +433,7 @@ func TestWithdrawnOrPurgedPlansAreStillReported(t *testing.T) {
 	if _, err := h.run(utc("2026-11-22T02:31:00Z"), ""); err != nil {
 		t.Fatal(err)
 	}
-	files := h.files()
+	files := h.fix.Outboxes(h.t)
 	for name, want := range map[string]string{
 		"CPIS_841_ACCESS_20261121.csv": header + "2026-11-21T12:00:00+00:00," + child + ",C-10442,CPP,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n",
 		"CPIS_201_ACCESS_20261121.csv": header + "2026-11-21T12:00:00+00:00," + child + ",L-OLD,LAC,RXX01,Org RXX01,ED,A User,Staff Nurse\r\n",

@@ -12,7 +12,7 @@ import (
 
 	"cpis/store/demographics"
 
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/report"
 	"cpis/store"
 	"cpis/store/caldate"
@@ -91,22 +91,10 @@ func BenchmarkReport250k(b *testing.B) {
 // directly with PutPlan on a store opened with NoSync (tests only).
 func nationalStore(b *testing.B, n int) (string, *store.DB) {
 	b.Helper()
-	dir := b.TempDir()
-	auth, err := os.Open(filepath.Join(repoTestdata, "authorities.csv"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer auth.Close()
-	if err := datadir.Init(dir, datadir.InitOptions{Authorities: datadir.Source{Name: "authorities.csv", R: auth}, Now: created}); err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
+	fix := hubtest.New(b, hubtest.Options{Created: created, NoDemographics: true})
+	dir, db := fix.Dir, fix.DB
 	var las []store.Authority
-	if err := db.View(func(tx *store.Tx) error { las, err = tx.Authorities(); return err }); err != nil {
+	if err := db.View(func(tx *store.Tx) (err error) { las, err = tx.Authorities(); return err }); err != nil {
 		b.Fatal(err)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,23 +18,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/batch/inactive"
 	"cpis/batch/ingest"
 	"cpis/batch/report"
-	"cpis/mesh"
-	"cpis/mesh/local"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
+	"cpis/store/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/report")
-
-var (
-	repoTestdata   = filepath.Join("..", "..", "testdata")
-	reportTestdata = filepath.Join(repoTestdata, "report")
-)
+var reportTestdata = hubtest.Testdata("report")
 
 // The clock of the test hub: made on 1 October 2026; returns taken on
 // 1, 19, 20 and 22 November; the report made at 02:30 on 22 November 2026
@@ -55,49 +48,23 @@ type hub struct {
 	t   testing.TB
 	dir string
 	db  *store.DB
+	fix *hubtest.Hub
 	seq int
 }
 
 func newHub(t testing.TB) *hub {
 	t.Helper()
-	dir := t.TempDir()
-	auth, err := os.Open(filepath.Join(repoTestdata, "authorities.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer auth.Close()
-	demo, err := os.Open(filepath.Join(repoTestdata, "demographics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer demo.Close()
-	if err := datadir.Init(dir, datadir.InitOptions{
-		Authorities:  datadir.Source{Name: "authorities.csv", R: auth},
-		Demographics: &datadir.Source{Name: "demographics.csv", R: demo},
-		Now:          created,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &hub{t: t, dir: dir, db: db}
+	fix := hubtest.New(t, hubtest.Options{Created: created})
+	return &hub{t: t, dir: fix.Dir, db: fix.DB, fix: fix}
 }
 
 // send puts a return of testdata/report/returns into its LA's inbox with a
 // control file whose message ID is fixed by at and the order of sending.
 func (h *hub) send(file string, at time.Time) {
 	h.t.Helper()
-	la := strings.Split(file, "_")[1]
 	h.seq++
 	id := fmt.Sprintf("%s000000_%06X", at.UTC().Format("20060102150405"), h.seq)
-	ctl := mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data", From: mesh.MailboxID(la),
-		To: mesh.HubMailbox, Subject: "CP-IS return", LocalID: file, DTSID: id, WorkflowID: mesh.WorkflowUpload}
-	if _, err := local.Open(h.dir, mesh.MailboxID(la)).Send(filepath.Join(reportTestdata, "returns", file), ctl); err != nil {
-		h.t.Fatal(err)
-	}
+	h.fix.Send(h.t, filepath.Join(reportTestdata, "returns", file), id)
 }
 
 func (h *hub) ingest(at time.Time) {
@@ -230,34 +197,30 @@ func normalise(b []byte, dir string) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(reportTestdata, name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
+	hubtest.Golden(t, filepath.Join(reportTestdata, name), got)
 }
 
-// python returns a Python 3 that has openpyxl, or skips the test.
+// python returns a Python 3 that has openpyxl: python3 on PATH, else the
+// system's /usr/bin/python3 (a PATH python3 of a version manager often lacks
+// the distribution's packages). Without one the test is Unavailable for
+// openpyxl: skipped for a developer, failed where CI requires it.
 func python(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		if err := exec.Command(p, "-c", "import openpyxl").Run(); err == nil {
+	var tried []string
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		out, err := exec.Command(p, "-c", "import openpyxl").CombinedOutput()
+		if err == nil {
 			return p
 		}
+		tried = append(tried, fmt.Sprintf("%s -c 'import openpyxl': %v: %s", p, err, bytes.TrimSpace(out)))
 	}
-	t.Skip("the workbook is checked with an independent reader: python3 with openpyxl " +
-		"(Debian: apt-get install python3-openpyxl; .ci/run installs it); not found")
+	testenv.Unavailable(t, testenv.Openpyxl, "the workbook is checked with an independent reader, python3 with openpyxl "+
+		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
 	return ""
 }
 

@@ -13,8 +13,8 @@ type person struct {
 }
 
 // people is the sample demographics extract, in file order: demographics.csv
-// is exactly this table (a test renders it and compares; go test
-// ./batch/sample -update rewrites the file and its copy in testdata).
+// is exactly this table (a test renders it and compares; go generate
+// ./batch/sample rewrites the file and its copy in testdata).
 // Children in the demo's plans were born 2012-2023 (the 18th-birthday
 // candidates d-18-* excepted), so they stay under 18 and the demo's returns
 // stay valid until the end of 2030; mothers (UCPP) were born 1985-2000. Every

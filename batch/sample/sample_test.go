@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/xml"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,8 +17,6 @@ import (
 	"cpis/store/plans"
 )
 
-var update = flag.Bool("update", false, "rewrite demographics.csv from the people table, and the testdata copies")
-
 const (
 	testdata = "../../testdata"
 )
@@ -31,25 +28,6 @@ func readCSV(t *testing.T, data []byte) [][]string {
 		t.Fatalf("read csv: %v", err)
 	}
 	return recs
-}
-
-// TestUpdate rewrites the generated files when -update is given; it runs
-// first so the other tests check what it wrote.
-func TestUpdate(t *testing.T) {
-	if !*update {
-		t.Skip("-update not set")
-	}
-	demo := sample.RenderDemographics()
-	for path, data := range map[string][]byte{
-		"demographics.csv":                          demo,
-		filepath.Join(testdata, "demographics.csv"): demo,
-		filepath.Join(testdata, "authorities.csv"):  sample.Authorities(),
-	} {
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Log("rewritten: rebuild so the embedded demographics are current, then run the tests again")
 }
 
 // drama lists the Ofcom drama ranges each region may use: a prefix and then
@@ -149,7 +127,7 @@ func sameFile(t *testing.T, path string, want []byte) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the sample (go test ./batch/sample -update)", path)
+		t.Errorf("%s differs from the sample (go generate ./batch/sample)", path)
 	}
 }
 
@@ -240,7 +218,7 @@ func TestDemographics(t *testing.T) {
 		t.Error("no record with a date of death")
 	}
 	if !bytes.Equal(sample.RenderDemographics(), sample.Demographics()) {
-		t.Error("demographics.csv differs from the people table (go test ./batch/sample -update)")
+		t.Error("demographics.csv differs from the people table (go generate ./batch/sample)")
 	}
 	sameFile(t, filepath.Join(testdata, "demographics.csv"), sample.Demographics())
 }

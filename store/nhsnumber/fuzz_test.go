@@ -4,15 +4,14 @@ package nhsnumber_test
 //
 //	go test -run='^$' -fuzz=FuzzNormalize -fuzztime=60s -fuzzminimizetime=5s ./store/nhsnumber
 //
-// Plain go test replays the seeds below and the corpus under
-// testdata/fuzz/FuzzNormalize/, written from normalizeSeeds by
+// Plain go test replays the corpus under testdata/fuzz/FuzzNormalize/: the
+// seeds, written from the list in gen_fuzz_corpus.go by
 //
-//	CPIS_WRITE_FUZZ_CORPUS=1 go test -run=TestWriteFuzzCorpus ./store/nhsnumber
+//	go generate ./store/nhsnumber
+//
+// and any crasher a fuzzer found, kept under the name it gave.
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,9 +19,6 @@ import (
 )
 
 func FuzzNormalize(f *testing.F) {
-	for _, s := range normalizeSeeds() {
-		f.Add(s)
-	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out, p := nhsnumber.Normalize(s)
 		if nhsnumber.Valid(s) != (p == nhsnumber.OK) {
@@ -85,33 +81,3 @@ func modulus11OK(n string) bool {
 }
 
 func digitsOnly(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
-
-func normalizeSeeds() []string {
-	return []string{
-		"9434765919", "943 476 5919", " 943-476-5919\t", "9990276579", "9990275831",
-		"9434765918", "0000000000", "4444444444", "", "   ", "-", " - - ",
-		"943476591", "94347659190", "943476591X", "9O34765919",
-		"\u00a09434765919", "9434765919\u00a0", "９４３４７６５９１９", "٩٤٣٤٧٦٥٩١٩",
-		"943\u2010476\u20115919", "\xff9434765919", "9434765919\x00",
-		"+449434765919", "1e9", strings.Repeat("9", 1000), strings.Repeat("- ", 500) + "9434765919",
-	}
-}
-
-// TestWriteFuzzCorpus writes the seed corpus of FuzzNormalize under
-// testdata/fuzz when CPIS_WRITE_FUZZ_CORPUS is set; crashers already there
-// are kept.
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("CPIS_WRITE_FUZZ_CORPUS") == "" {
-		t.Skip("set CPIS_WRITE_FUZZ_CORPUS=1 to rewrite the seed corpus")
-	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzNormalize")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range normalizeSeeds() {
-		content := fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}

@@ -30,7 +30,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -41,6 +40,7 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/nhsnumber"
@@ -79,7 +79,7 @@ func benchNHS(n int) []string {
 // that have a visible plan.
 func benchStore(b *testing.B, dir string) []string {
 	b.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "..", "testdata", "authorities.csv"))
+	f, err := os.Open(hubtest.Testdata("authorities.csv"))
 	if err != nil {
 		b.Fatal(err)
 	}

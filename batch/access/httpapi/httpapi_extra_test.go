@@ -11,6 +11,7 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
+	"cpis/batch/hubtest"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
@@ -20,19 +21,10 @@ import (
 // record an access nobody was shown); X-RBAC lines form one list; a second
 // X-Setting, X-User-Name or X-User-Role is refused, never silently dropped.
 func TestMethodsAndRepeatedHeaders(t *testing.T) {
-	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	const token = "cpis_test-token"
+	db := hubtest.New(t, hubtest.Options{LAs: []string{"841"}, NoDemographics: true,
+		Plans: []plans.Plan{{Key: plans.Key{NHS: "9990276579", LA: "841", Type: plans.CPP}, Start: caldate.InLondon(time.Now()).AddDays(-30), LocalID: "C-1"}}}).DB
 	if err := db.Update(func(tx *store.Tx) error {
-		if err := tx.PutAuthority(store.Authority{Code: "841", Name: "Darlington", MailboxID: "LA841HC001", EmergencyPhone: "0191 498 0123"}); err != nil {
-			return err
-		}
-		if err := tx.PutPlan(plans.Plan{Key: plans.Key{NHS: "9990276579", LA: "841", Type: plans.CPP}, Start: caldate.InLondon(time.Now()).AddDays(-30), LocalID: "C-1"}); err != nil {
-			return err
-		}
 		return tx.PutOrg(store.Org{ODS: "RXX01", Name: "Example", TokenHash: store.TokenHash(token), AddedAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ package httpapi_test
 // answer, and how the server listens (loopback, TLS).
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,7 +15,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -32,19 +30,13 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
-	"cpis/batch/datadir"
+	"cpis/batch/hubtest"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/access")
-
-var (
-	authoritiesFile  = filepath.Join("..", "..", "..", "testdata", "authorities.csv")
-	demographicsFile = filepath.Join("..", "..", "..", "testdata", "demographics.csv")
-	goldenDir        = filepath.Join("..", "..", "..", "testdata", "access")
-)
+var goldenDir = hubtest.Testdata("access")
 
 var (
 	created = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
@@ -80,26 +72,6 @@ var heldPlans = []plans.Plan{
 	{Key: plans.Key{NHS: child, LA: "201", Type: plans.CPP}, Start: date("2024-05-01"), LocalID: "P-1"},
 }
 
-func subsetOfAuthorities(t testing.TB, codes ...string) string {
-	t.Helper()
-	f, err := os.Open(authoritiesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b strings.Builder
-	sc := bufio.NewScanner(f)
-	for i := 0; sc.Scan(); i++ {
-		for _, c := range codes {
-			if i == 0 || strings.HasPrefix(sc.Text(), c+",") {
-				b.WriteString(sc.Text() + "\n")
-				break
-			}
-		}
-	}
-	return b.String()
-}
-
 type server struct {
 	t      *testing.T
 	url    string
@@ -113,34 +85,8 @@ type server struct {
 // (whose first token was replaced) and RZZ09 (revoked).
 func newStore(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true, Now: created})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	las, err := datadir.ReadAuthorities(strings.NewReader(subsetOfAuthorities(t, "201", "841", "850")), "authorities.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(demographicsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := datadir.ImportDemographics(db, datadir.Source{Name: demographicsFile, R: f}, created); err != nil {
-		t.Fatal(err)
-	}
+	db := hubtest.New(t, hubtest.Options{LAs: []string{"201", "841", "850"}, Created: created, Plans: heldPlans}).DB
 	if err := db.Update(func(tx *store.Tx) error {
-		for _, a := range las {
-			if err := tx.PutAuthority(a); err != nil {
-				return err
-			}
-		}
-		for _, p := range heldPlans {
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
 		for _, o := range []store.Org{
 			{ODS: "RXX01", Name: orgName, TokenHash: store.TokenHash(tokenRXX01), AddedAt: created},
 			{ODS: "RYY02", Name: "Example Ambulance Service", TokenHash: store.TokenHash(tokenOld), AddedAt: created},
@@ -246,22 +192,7 @@ func decode(t testing.TB, b []byte) map[string]any {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join(goldenDir, name)
-	if *update {
-		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
+	hubtest.Golden(t, filepath.Join(goldenDir, name), got)
 }
 
 func TestAlertBody(t *testing.T) {

@@ -5,9 +5,14 @@ import (
 	"encoding/csv"
 )
 
+// The bundled demographics.csv, and the copies of it and of
+// authorities.csv in the repository's testdata, are written by
+// gen_sample.go.
+//go:generate go run gen_sample.go
+
 // RenderDemographics renders the people table in the format of
-// demographics.csv, so tests can check that the embedded file is exactly the
-// table that Returns uses.
+// demographics.csv: go generate writes the embedded file from it, and the
+// tests check that the embedded file is exactly the table that Returns uses.
 func RenderDemographics() []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)

@@ -1,0 +1,5 @@
+package caldate
+
+// The seed corpus of the fuzz targets (testdata/fuzz/<FuzzName>/) is
+// written from the seed list in gen_fuzz_corpus.go.
+//go:generate go run gen_fuzz_corpus.go
