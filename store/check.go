@@ -65,16 +65,48 @@ func (r *CheckReport) add(bucket []byte, key, format string, args ...any) {
 // messages both ways; every row outcome belongs to a message. The error is
 // for a store that could not be read at all.
 func (db *DB) Check() (*CheckReport, error) {
-	rep := &CheckReport{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			rep.add([]byte("bbolt"), "", "%v", err)
-		}
-		c := &checker{tx: tx, rep: rep}
-		c.run()
+	var pages []error
+	inv := &CheckReport{}
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		pages = pageProblems(tx)
+		(&checker{tx: tx, rep: inv}).run()
 		return nil
-	})
-	return rep, err
+	}); err != nil {
+		return nil, err
+	}
+	if len(pages) > 0 {
+		// bbolt compares the pages a read transaction sees with the
+		// freelist of now, which moves with every later commit: what it
+		// found is confirmed in a write transaction, which has the store
+		// to itself while it checks (and is rolled back). A clean store
+		// never holds writers up.
+		tx, err := db.bolt.Begin(true)
+		if err != nil {
+			return nil, err
+		}
+		pages = pageProblems(tx)
+		if err := tx.Rollback(); err != nil {
+			return nil, err
+		}
+	}
+	rep := &CheckReport{Authorities: inv.Authorities, Plans: inv.Plans, Messages: inv.Messages, Outcomes: inv.Outcomes}
+	for _, err := range pages {
+		rep.add([]byte("bbolt"), "", "%v", err)
+	}
+	for _, p := range inv.Problems {
+		rep.add([]byte(p.Bucket), p.Key, "%s", p.Text)
+	}
+	rep.Total += inv.Total - len(inv.Problems)
+	return rep, nil
+}
+
+// pageProblems is bbolt's consistency check of the pages tx sees.
+func pageProblems(tx *bolt.Tx) []error {
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 type checker struct {

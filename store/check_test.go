@@ -222,3 +222,52 @@ func TestCheckListsAtMostMaxProblems(t *testing.T) {
 		t.Errorf("listed %d, total %d; want %d listed of %d", len(lines), rep.Total, store.MaxProblems, store.MaxProblems+5)
 	}
 }
+
+// Check while another goroutine writes sees one consistent moment: a
+// clean store stays clean (bbolt's page check of a read transaction would
+// otherwise mistake pages freed by later commits for damage).
+func TestCheckWhileWriting(t *testing.T) {
+	path := checkedStore(t)
+	db, err := store.Open(filepath.Dir(path), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stop := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := db.Update(func(tx *store.Tx) error {
+				k := plans.Key{NHS: validNHS(2000 + i%50), LA: "841", Type: plans.CPP}
+				if i%100 >= 50 {
+					_, err := tx.DeletePlan(k)
+					return err
+				}
+				return tx.PutPlan(plans.Plan{Key: k, Start: date("2026-01-01"), LocalID: "W"})
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 20 {
+		rep, err := db.Check()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Errorf("check while writing found problems in a clean store: %v", rep.Problems)
+			break
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
