@@ -27,6 +27,26 @@ const (
 	maxPageSize    = 1 << 24
 )
 
+// damage is ErrDamaged with what is wrong with the file.
+type damage struct{ detail string }
+
+func (d *damage) Error() string        { return ErrDamaged.Error() + ": " + d.detail }
+func (d *damage) Is(target error) bool { return target == ErrDamaged }
+
+func damaged(format string, args ...any) error {
+	return &damage{detail: fmt.Sprintf(format, args...)}
+}
+
+// Damage says what is wrong with a store file that Open refused with
+// ErrDamaged (err), or "" when err is not that.
+func Damage(err error) string {
+	var d *damage
+	if errors.As(err, &d) {
+		return d.detail
+	}
+	return ""
+}
+
 // boltMeta is what checkFile reads of a meta page.
 type boltMeta struct {
 	pageSize uint32
@@ -61,33 +81,33 @@ func checkBoltFile(f *os.File) error {
 		return err
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%w: not a regular file", ErrDamaged)
+		return damaged("not a regular file")
 	}
 	size := st.Size()
 	if size == 0 {
-		return fmt.Errorf("%w: empty (0 bytes)", ErrDamaged)
+		return damaged("empty (0 bytes)")
 	}
 	m0, err := readMeta(f, 0, size)
 	if err != nil {
-		return fmt.Errorf("%w: meta page 0: %v", ErrDamaged, err)
+		return damaged("meta page 0: %v", err)
 	}
 	ps := int64(m0.pageSize)
 	if size%ps != 0 {
-		return fmt.Errorf("%w: size %d is not a whole number of %d-byte pages", ErrDamaged, size, ps)
+		return damaged("size %d is not a whole number of %d-byte pages", size, ps)
 	}
 	m1, err := readMeta(f, ps, size)
 	if err != nil {
-		return fmt.Errorf("%w: meta page 1: %v", ErrDamaged, err)
+		return damaged("meta page 1: %v", err)
 	}
 	if m1.pageSize != m0.pageSize {
-		return fmt.Errorf("%w: the meta pages disagree on the page size (%d, %d)", ErrDamaged, m0.pageSize, m1.pageSize)
+		return damaged("the meta pages disagree on the page size (%d, %d)", m0.pageSize, m1.pageSize)
 	}
 	for i, m := range []boltMeta{m0, m1} {
 		switch {
 		case m.pgid < 2 || m.root >= m.pgid || (m.freelist >= m.pgid && m.freelist != noFreelist):
-			return fmt.Errorf("%w: meta page %d refers to pages beyond its high-water mark", ErrDamaged, i)
+			return damaged("meta page %d refers to pages beyond its high-water mark", i)
 		case m.pgid > uint64(size/ps):
-			return fmt.Errorf("%w: %d bytes, shorter than the %d pages of meta page %d (truncated)", ErrDamaged, size, m.pgid, i)
+			return damaged("%d bytes, shorter than the %d pages of meta page %d (truncated)", size, m.pgid, i)
 		}
 	}
 	return nil

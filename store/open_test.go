@@ -188,6 +188,9 @@ func TestOpenRefusesDamagedStore(t *testing.T) {
 				if !strings.HasPrefix(err.Error(), want) {
 					t.Errorf("Open(%+v): error %q, want it to begin %q", opts, err, want)
 				}
+				if got := store.Damage(err); !strings.HasPrefix(got, detail) {
+					t.Errorf("Open(%+v): Damage %q, want it to begin %q", opts, got, detail)
+				}
 				if diff := cmp.Diff(before, stateOf(t, path)); diff != "" {
 					t.Errorf("Open(%+v) changed the file (-before +after):\n%s", opts, diff)
 				}

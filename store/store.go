@@ -162,7 +162,7 @@ func openChecked(path string, opts Options, timeout time.Duration) (db *DB, err 
 			if b != nil {
 				b.Close()
 			}
-			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, r)
+			db, err = nil, damaged("%v", r)
 		}
 	}()
 	if timeout < 50*time.Millisecond {
@@ -174,7 +174,7 @@ func openChecked(path string, opts Options, timeout time.Duration) (db *DB, err 
 			return nil, ErrLocked
 		}
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
-			return nil, fmt.Errorf("%w: %v", ErrDamaged, err)
+			return nil, damaged("%v", err)
 		}
 		return nil, err
 	}
@@ -208,17 +208,17 @@ func prepare(b *bolt.DB) error {
 	if err := b.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
-			return fmt.Errorf("%w: no meta bucket", ErrDamaged)
+			return damaged("no meta bucket")
 		}
 		v := meta.Get(kSchema)
 		switch {
 		case v == nil:
-			return fmt.Errorf("%w: no schema record", ErrDamaged)
+			return damaged("no schema record")
 		case string(v) != SchemaVersion:
 			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, string(meta.Get(kCreated))); err != nil {
-			return fmt.Errorf("%w: no creation time in the schema record", ErrDamaged)
+			return damaged("no creation time in the schema record")
 		}
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
@@ -230,11 +230,11 @@ func prepare(b *bolt.DB) error {
 		} else if la := tx.Bucket(bAuthorities); la != nil {
 			codes, err := decodeCodes(v)
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrDamaged, err)
+				return damaged("%v", err)
 			}
 			for _, c := range codes {
 				if la.Get([]byte(c)) == nil {
-					return fmt.Errorf("%w: authority %s named by the schema record is missing", ErrDamaged, c)
+					return damaged("authority %s named by the schema record is missing", c)
 				}
 			}
 		}

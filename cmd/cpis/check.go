@@ -54,13 +54,8 @@ Example:
 				}
 				return silentError{errors.New("problems found")}
 			})
-			if errors.Is(err, store.ErrDamaged) {
-				// What bbolt or the schema check found, after the path.
-				msg := err.Error()
-				if i := strings.Index(msg, store.ErrDamaged.Error()+": "); i >= 0 {
-					msg = msg[i+len(store.ErrDamaged.Error())+2:]
-				}
-				fmt.Fprintf(g.stdout, "%s: %s\n", store.FileName, msg)
+			if d := store.Damage(err); d != "" {
+				fmt.Fprintf(g.stdout, "%s: %s\n", store.FileName, d)
 			}
 			return err
 		},
