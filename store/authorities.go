@@ -1,8 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Authority is a local authority with children's social care duties.
@@ -16,13 +20,47 @@ type Authority struct {
 	OfficePhone    string `json:"office_phone,omitempty"`
 }
 
-// PutAuthority adds or replaces an LA.
+// PutAuthority adds or replaces an LA, and names it in the schema record.
 func (t *Tx) PutAuthority(a Authority) error {
 	a.MailboxID = strings.ToUpper(a.MailboxID)
 	if err := putJSON(t.b(bAuthorities), []byte(a.Code), a); err != nil {
 		return fmt.Errorf("put authority %s: %w", a.Code, err)
 	}
+	meta := t.b(bMeta)
+	codes, err := decodeCodes(meta.Get(kAuthorities))
+	if err != nil {
+		return fmt.Errorf("put authority %s: %w", a.Code, err)
+	}
+	i, found := slices.BinarySearch(codes, a.Code)
+	if found {
+		return nil
+	}
+	if err := putCodes(meta, slices.Insert(codes, i, a.Code)); err != nil {
+		return fmt.Errorf("put authority %s: %w", a.Code, err)
+	}
 	return nil
+}
+
+// decodeCodes reads the LA codes of the schema record (meta/authorities:
+// a JSON array of codes in order); nil reads as none.
+func decodeCodes(v []byte) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var codes []string
+	if err := json.Unmarshal(v, &codes); err != nil {
+		return nil, fmt.Errorf("schema record's authorities: %w", err)
+	}
+	return codes, nil
+}
+
+// putCodes writes the LA codes of the schema record.
+func putCodes(meta *bolt.Bucket, codes []string) error {
+	if codes == nil {
+		codes = []string{}
+	}
+	slices.Sort(codes)
+	return putJSON(meta, kAuthorities, codes)
 }
 
 // Authority returns the LA with code.

@@ -16,8 +16,10 @@
 // All keys are byte strings chosen so that bbolt's byte order is the order
 // people want. Sequence numbers are 8-byte big-endian so they sort.
 //
-//	meta            "schema" -> "1"; "created" and "demographics_imported" ->
-//	                RFC 3339 UTC
+//	meta            the schema record: "schema" -> "1"; "created" -> RFC 3339
+//	                UTC; "authorities" -> JSON array of the LA codes held, in
+//	                order (kept by PutAuthority). Also "demographics_imported"
+//	                -> RFC 3339 UTC
 //	authorities     la code (3 ASCII digits) -> JSON Authority
 //	demographics    NHS number (10 ASCII digits) -> JSON demographic record
 //	plans           NHS(10) + LA(3) + plan type ("CPP", "LAC", "UCPP") -> JSON plan
@@ -75,4 +77,62 @@
 // meta/schema is "1". A store with another version is refused with
 // ErrSchema; migrations, when one is needed, run in Open inside one write
 // transaction before the version is raised.
+//
+// # A wrong store is refused, never served
+//
+// Only Open with Options.Create makes a store, and only where no file is:
+// the bbolt file, every bucket, the schema record (schema, created, the
+// authorities; Options.Setup writes the authorities themselves in the same
+// transaction) are built under a temporary name in the data dir and
+// linked into place whole, so a store file never exists without its
+// schema record. `cpis init` (batch/datadir) is what calls it.
+//
+// Open refuses with ErrDamaged, and writes nothing to the file, a store
+// file that is not a whole store of this hub:
+//   - empty (bbolt would silently make it a new empty store, and every
+//     lookup would then answer "no alert");
+//   - not a regular file, not a bbolt file, or of another bbolt format;
+//   - either meta page with a wrong magic, version or checksum, or the two
+//     disagreeing on the page size;
+//   - a size that is not a whole number of pages, or smaller than a meta
+//     page's high-water mark (pgid x page size): truncated, where bbolt
+//     would die of SIGBUS reading a mapped page beyond the end;
+//   - without the schema record (no meta bucket, no schema or created
+//     key), or missing an authority the record names (an authorities
+//     bucket emptied).
+//
+// The file is checked (filecheck.go) before bbolt maps it, under a shared
+// flock so that a writer committing in another process is never mistaken
+// for damage. Requiring both meta pages to be valid is stricter than
+// bbolt, which falls back to the other one: a meta page torn by a power
+// cut is then refused too, and the operator restores a backup. A store of
+// schema 1 made before the record named the authorities is given the list
+// from the authorities held, the one write Open makes beyond new buckets;
+// opening a whole store otherwise writes nothing.
+//
+// `cpis init --force` on a damaged store refuses too (the store is not
+// replaced, nothing is imported): the operator restores a backup, or
+// moves the file aside and runs init again to make a new hub.
+//
+// # Check and Backup
+//
+// Check verifies a store in one read transaction: bbolt's page check
+// (confirmed in a write transaction when it finds anything, since a read
+// transaction's view of the freelist moves with later commits) and these
+// invariants: the schema record names exactly the authorities held, each
+// stored under its own code; every plan key is NHS(10, valid) + LA(3) +
+// type (CPP, LAC, UCPP), its LA among the authorities, its plans_by_la
+// entry present, and every plans_by_la entry names a plan; every message
+// is under LA(3) + seq(8) of its own LA, that LA an authority, in a
+// lifecycle state (taken, archived, waiting, held, decided, responded),
+// with message_ids and message_files entries naming it or an earlier
+// message with the same ID / file and content, and in open_messages
+// exactly while its lifecycle is unfinished; every message_ids,
+// message_files and open_messages entry names a message that matches it;
+// every outcomes key is a messages key + line(4) of an existing message
+// (messages are never deleted, only their outcomes purged).
+//
+// Backup writes the store as of one read transaction (bbolt's WriteTo)
+// to a temporary file beside the target, syncs and checks it, then names
+// it and syncs the folder; writers go on meanwhile.
 package store

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,6 +28,10 @@ var (
 	ErrNotInitialised = errors.New("no store in the data directory: run `cpis init` first")
 	// ErrSchema means the store was written by an incompatible version.
 	ErrSchema = errors.New("store schema version not supported")
+	// ErrDamaged means the store file is not a whole store of this hub:
+	// empty, truncated, not a bbolt file, or without the schema record
+	// that a new store is given. Such a file is refused, never changed.
+	ErrDamaged = errors.New("the store file is empty or damaged")
 	// ErrNotFound means a record asked for by its identifier does not exist.
 	ErrNotFound = errors.New("not found")
 )
@@ -70,8 +75,13 @@ func (db *DB) Borrow() *DB { return &DB{bolt: db.bolt, path: db.path, borrowed: 
 
 // Options tune Open.
 type Options struct {
-	// Create makes a new store file when none exists.
+	// Create makes a new store file when none exists, with the schema
+	// record (doc.go). An existing file is opened as without Create.
 	Create bool
+	// Setup, with Create, runs in the transaction that makes a new store
+	// (not when the file exists), so that what it writes is there from
+	// the store's first moment or the store is not made.
+	Setup func(*Tx) error
 	// LockTimeout bounds the wait for another process's lock; 0 means 1s.
 	LockTimeout time.Duration
 	// NoSync skips fsync; for tests only, never in production.
@@ -94,30 +104,79 @@ type Options struct {
 var DefaultMaxBatchDelay = 2 * time.Millisecond
 
 // Open opens the store file in dir. It fails with ErrLocked when another
-// process holds it and ErrNotInitialised when there is none (unless
-// opts.Create).
+// process holds it, ErrNotInitialised when there is none (unless
+// opts.Create) and ErrDamaged when the file is not a whole store of this
+// hub: empty, truncated, not a bbolt file, or without the schema record a
+// new store is given. A refused file is never written to.
+//
+// The file is checked before bbolt maps it (filecheck.go), under a shared
+// lock so that a committing writer cannot be mistaken for damage: bbolt
+// would make an empty file into a new empty store, and a truncated one
+// makes the process die of SIGBUS when a page beyond the end is read.
 func Open(dir string, opts Options) (*DB, error) {
 	path := filepath.Join(dir, FileName)
-	if !opts.Create {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("open store %s: %w", path, ErrNotInitialised)
-		}
-	}
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	// The freelist is rebuilt on open instead of written at every commit
-	// (as etcd does): commits of a large store write far less. The mmap
-	// starts large (address space only) so a growing store is not
-	// remapped, which would wait for every reader.
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync,
-		FreelistType: bolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: 1 << 30})
+	deadline := time.Now().Add(timeout)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !opts.Create {
+			return nil, fmt.Errorf("open store %s: %w", path, ErrNotInitialised)
+		}
+		if err := create(dir, opts); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create store %s: %w", path, err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := checkFile(path, deadline); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := openChecked(path, opts, time.Until(deadline))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// boltOptions are the bbolt options of every store. The freelist is
+// rebuilt on open instead of written at every commit (as etcd does):
+// commits of a large store write far less. The mmap starts large (address
+// space only) so a growing store is not remapped, which would wait for
+// every reader.
+func boltOptions(opts Options, timeout time.Duration) *bolt.Options {
+	return &bolt.Options{Timeout: timeout, NoSync: opts.NoSync,
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: 1 << 30}
+}
+
+// openChecked opens a store file that checkFile passed, and refuses it
+// when it lacks the schema record.
+func openChecked(path string, opts Options, timeout time.Duration) (db *DB, err error) {
+	// A page that faults in spite of checkFile becomes an error here
+	// instead of killing the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var b *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			if b != nil {
+				b.Close()
+			}
+			db, err = nil, damaged("%v", r)
+		}
+	}()
+	if timeout < 50*time.Millisecond {
+		timeout = 50 * time.Millisecond
+	}
+	b, err = bolt.Open(path, 0o600, boltOptions(opts, timeout))
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
+			return nil, ErrLocked
 		}
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+			return nil, damaged("%v", err)
+		}
+		return nil, err
 	}
 	b.MaxBatchDelay = DefaultMaxBatchDelay
 	if opts.MaxBatchDelay > 0 {
@@ -126,33 +185,165 @@ func Open(dir string, opts Options) (*DB, error) {
 	if opts.MaxBatchSize > 0 {
 		b.MaxBatchSize = opts.MaxBatchSize
 	}
-	db := &DB{bolt: b, path: path}
-	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+	if err := prepare(b); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return &DB{bolt: b, path: path}, nil
+}
+
+// Keys of the schema record in the meta bucket.
+var (
+	kSchema      = []byte("schema")
+	kCreated     = []byte("created")
+	kAuthorities = []byte("authorities")
+)
+
+// prepare refuses a store without the schema record (or of another schema
+// version) and then adds what a store made by an earlier cpis of the same
+// schema lacks: buckets declared since, and the list of authorities. It
+// writes only when something is missing.
+func prepare(b *bolt.DB) error {
+	missing := false
+	if err := b.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			return damaged("no meta bucket")
+		}
+		v := meta.Get(kSchema)
+		switch {
+		case v == nil:
+			return damaged("no schema record")
+		case string(v) != SchemaVersion:
+			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, string(meta.Get(kCreated))); err != nil {
+			return damaged("no creation time in the schema record")
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = true
+			}
+		}
+		if v := meta.Get(kAuthorities); v == nil {
+			missing = true
+		} else if la := tx.Bucket(bAuthorities); la != nil {
+			codes, err := decodeCodes(v)
+			if err != nil {
+				return damaged("%v", err)
+			}
+			for _, c := range codes {
+				if la.Get([]byte(c)) == nil {
+					return damaged("authority %s named by the schema record is missing", c)
+				}
+			}
+		}
+		return nil
+	}); err != nil || !missing {
+		return err
+	}
+	return b.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if tx.Bucket(bMeta).Get(kAuthorities) != nil {
+			return nil
+		}
+		var codes []string
+		if err := tx.Bucket(bAuthorities).ForEach(func(k, _ []byte) error {
+			codes = append(codes, string(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		return putCodes(tx.Bucket(bMeta), codes)
+	})
+}
+
+// create makes a new store in dir: a bbolt file with every bucket, the
+// schema record and what opts.Setup writes, built under a temporary name
+// and linked into place whole, so that a store file never exists without
+// its schema record. It fails with os.ErrExist when another process made
+// the store first.
+func create(dir string, opts Options) error {
+	f, err := os.CreateTemp(dir, "."+FileName+".new-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	b, err := bolt.Open(tmp, 0o600, boltOptions(opts, time.Second))
+	if err != nil {
+		return err
+	}
+	created := opts.Now
+	if created.IsZero() {
+		created = time.Now()
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bMeta)
-		switch v := meta.Get([]byte("schema")); {
-		case v == nil:
-			created := opts.Now
-			if created.IsZero() {
-				created = time.Now()
-			}
-			if err := meta.Put([]byte("created"), []byte(created.UTC().Format(time.RFC3339Nano))); err != nil {
-				return err
-			}
-			return meta.Put([]byte("schema"), []byte(SchemaVersion))
-		case string(v) != SchemaVersion:
-			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
+		if err := meta.Put(kCreated, []byte(created.UTC().Format(time.RFC3339Nano))); err != nil {
+			return err
+		}
+		if err := meta.Put(kSchema, []byte(SchemaVersion)); err != nil {
+			return err
+		}
+		if err := putCodes(meta, nil); err != nil {
+			return err
+		}
+		if opts.Setup != nil {
+			return opts.Setup(&Tx{tx: tx})
 		}
 		return nil
-	}); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+	})
+	if cerr := b.Close(); err == nil {
+		err = cerr
 	}
-	return db, nil
+	if err != nil {
+		return err
+	}
+	if err := placeNew(tmp, filepath.Join(dir, FileName)); err != nil {
+		return err
+	}
+	if opts.NoSync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// placeNew gives the file tmp the name dst, failing with os.ErrExist when
+// dst exists: a hard link where the file system has them (no window in
+// which another file could be replaced), else a rename after a check.
+func placeNew(tmp, dst string) error {
+	err := os.Link(tmp, dst)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, os.ErrExist):
+		return err
+	}
+	if _, statErr := os.Lstat(dst); statErr == nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: os.ErrExist}
+	}
+	return os.Rename(tmp, dst)
+}
+
+// syncDir makes the names in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Path returns the store file's path.
@@ -239,6 +430,6 @@ func (db *DB) Batch(fn func(*Tx) error) error {
 
 // Created returns when the store was made.
 func (t *Tx) Created() time.Time {
-	v, _ := time.Parse(time.RFC3339Nano, string(t.b(bMeta).Get([]byte("created"))))
+	v, _ := time.Parse(time.RFC3339Nano, string(t.b(bMeta).Get(kCreated)))
 	return v
 }

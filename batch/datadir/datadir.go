@@ -139,16 +139,36 @@ type InitOptions struct {
 // Init makes a data directory: the store, the authorities, one mailbox per
 // LA, the archive and reports folders, and (optionally) the demographics
 // reference. A fresh init that fails leaves no store behind, so it can
-// simply be run again.
+// simply be run again; a new store holds the authorities from its first
+// moment. An existing store that is empty or damaged (store.ErrDamaged) is
+// refused, with or without Force, before anything changes: it is restored
+// from a backup, or moved aside by the operator to make a new hub.
 func Init(dir string, opts InitOptions) (err error) {
 	las, err := ReadAuthorities(opts.Authorities.R, opts.Authorities.Name)
 	if err != nil {
 		return err
 	}
+	putAuthorities := func(tx *store.Tx) error {
+		for _, a := range las {
+			if err := tx.PutAuthority(a); err != nil {
+				return err
+			}
+		}
+		return tx.Audit(store.AuditEvent{At: opts.Now, Action: "authorities.imported", Counts: map[string]int{"authorities": len(las)}, Note: opts.Authorities.Name})
+	}
 	storePath := filepath.Join(dir, store.FileName)
+	var db *store.DB
 	if _, statErr := os.Stat(storePath); statErr == nil {
+		// Opening checks the file and changes nothing when it is refused.
+		if db, err = store.Open(dir, store.Options{Now: opts.Now}); err != nil {
+			return err
+		}
+		defer db.Close()
 		if !opts.Force {
 			return fmt.Errorf("init %s: %w", dir, ErrExists)
+		}
+		if err := db.Update(putAuthorities); err != nil {
+			return fmt.Errorf("init %s: %w", dir, err)
 		}
 	} else {
 		defer func() {
@@ -156,17 +176,19 @@ func Init(dir string, opts InitOptions) (err error) {
 				os.Remove(storePath)
 			}
 		}()
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("init %s: %w", dir, err)
+		}
+		if db, err = store.Open(dir, store.Options{Create: true, Now: opts.Now, Setup: putAuthorities}); err != nil {
+			return err
+		}
+		defer db.Close()
 	}
-	for _, sub := range []string{"", "mailboxes", "archive", "reports"} {
+	for _, sub := range []string{"mailboxes", "archive", "reports"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return fmt.Errorf("init %s: %w", dir, err)
 		}
 	}
-	db, err := store.Open(dir, store.Options{Create: true, Now: opts.Now})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	if _, err := sftpd.LoadOrCreateHostKey(dir); err != nil {
 		return fmt.Errorf("init %s: %w", dir, err)
 	}
@@ -174,16 +196,6 @@ func Init(dir string, opts InitOptions) (err error) {
 		if err := local.Open(dir, a.MailboxID).Create(); err != nil {
 			return fmt.Errorf("init mailbox %s: %w", a.MailboxID, err)
 		}
-	}
-	if err := db.Update(func(tx *store.Tx) error {
-		for _, a := range las {
-			if err := tx.PutAuthority(a); err != nil {
-				return err
-			}
-		}
-		return tx.Audit(store.AuditEvent{At: opts.Now, Action: "authorities.imported", Counts: map[string]int{"authorities": len(las)}, Note: opts.Authorities.Name})
-	}); err != nil {
-		return fmt.Errorf("init %s: %w", dir, err)
 	}
 	if opts.Demographics != nil {
 		if _, err := ImportDemographics(db, *opts.Demographics, opts.Now); err != nil {

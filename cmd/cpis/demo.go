@@ -86,34 +86,31 @@ func runDemo(g *globals, cmd *cobra.Command) error {
 		}
 	}
 
-	db, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	fmt.Fprintf(w, "\n2. The nightly run (cpis nightly): ingest, expire, notify, report.\n\n")
-	rep, err := runNightly(g, cmd, db, false)
-	if err != nil {
-		return err
-	}
+	return g.withStore(func(db *store.DB) error {
+		fmt.Fprintf(w, "\n2. The nightly run (cpis nightly): ingest, expire, notify, report.\n\n")
+		rep, err := runNightly(g, cmd, db, false)
+		if err != nil {
+			return err
+		}
 
-	fmt.Fprintf(w, "\n3. Darlington's MESH client sends its DELTA return again (a repeat):\n")
-	if err := demoSend(g, repeat); err != nil {
-		return err
-	}
-	rep2, err := runIngest(cmd.Context(), g, db, nil)
-	if err != nil {
-		return err
-	}
-	printIngest(w, rep2, false)
-	if err := demoTour(g, db, append(rep.Results, rep2.Results...)); err != nil {
-		return err
-	}
-	if err := demoLookups(g, cmd, db); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nThe data directory stays for you to explore: %s\n", g.data)
-	return nil
+		fmt.Fprintf(w, "\n3. Darlington's MESH client sends its DELTA return again (a repeat):\n")
+		if err := demoSend(g, repeat); err != nil {
+			return err
+		}
+		rep2, err := runIngest(cmd.Context(), g, db, nil)
+		if err != nil {
+			return err
+		}
+		printIngest(w, rep2, false)
+		if err := demoTour(g, db, append(rep.Results, rep2.Results...)); err != nil {
+			return err
+		}
+		if err := demoLookups(g, cmd, db); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nThe data directory stays for you to explore: %s\n", g.data)
+		return nil
+	})
 }
 
 // demoLookups shows health lookups (one silent, one with no alert) and the

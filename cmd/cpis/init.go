@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,7 +30,9 @@ reference as 'cpis pds import' does. --sample uses the bundled sample: all
 153 English LAs with synthetic phone numbers, and sample demographics.
 
 An existing data directory is refused unless --force, which imports into it
-again and keeps its plans, messages and mailboxes.
+again and keeps its plans, messages and mailboxes. A store file that is
+empty or damaged is refused, with or without --force, and left as it is:
+restore it from a backup, or move it aside to make a new hub.
 
 Exit codes: 0 done, 1 failure (the file, line and value are named), 2 usage.
 Example:
@@ -64,6 +67,9 @@ Example:
 				}
 			}
 			if err := datadir.Init(g.data, opts); err != nil {
+				if errors.Is(err, store.ErrDamaged) {
+					return errors.New(damagedSentence(g.data, "restore it from a backup, or move it aside and run init again to make a new hub"))
+				}
 				return err
 			}
 			return printInitSummary(g)
@@ -78,22 +84,19 @@ Example:
 }
 
 func printInitSummary(g *globals) error {
-	db, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.View(func(tx *store.Tx) error {
-		las, err := tx.Authorities()
-		if err != nil {
-			return err
-		}
-		ref := "no demographics reference yet (cpis pds import FILE)"
-		if tx.HasDemographics() {
-			ref = "demographics reference imported"
-		}
-		fmt.Fprintf(g.stdout, "Initialised %s: %d local authorities, %s.\n", g.data, len(las), ref)
-		return nil
+	return g.withStore(func(db *store.DB) error {
+		return db.View(func(tx *store.Tx) error {
+			las, err := tx.Authorities()
+			if err != nil {
+				return err
+			}
+			ref := "no demographics reference yet (cpis pds import FILE)"
+			if tx.HasDemographics() {
+				ref = "demographics reference imported"
+			}
+			fmt.Fprintf(g.stdout, "Initialised %s: %d local authorities, %s.\n", g.data, len(las), ref)
+			return nil
+		})
 	})
 }
 
@@ -119,21 +122,18 @@ Example:
 				return err
 			}
 			defer f.Close()
-			db, err := g.openStore()
-			if err != nil {
+			return g.withStore(func(db *store.DB) error {
+				n, err := datadir.ImportDemographics(db, datadir.Source{Name: args[0], R: f}, g.nowTime())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Imported %d demographic records from %s.\n", n, args[0])
+				written, err := inactive.Run(g.data, db, g.nowTime())
+				for _, w := range written {
+					fmt.Fprintf(g.stdout, "Inactive NHS numbers: %d row(s) for LA %s in %s.\n", w.Rows, w.LA, w.File)
+				}
 				return err
-			}
-			defer db.Close()
-			n, err := datadir.ImportDemographics(db, datadir.Source{Name: args[0], R: f}, g.nowTime())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Imported %d demographic records from %s.\n", n, args[0])
-			written, err := inactive.Run(g.data, db, g.nowTime())
-			for _, w := range written {
-				fmt.Fprintf(g.stdout, "Inactive NHS numbers: %d row(s) for LA %s in %s.\n", w.Rows, w.LA, w.File)
-			}
-			return err
+			})
 		},
 	})
 	return cmd

@@ -85,27 +85,24 @@ Example:
 			if comment == "" {
 				comment = fileComment
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			a, err := authority(db, la)
-			if err != nil {
-				return err
-			}
-			var fp string
-			err = db.Update(func(tx *store.Tx) error {
-				if fp, err = tx.AddKey(a.Code, a.MailboxID, key, comment, g.nowTime()); err != nil {
+			return g.withStore(func(db *store.DB) error {
+				a, err := authority(db, la)
+				if err != nil {
 					return err
 				}
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "sftp_key_added", LA: a.Code, Note: fp})
+				var fp string
+				err = db.Update(func(tx *store.Tx) error {
+					if fp, err = tx.AddKey(a.Code, a.MailboxID, key, comment, g.nowTime()); err != nil {
+						return err
+					}
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "sftp_key_added", LA: a.Code, Note: fp})
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "Added %s key %s for LA %s: it logs in as %s.\n", key.Type(), fp, a.Code, a.MailboxID)
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Added %s key %s for LA %s: it logs in as %s.\n", key.Type(), fp, a.Code, a.MailboxID)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&la, "la", "", "LA code (3 digits)")
@@ -136,39 +133,36 @@ Example:
   cpis keys list --la 841`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if la != "" {
-				if _, err := authority(db, la); err != nil {
-					return err
-				}
-			}
-			var keys []store.Key
-			if err := db.View(func(tx *store.Tx) error { keys, err = tx.Keys(la); return err }); err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				for _, k := range keys {
-					if err := enc.Encode(listedKey{k.LA, k.MailboxID, k.Fingerprint, k.Type, k.Comment, k.Added}); err != nil {
+			return g.withStore(func(db *store.DB) error {
+				if la != "" {
+					if _, err := authority(db, la); err != nil {
 						return err
 					}
 				}
-				return nil
-			}
-			if len(keys) == 0 {
-				fmt.Fprintln(g.stdout, "No SFTP keys registered.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LA\tMAILBOX\tFINGERPRINT\tTYPE\tCOMMENT\tADDED (UTC)")
-			for _, k := range keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.LA, k.MailboxID, k.Fingerprint, k.Type, k.Comment, k.Added.Format("2006-01-02 15:04"))
-			}
-			return tw.Flush()
+				var keys []store.Key
+				if err := db.View(func(tx *store.Tx) (err error) { keys, err = tx.Keys(la); return err }); err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(g.stdout)
+					for _, k := range keys {
+						if err := enc.Encode(listedKey{k.LA, k.MailboxID, k.Fingerprint, k.Type, k.Comment, k.Added}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if len(keys) == 0 {
+					fmt.Fprintln(g.stdout, "No SFTP keys registered.")
+					return nil
+				}
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "LA\tMAILBOX\tFINGERPRINT\tTYPE\tCOMMENT\tADDED (UTC)")
+				for _, k := range keys {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.LA, k.MailboxID, k.Fingerprint, k.Type, k.Comment, k.Added.Format("2006-01-02 15:04"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&la, "la", "", "only this LA")
@@ -197,30 +191,27 @@ Example:
 			if !strings.HasPrefix(fp, "SHA256:") {
 				fp = "SHA256:" + fp
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			a, err := authority(db, la)
-			if err != nil {
-				return err
-			}
-			err = db.Update(func(tx *store.Tx) error {
-				ok, err := tx.RemoveKey(a.Code, fp)
+			return g.withStore(func(db *store.DB) error {
+				a, err := authority(db, la)
 				if err != nil {
 					return err
 				}
-				if !ok {
-					return fmt.Errorf("LA %s has no key %s (see cpis keys list --la %s)", a.Code, fp, a.Code)
+				err = db.Update(func(tx *store.Tx) error {
+					ok, err := tx.RemoveKey(a.Code, fp)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("LA %s has no key %s (see cpis keys list --la %s)", a.Code, fp, a.Code)
+					}
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "sftp_key_removed", LA: a.Code, Note: fp})
+				})
+				if err != nil {
+					return err
 				}
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "sftp_key_removed", LA: a.Code, Note: fp})
+				fmt.Fprintf(g.stdout, "Removed key %s of LA %s.\n", fp, a.Code)
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Removed key %s of LA %s.\n", fp, a.Code)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&la, "la", "", "LA code (3 digits)")

@@ -40,31 +40,28 @@ Example:
     --setting ED --user "A Clinician" --role "Staff Nurse" --rbac B0264,B0107`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			svc, err := access.New(db, g.nowTime)
-			if err != nil {
-				return err
-			}
-			req.NHSNumber, req.Via = args[0], access.CLI
-			ans, ref, err := svc.Lookup(cmd.Context(), req)
-			if cerr := svc.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(g.stdout)
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false) // the same bytes as the HTTP API
-			if ref != nil {
-				_ = enc.Encode(ref)
-				return silentError{fmt.Errorf("refused: %s", ref.Error)}
-			}
-			return enc.Encode(ans)
+			return g.withStore(func(db *store.DB) error {
+				svc, err := access.New(db, g.nowTime)
+				if err != nil {
+					return err
+				}
+				req.NHSNumber, req.Via = args[0], access.CLI
+				ans, ref, err := svc.Lookup(cmd.Context(), req)
+				if cerr := svc.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false) // the same bytes as the HTTP API
+				if ref != nil {
+					_ = enc.Encode(ref)
+					return silentError{fmt.Errorf("refused: %s", ref.Error)}
+				}
+				return enc.Encode(ans)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -104,22 +101,19 @@ Example:
 				return err
 			}
 			token := "cpis_" + base64.RawURLEncoding.EncodeToString(buf)
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.Update(func(tx *store.Tx) error {
-				if err := tx.PutOrg(store.Org{ODS: ods, Name: name, TokenHash: store.TokenHash(token), AddedAt: g.nowTime().UTC()}); err != nil {
+			return g.withStore(func(db *store.DB) error {
+				if err := db.Update(func(tx *store.Tx) error {
+					if err := tx.PutOrg(store.Org{ODS: ods, Name: name, TokenHash: store.TokenHash(token), AddedAt: g.nowTime().UTC()}); err != nil {
+						return err
+					}
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "org.added", Note: ods})
+				}); err != nil {
 					return err
 				}
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "org.added", Note: ods})
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "%s\n", token)
-			fmt.Fprintf(g.stderr, "Organisation %s registered. Keep the token above: it is not shown again.\n", ods)
-			return nil
+				fmt.Fprintf(g.stdout, "%s\n", token)
+				fmt.Fprintf(g.stderr, "Organisation %s registered. Keep the token above: it is not shown again.\n", ods)
+				return nil
+			})
 		},
 	}
 	add.Flags().StringVar(&name, "name", "", "organisation name")
@@ -133,25 +127,22 @@ Example:
   cpis orgs revoke RXX01`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			return db.Update(func(tx *store.Tx) error {
-				o, ok, err := tx.Org(args[0])
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("organisation %q is not registered", args[0])
-				}
-				o.RevokedAt = g.nowTime().UTC()
-				if err := tx.PutOrg(o); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stdout, "Revoked the API token of %s.\n", o.ODS)
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "org.revoked", Note: o.ODS})
+			return g.withStore(func(db *store.DB) error {
+				return db.Update(func(tx *store.Tx) error {
+					o, ok, err := tx.Org(args[0])
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("organisation %q is not registered", args[0])
+					}
+					o.RevokedAt = g.nowTime().UTC()
+					if err := tx.PutOrg(o); err != nil {
+						return err
+					}
+					fmt.Fprintf(g.stdout, "Revoked the API token of %s.\n", o.ODS)
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "org.revoked", Note: o.ODS})
+				})
 			})
 		},
 	}
@@ -160,26 +151,23 @@ Example:
 		Short: "List registered organisations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			return db.View(func(tx *store.Tx) error {
-				orgs, err := tx.Orgs()
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ODS\tNAME\tADDED (UTC)\tSTATUS")
-				for _, o := range orgs {
-					status := "active"
-					if !o.RevokedAt.IsZero() {
-						status = "revoked " + o.RevokedAt.Format(time.DateTime)
+			return g.withStore(func(db *store.DB) error {
+				return db.View(func(tx *store.Tx) error {
+					orgs, err := tx.Orgs()
+					if err != nil {
+						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ODS, o.Name, o.AddedAt.Format(time.DateTime), status)
-				}
-				return tw.Flush()
+					tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ODS\tNAME\tADDED (UTC)\tSTATUS")
+					for _, o := range orgs {
+						status := "active"
+						if !o.RevokedAt.IsZero() {
+							status = "revoked " + o.RevokedAt.Format(time.DateTime)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ODS, o.Name, o.AddedAt.Format(time.DateTime), status)
+					}
+					return tw.Flush()
+				})
 			})
 		},
 	}
@@ -230,45 +218,42 @@ Example:
 				}
 				from = t
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if sftp {
-				return printSFTPAudit(g, db, from, asJSON)
-			}
-			enc := json.NewEncoder(g.stdout)
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			if !asJSON {
-				fmt.Fprintln(tw, "AT (UTC)\tORG\tSETTING\tUSER\tROLE\tNHS NUMBER\tVIA\tOUTCOME\tSTATUS")
-			}
-			err = db.View(func(tx *store.Tx) error {
-				return tx.LookupAudits(from, func(a store.LookupAudit) error {
-					if (org != "" && !strings.EqualFold(a.OrgCode, org)) || (nhs != "" && a.NHSNumber != nhs) {
+			return g.withStore(func(db *store.DB) error {
+				if sftp {
+					return printSFTPAudit(g, db, from, asJSON)
+				}
+				enc := json.NewEncoder(g.stdout)
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				if !asJSON {
+					fmt.Fprintln(tw, "AT (UTC)\tORG\tSETTING\tUSER\tROLE\tNHS NUMBER\tVIA\tOUTCOME\tSTATUS")
+				}
+				err := db.View(func(tx *store.Tx) error {
+					return tx.LookupAudits(from, func(a store.LookupAudit) error {
+						if (org != "" && !strings.EqualFold(a.OrgCode, org)) || (nhs != "" && a.NHSNumber != nhs) {
+							return nil
+						}
+						if asJSON {
+							return enc.Encode(a)
+						}
+						outcome := a.Outcome
+						if a.Silent {
+							outcome += " (silent)"
+						}
+						// Refused requests keep what was sent, control characters
+						// included: shown escaped, never raw on an operator's terminal.
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), printable(a.OrgCode), printable(a.Setting),
+							printable(a.UserName), printable(a.UserRole), printable(a.NHSNumber), a.Via, outcome, a.Status)
 						return nil
-					}
-					if asJSON {
-						return enc.Encode(a)
-					}
-					outcome := a.Outcome
-					if a.Silent {
-						outcome += " (silent)"
-					}
-					// Refused requests keep what was sent, control characters
-					// included: shown escaped, never raw on an operator's terminal.
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), printable(a.OrgCode), printable(a.Setting),
-						printable(a.UserName), printable(a.UserRole), printable(a.NHSNumber), a.Via, outcome, a.Status)
-					return nil
+					})
 				})
+				if err != nil {
+					return err
+				}
+				if !asJSON {
+					return tw.Flush()
+				}
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			if !asJSON {
-				return tw.Flush()
-			}
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "", "from this date (YYYY-MM-DD, London) or RFC 3339 time")

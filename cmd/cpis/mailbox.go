@@ -55,13 +55,8 @@ Example:
 			if la == "" {
 				return usageError{fmt.Errorf("--la CODE is required")}
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			a, err := authority(db, la)
-			db.Close()
-			if err != nil {
+			var a store.Authority
+			if err := g.withStore(func(db *store.DB) (err error) { a, err = authority(db, la); return err }); err != nil {
 				return err
 			}
 			mb := local.Open(g.data, a.MailboxID)
@@ -116,23 +111,15 @@ Example:
   cpis mailbox list --la 841`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
 			var las []store.Authority
-			if la != "" {
-				a, err := authority(db, la)
-				if err != nil {
-					db.Close()
+			if err := g.withStore(func(db *store.DB) error {
+				if la != "" {
+					a, err := authority(db, la)
+					las = []store.Authority{a}
 					return err
 				}
-				las = []store.Authority{a}
-			} else {
-				err = db.View(func(tx *store.Tx) error { las, err = tx.Authorities(); return err })
-			}
-			db.Close()
-			if err != nil {
+				return db.View(func(tx *store.Tx) (err error) { las, err = tx.Authorities(); return err })
+			}); err != nil {
 				return err
 			}
 			var out []listedFile

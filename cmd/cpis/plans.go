@@ -32,17 +32,14 @@ Example:
   cpis plans export --la 841 > plans-841.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if la != "" {
-				if _, err := authority(db, la); err != nil {
-					return err
+			return g.withStore(func(db *store.DB) error {
+				if la != "" {
+					if _, err := authority(db, la); err != nil {
+						return err
+					}
 				}
-			}
-			return db.View(func(tx *store.Tx) error { return exportPlans(g.stdout, tx, la) })
+				return db.View(func(tx *store.Tx) error { return exportPlans(g.stdout, tx, la) })
+			})
 		},
 	}
 	export.Flags().StringVar(&la, "la", "", "only this LA")

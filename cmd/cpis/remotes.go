@@ -68,47 +68,44 @@ Example:
 			if err != nil {
 				return err
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			a, err := authority(db, la)
-			if err != nil {
-				return err
-			}
-			r := store.Remote{LA: a.Code, Addr: addr, User: user, KeyFile: keyPath, Inbox: inbox, Outbox: outbox, Added: g.nowTime()}
-			var replaced bool
-			err = db.Update(func(tx *store.Tx) error {
-				if _, replaced, err = tx.Remote(a.Code); err != nil {
+			return g.withStore(func(db *store.DB) error {
+				a, err := authority(db, la)
+				if err != nil {
 					return err
 				}
-				if err := tx.PutRemote(r); err != nil {
+				r := store.Remote{LA: a.Code, Addr: addr, User: user, KeyFile: keyPath, Inbox: inbox, Outbox: outbox, Added: g.nowTime()}
+				var replaced bool
+				err = db.Update(func(tx *store.Tx) error {
+					if _, replaced, err = tx.Remote(a.Code); err != nil {
+						return err
+					}
+					if err := tx.PutRemote(r); err != nil {
+						return err
+					}
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "remote_added", LA: a.Code, Note: user + "@" + addr})
+				})
+				if err != nil {
 					return err
 				}
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "remote_added", LA: a.Code, Note: user + "@" + addr})
+				verb := "Added"
+				if replaced {
+					verb = "Replaced"
+				}
+				pub := signer.PublicKey()
+				fmt.Fprintf(g.stdout, "%s the remote mailbox of LA %s: %s@%s, key %s (%s %s).\n", verb, a.Code, user, addr, keyPath, pub.Type(), ssh.FingerprintSHA256(pub))
+				fmt.Fprintf(g.stdout, "Pull fetches returns from %s; push delivers to %s.\n", inbox, outbox)
+				known, err := remote.HasHostKey(g.data, addr)
+				if err != nil {
+					return err
+				}
+				if !known {
+					host, port, _ := net.SplitHostPort(addr)
+					fmt.Fprintf(g.stdout, "The host key of %s is not in %s yet: until it is, pull and push fail for LA %s.\n"+
+						"Check its fingerprint with the server's owner, then add it:\n  ssh-keyscan -p %s %s >> %s\n",
+						addr, filepath.Join(g.data, remote.KnownHostsFile), a.Code, port, host, filepath.Join(g.data, remote.KnownHostsFile))
+				}
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			verb := "Added"
-			if replaced {
-				verb = "Replaced"
-			}
-			pub := signer.PublicKey()
-			fmt.Fprintf(g.stdout, "%s the remote mailbox of LA %s: %s@%s, key %s (%s %s).\n", verb, a.Code, user, addr, keyPath, pub.Type(), ssh.FingerprintSHA256(pub))
-			fmt.Fprintf(g.stdout, "Pull fetches returns from %s; push delivers to %s.\n", inbox, outbox)
-			known, err := remote.HasHostKey(g.data, addr)
-			if err != nil {
-				return err
-			}
-			if !known {
-				host, port, _ := net.SplitHostPort(addr)
-				fmt.Fprintf(g.stdout, "The host key of %s is not in %s yet: until it is, pull and push fail for LA %s.\n"+
-					"Check its fingerprint with the server's owner, then add it:\n  ssh-keyscan -p %s %s >> %s\n",
-					addr, filepath.Join(g.data, remote.KnownHostsFile), a.Code, port, host, filepath.Join(g.data, remote.KnownHostsFile))
-			}
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&la, "la", "", "LA code (3 digits)")
@@ -144,34 +141,31 @@ Example:
   cpis remotes list --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			var rs []store.Remote
-			if err := db.View(func(tx *store.Tx) error { rs, err = tx.Remotes(); return err }); err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				for _, r := range rs {
-					if err := enc.Encode(listedRemote(r)); err != nil {
-						return err
-					}
+			return g.withStore(func(db *store.DB) error {
+				var rs []store.Remote
+				if err := db.View(func(tx *store.Tx) (err error) { rs, err = tx.Remotes(); return err }); err != nil {
+					return err
 				}
-				return nil
-			}
-			if len(rs) == 0 {
-				fmt.Fprintln(g.stdout, "No remote mailboxes.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LA\tADDR\tUSER\tKEY\tINBOX\tOUTBOX\tADDED (UTC)")
-			for _, r := range rs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.LA, r.Addr, r.User, r.KeyFile, r.Inbox, r.Outbox, r.Added.Format("2006-01-02 15:04"))
-			}
-			return tw.Flush()
+				if asJSON {
+					enc := json.NewEncoder(g.stdout)
+					for _, r := range rs {
+						if err := enc.Encode(listedRemote(r)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				if len(rs) == 0 {
+					fmt.Fprintln(g.stdout, "No remote mailboxes.")
+					return nil
+				}
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "LA\tADDR\tUSER\tKEY\tINBOX\tOUTBOX\tADDED (UTC)")
+				for _, r := range rs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.LA, r.Addr, r.User, r.KeyFile, r.Inbox, r.Outbox, r.Added.Format("2006-01-02 15:04"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
@@ -197,30 +191,27 @@ Example:
 			if la == "" {
 				return usageError{fmt.Errorf("--la CODE is required")}
 			}
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			a, err := authority(db, la)
-			if err != nil {
-				return err
-			}
-			err = db.Update(func(tx *store.Tx) error {
-				ok, err := tx.RemoveRemote(a.Code)
+			return g.withStore(func(db *store.DB) error {
+				a, err := authority(db, la)
 				if err != nil {
 					return err
 				}
-				if !ok {
-					return fmt.Errorf("LA %s has no remote mailbox (see cpis remotes list)", a.Code)
+				err = db.Update(func(tx *store.Tx) error {
+					ok, err := tx.RemoveRemote(a.Code)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("LA %s has no remote mailbox (see cpis remotes list)", a.Code)
+					}
+					return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "remote_removed", LA: a.Code})
+				})
+				if err != nil {
+					return err
 				}
-				return tx.Audit(store.AuditEvent{At: g.nowTime(), Action: "remote_removed", LA: a.Code})
+				fmt.Fprintf(g.stdout, "Removed the remote mailbox of LA %s.\n", a.Code)
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "Removed the remote mailbox of LA %s.\n", a.Code)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&la, "la", "", "LA code (3 digits)")

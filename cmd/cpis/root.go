@@ -59,8 +59,26 @@ func (g *globals) log() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// withStore runs fn with the data dir's store open (inside the daemon, the
+// daemon's open store) and closes it after: the one way a command reaches
+// the store. A store that is empty or damaged is refused before fn runs.
+func (g *globals) withStore(fn func(db *store.DB) error) error {
+	db, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
+// damagedSentence is what a command says when the store file is refused
+// as empty or damaged (store.ErrDamaged); remedy is what to do.
+func damagedSentence(data, remedy string) string {
+	return fmt.Sprintf("%s in %s is empty or damaged: %s; nothing was changed", store.FileName, data, remedy)
+}
+
 // openStore opens the data dir's store for a command; inside the daemon,
-// the daemon's open store.
+// the daemon's open store. The caller closes it (withStore does).
 func (g *globals) openStore() (*store.DB, error) {
 	if g.daemon != nil {
 		return g.daemon.db.Borrow(), nil
@@ -101,6 +119,11 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, d *da
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "cpis: %v\nRun 'cpis --help' for usage.\n", err)
 		return exitUsage
+	case errors.Is(err, store.ErrDamaged):
+		// One sentence, whatever command met the file (`cpis check`
+		// prints what is wrong with it on stdout).
+		fmt.Fprintf(stderr, "cpis: %s\n", damagedSentence(g.data, "restore it from a backup"))
+		return exitFailure
 	default:
 		fmt.Fprintf(stderr, "cpis: %v\n", err)
 		return exitFailure
@@ -171,6 +194,8 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newSchedulesCommand(g),
 		newRemotesCommand(g),
 		newReportCommand(g),
+		newCheckCommand(g),
+		newBackupCommand(g),
 	)
 	wrapArgs(root)
 	return root, g
