@@ -42,23 +42,20 @@ Example:
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			// An unknown code would otherwise process nothing and exit 0.
-			for _, la := range las {
-				if _, err := authority(db, la); err != nil {
+			return g.withStore(func(db *store.DB) error {
+				// An unknown code would otherwise process nothing and exit 0.
+				for _, la := range las {
+					if _, err := authority(db, la); err != nil {
+						return err
+					}
+				}
+				rep, err := runIngest(cmd.Context(), g, db, las)
+				if err != nil {
 					return err
 				}
-			}
-			rep, err := runIngest(cmd.Context(), g, db, las)
-			if err != nil {
-				return err
-			}
-			showIngest(g, rep, asJSON)
-			return rep.Failure()
+				showIngest(g, rep, asJSON)
+				return rep.Failure()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per message taken")

@@ -30,17 +30,14 @@ Example:
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			res, err := jobs.Expire(cmd.Context(), g.env(db))
-			if err != nil {
-				return err
-			}
-			printExpire(g, res.Result, asJSON)
-			return nil
+			return g.withStore(func(db *store.DB) error {
+				res, err := jobs.Expire(cmd.Context(), g.env(db))
+				if err != nil {
+					return err
+				}
+				printExpire(g, res.Result, asJSON)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the counts as JSON")
@@ -78,13 +75,10 @@ Exit codes: 0 done; 1 if any LA could not be processed or a stage failed
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
+			return g.withStore(func(db *store.DB) error {
+				_, err := runNightly(g, cmd, db, asJSON)
 				return err
-			}
-			defer db.Close()
-			_, err = runNightly(g, cmd, db, asJSON)
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "ingest results as JSON lines")

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/jobs"
+	"cpis/store"
 	"cpis/store/caldate"
 )
 
@@ -42,14 +43,11 @@ Example:
 				}
 				opts.Day = d
 			}
-			db, err := g.openStore()
-			if err != nil {
+			return g.withStore(func(db *store.DB) error {
+				res, err := jobs.Notify(cmd.Context(), g.env(db), opts)
+				printNotify(g, res, err, asJSON)
 				return err
-			}
-			defer db.Close()
-			res, err := jobs.Notify(cmd.Context(), g.env(db), opts)
-			printNotify(g, res, err, asJSON)
-			return err
+			})
 		},
 	}
 	cmd.Flags().StringVar(&day, "day", "", "write this London day only")

@@ -28,50 +28,47 @@ Example:
   cpis returns list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			open, err := ingest.Open(db)
-			if err != nil {
-				return err
-			}
-			var rows []returnListing
-			for _, m := range open {
-				rows = append(rows, listedReturn(m))
-			}
-			behind, err := ingest.WaitingBehindHeld(g.data, open)
-			if err != nil {
-				return err
-			}
-			for _, w := range behind {
-				rows = append(rows, returnListing{LA: w.LA, State: "waiting behind held return", File: w.File,
-					Extract: w.Extract.String(), Behind: w.Held})
-			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
+			return g.withStore(func(db *store.DB) error {
+				open, err := ingest.Open(db)
+				if err != nil {
+					return err
+				}
+				var rows []returnListing
+				for _, m := range open {
+					rows = append(rows, listedReturn(m))
+				}
+				behind, err := ingest.WaitingBehindHeld(g.data, open)
+				if err != nil {
+					return err
+				}
+				for _, w := range behind {
+					rows = append(rows, returnListing{LA: w.LA, State: "waiting behind held return", File: w.File,
+						Extract: w.Extract.String(), Behind: w.Held})
+				}
+				if asJSON {
+					enc := json.NewEncoder(g.stdout)
+					for _, r := range rows {
+						if err := enc.Encode(r); err != nil {
+							return err
+						}
 					}
+					return nil
 				}
-				return nil
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(g.stdout, "No held or waiting returns.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MESSAGE ID\tLA\tSTATE\tFILE\tEXTRACT\tTAKEN (UTC)\tWOULD WITHDRAW")
-			for _, r := range rows {
-				id, taken := r.MessageID, r.taken.Format("2006-01-02 15:04")
-				if r.taken.IsZero() {
-					id, taken = "-", "-"
+				if len(rows) == 0 {
+					fmt.Fprintln(g.stdout, "No held or waiting returns.")
+					return nil
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, r.File, r.Extract, taken, r.Withdrawn)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "MESSAGE ID\tLA\tSTATE\tFILE\tEXTRACT\tTAKEN (UTC)\tWOULD WITHDRAW")
+				for _, r := range rows {
+					id, taken := r.MessageID, r.taken.Format("2006-01-02 15:04")
+					if r.taken.IsZero() {
+						id, taken = "-", "-"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, r.File, r.Extract, taken, r.Withdrawn)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
@@ -135,15 +132,12 @@ func listedReturn(m *store.Message) returnListing {
 type heldOperation func(ctx context.Context, cfg ingest.Config, id string) (ingest.Result, error)
 
 func operateHeld(g *globals, cmd *cobra.Command, id string, op heldOperation, verb string) error {
-	db, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	res, err := op(cmd.Context(), ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log(), SizeLimit: g.sizeLimit}, id)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, res.File, res.Code, res.Detail, res.Counts, res.Response)
-	return nil
+	return g.withStore(func(db *store.DB) error {
+		res, err := op(cmd.Context(), ingest.Config{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log(), SizeLimit: g.sizeLimit}, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, res.File, res.Code, res.Detail, res.Counts, res.Response)
+		return nil
+	})
 }

@@ -284,29 +284,26 @@ Example:
   cpis jobs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			var runs []store.JobRun
-			if err := db.View(func(tx *store.Tx) error { runs, err = tx.JobRuns(n); return err }); err != nil {
-				return err
-			}
-			if len(runs) == 0 {
-				fmt.Fprintln(g.stdout, "No job has run yet.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB\tSTART (LONDON)\tDURATION\tOUTCOME\tCOUNTS")
-			for _, r := range runs {
-				outcome := r.Outcome
-				if r.Error != "" {
-					outcome += ": " + r.Error
+			return g.withStore(func(db *store.DB) error {
+				var runs []store.JobRun
+				if err := db.View(func(tx *store.Tx) (err error) { runs, err = tx.JobRuns(n); return err }); err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Job, r.Start.In(londonLoc()).Format("2006-01-02 15:04:05 MST"), r.Duration.Round(time.Millisecond), outcome, countsText(r.Counts))
-			}
-			return tw.Flush()
+				if len(runs) == 0 {
+					fmt.Fprintln(g.stdout, "No job has run yet.")
+					return nil
+				}
+				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "JOB\tSTART (LONDON)\tDURATION\tOUTCOME\tCOUNTS")
+				for _, r := range runs {
+					outcome := r.Outcome
+					if r.Error != "" {
+						outcome += ": " + r.Error
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Job, r.Start.In(londonLoc()).Format("2006-01-02 15:04:05 MST"), r.Duration.Round(time.Millisecond), outcome, countsText(r.Counts))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().IntVar(&n, "count", 20, "how many runs to show")
