@@ -310,6 +310,7 @@ func (fx *crashFixture) sharedControl(t *testing.T) {
 		if inA {
 			gone, left = b, a
 		}
+		t.Logf("killed after file step %d: %s has left the inbox, %s not", n, gone, left)
 		fx.mustRun(t, dir, "ingest")
 		fx.mustRun(t, dir, "ingest")
 		if d := cmp.Diff(want, fx.snap(t, dir)); d != "" {
