@@ -65,6 +65,7 @@ func SyncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
+	faultKillSync()
 	return nil
 }
 

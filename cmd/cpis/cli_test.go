@@ -41,27 +41,6 @@ func cliUpdate() bool {
 	return f != nil && f.Value.String() == "true"
 }
 
-// cliGolden compares got with testdata/cli/name, rewriting it under -update.
-func cliGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "cli", name)
-	if cliUpdate() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
-
 // cliResult is what a user sees of one command.
 type cliResult struct {
 	code           int

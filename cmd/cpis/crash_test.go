@@ -1,18 +1,22 @@
+//go:build linux
+
 package main
 
 // Kill tests of the Lifecycle contract (mailboxes.md): a crash or kill -9
 // at any moment, followed by the next run, ends exactly as if nothing had
-// happened. The test builds the cpis binary, drops the same returns into
-// fresh data directories, SIGKILLs `cpis ingest` (or `cpis nightly`) after
-// a random delay, runs it again to completion, and compares the data
-// directory with a reference run that was never killed.
+// happened. The test drops the same returns into fresh data directories,
+// SIGKILLs `cpis ingest` (or `cpis nightly`) at a moment chosen from the
+// run's observed progress (killplan_test.go), runs it again to
+// completion, and compares the data directory with a reference run that
+// was never killed. Enough kills must land mid-run (after the first file
+// step, before the end), or the test fails: see minMidRun.
 //
-// Each iteration logs its seed and kill delay; replay a failure with
+// Each iteration logs its seed; replay a failure with
 //
-//	CPIS_CRASH_SEED=<seed> CPIS_CRASH_DELAY=<delay> CPIS_CRASH_ITER=1 go test -run Crash/ingest ./cmd/cpis
+//	CPIS_CRASH_SEED=<seed> CPIS_CRASH_ITER=1 go test -run Crash/ingest ./cmd/cpis
 //
-// (a kill's moment still depends on the machine's speed). CPIS_CRASH_RACE=1
-// builds the binary with -race when the test has it.
+// (a kill's moment between two steps still depends on the machine's
+// speed).
 
 import (
 	"bytes"
@@ -24,7 +28,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -55,10 +58,10 @@ func TestCrash(t *testing.T) {
 	t.Logf("setup (build, template) took %v", time.Since(start).Round(time.Millisecond))
 
 	t.Run("ingest", func(t *testing.T) {
-		fx.killLoop(t, "ingest", crashIterations(25), 22*time.Second)
+		fx.killLoop(t, "ingest", crashIterations(10))
 	})
 	t.Run("nightly", func(t *testing.T) {
-		fx.killLoop(t, "nightly", crashIterations(10), 8*time.Second)
+		fx.killLoop(t, "nightly", crashIterations(5))
 	})
 	t.Run("shared-control", fx.sharedControl)
 	t.Logf("TestCrash took %v", time.Since(start).Round(time.Millisecond))
@@ -87,30 +90,13 @@ type crashFixture struct {
 func newCrashFixture(t *testing.T) *crashFixture {
 	t.Helper()
 	tmp := t.TempDir()
-	fx := &crashFixture{bin: filepath.Join(tmp, "cpis"), template: filepath.Join(tmp, "template"), tmp: tmp}
-
-	// Build the binary. Without the race detector, even when this test
-	// has it: it makes each run ten times slower, and the kills are about
-	// what is on disk. CPIS_CRASH_RACE=1 builds it with -race all the same.
-	args := []string{"build", "-o", fx.bin}
-	if crashRaceEnabled() && os.Getenv("CPIS_CRASH_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	fx := &crashFixture{bin: cpisBinary(t), template: filepath.Join(tmp, "template"), tmp: tmp}
 
 	// The first 12 authorities of testdata/authorities.csv (201-212): each
 	// iteration copies the data dir, and 153 mailboxes' folders would take
 	// most of its time.
-	all, err := os.ReadFile(filepath.Join("..", "..", "testdata", "authorities.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(all), "\n")
 	authorities := filepath.Join(tmp, "authorities.csv")
-	if err := os.WriteFile(authorities, []byte(strings.Join(lines[:min(13, len(lines))], "")), 0o600); err != nil {
+	if err := os.WriteFile(authorities, []byte(firstAuthorities(t, 12)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	people := crashPeople(4000)
@@ -149,84 +135,38 @@ func (fx *crashFixture) drop(t *testing.T, dir string, f crashFile) {
 	}
 }
 
-func crashRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" && s.Value == "true" {
-			return true
-		}
-	}
-	return false
-}
-
 func (fx *crashFixture) command(dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command(fx.bin, append([]string{"--data", dir, "--now", crashNow}, args...)...)
-	cmd.Env = append(os.Environ(), "CPIS_DATA=")
-	return cmd
+	return binCommand(fx.bin, dir, crashNow, nil, args...)
 }
 
 // mustRun runs cpis to completion and fails the test unless it exits 0.
 func (fx *crashFixture) mustRun(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	cmd := fx.command(dir, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("cpis %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	return binOK(t, fx.bin, dir, crashNow, args...)
 }
 
 // fresh copies the template into a new data directory.
 func (fx *crashFixture) fresh(t *testing.T, name string) string {
 	t.Helper()
 	dst := filepath.Join(fx.tmp, name)
-	if err := os.RemoveAll(dst); err != nil {
-		t.Fatal(err)
-	}
-	err := filepath.WalkDir(fx.template, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(fx.template, p)
-		out := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(out, info.Mode().Perm())
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(out, b, info.Mode().Perm()); err != nil {
-			return err
-		}
-		return os.Chtimes(out, info.ModTime(), info.ModTime())
-	})
-	if err != nil {
-		t.Fatalf("copy template: %v", err)
-	}
+	copyTree(t, fx.template, dst)
 	return dst
 }
 
 // killLoop is one variant: reference runs, then iterations of kill and
 // recover, each compared with the reference.
-func (fx *crashFixture) killLoop(t *testing.T, job string, iterations int, budget time.Duration) {
+func (fx *crashFixture) killLoop(t *testing.T, job string, iterations int) {
 	begin := time.Now()
 
-	// The reference: never killed. The job runs twice, because some work
-	// only happens on a later run by design (a DELTA that waited behind a
-	// held FULL), and a third run must change nothing.
+	// The reference: never killed, its file steps watched. The job runs
+	// twice, because some work only happens on a later run by design (a
+	// DELTA that waited behind a held FULL), and a third run must change
+	// nothing.
 	ref := fx.fresh(t, job+"-ref")
-	t0 := time.Now()
-	fx.mustRun(t, ref, job)
-	refDur := time.Since(t0)
+	refRun := runWatched(t, fx.command(ref, job), ref, nil)
+	if refRun.err != nil {
+		t.Fatalf("reference %s: %v\n%s", job, refRun.err, refRun.log)
+	}
 	refOne := fx.snap(t, ref)
 	fx.mustRun(t, ref, job)
 	want := fx.snap(t, ref)
@@ -243,69 +183,28 @@ func (fx *crashFixture) killLoop(t *testing.T, job string, iterations int, budge
 		t.Errorf("reference: the second %s still changed the data directory (-first +second):\n%s", job, d)
 	}
 	crashCheckReference(t, want)
-	t.Logf("reference %s took %v; %d plans, %d responses", job, refDur.Round(time.Millisecond), strings.Count(want.Plans, "\n")-1, want.responseCount())
-
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CPIS_CRASH_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("CPIS_CRASH_SEED: %v", err)
-		}
-		seed = v
+	steps := refRun.steps()
+	if steps < 10 {
+		t.Fatalf("reference: %s made %d file steps, want at least 10 to kill between", job, steps)
 	}
-	// Delays cover the whole run (not just its first 30 ms), so kills land
-	// early, in the middle and near the end.
-	maxDelay := max(30*time.Millisecond, refDur+refDur/10)
-	var fixed time.Duration
-	if v := os.Getenv("CPIS_CRASH_DELAY"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("CPIS_CRASH_DELAY: %v", err)
-		}
-		fixed = d
-	}
+	t.Logf("reference %s: %d file steps in %v; %d plans, %d responses", job, steps, refRun.seen[len(refRun.seen)-1].at.Round(time.Millisecond),
+		strings.Count(want.Plans, "\n")-1, want.responseCount())
 
-	var before, mid, after, unkilled, done int
-	for i := 0; i < iterations; i++ {
-		if i > 0 && time.Since(begin) > budget {
-			t.Logf("time budget spent after %d iterations", i)
-			break
-		}
+	seed := killSeed(t, "CPIS_CRASH_SEED")
+	var before, mid, after, unkilled int
+	for i := range iterations {
 		s := seed + uint64(i)
-		rng := rand.New(rand.NewPCG(s, 0x6370697363726173))
-		delay := time.Duration(rng.Int64N(int64(maxDelay)))
-		if fixed != 0 {
-			delay = fixed
-		}
+		plan := refRun.plan(rand.New(rand.NewPCG(s, 0x6370697363726173)))
 		dir := fx.fresh(t, fmt.Sprintf("%s-%d", job, i))
-
-		cmd := fx.command(dir, job)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		started := time.Now()
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		finished := false
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Fatalf("iteration %d: %s failed before the kill: %v\n%s", i, job, err, stderr.String())
-			}
-			// Finished first: later delays need not go beyond this run.
-			finished = true
-			maxDelay = max(30*time.Millisecond, min(maxDelay, time.Since(started)))
-		case <-time.After(delay):
-			_ = cmd.Process.Kill() // SIGKILL
-			<-exited
+		run := runWatched(t, fx.command(dir, job), dir, &plan)
+		if !run.killed && run.err != nil {
+			t.Fatalf("iteration %d: %s failed before the kill: %v\n%s", i, job, run.err, run.log)
 		}
 
 		killed := fx.snap(t, dir)
 		where := "killed mid-run"
 		switch {
-		case finished:
+		case !run.killed:
 			where = "not killed: it finished first"
 			unkilled++
 		case killed.untouched():
@@ -317,44 +216,58 @@ func (fx *crashFixture) killLoop(t *testing.T, job string, iterations int, budge
 		default:
 			mid++
 		}
-		t.Logf("iteration %d: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v: %s", i, s, delay, where)
+		replay := fmt.Sprintf("replay: CPIS_CRASH_SEED=%d CPIS_CRASH_ITER=1; kill %v after step %d of %d; %s", s, plan.delay, plan.step, steps, where)
+		t.Logf("iteration %d (%s)", i, replay)
 
 		// The next run finishes the work: it ends as the reference's first
 		// run did, or as its second (a superseded held FULL's F011
 		// response is only written by a later run, see the reference).
 		fx.mustRun(t, dir, job)
 		if got := fx.snap(t, dir); !cmp.Equal(got, refOne) && !cmp.Equal(got, want) {
-			t.Errorf("iteration %d (replay: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v CPIS_CRASH_ITER=1; %s): after the next %s, the data directory differs from the reference (-want +got):\n%s\nkilled run's stderr:\n%s",
-				i, s, delay, where, job, cmp.Diff(refOne, got), stderr.String())
+			t.Errorf("iteration %d (%s): after the next %s, the data directory differs from the reference (-want +got):\n%s\nkilled run's output:\n%s",
+				i, replay, job, cmp.Diff(refOne, got), run.log)
 		}
 		fx.mustRun(t, dir, job)
-		got := fx.snap(t, dir)
-		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("iteration %d (replay: CPIS_CRASH_SEED=%d CPIS_CRASH_DELAY=%v CPIS_CRASH_ITER=1; %s): after two more runs, the data directory differs from the reference (-want +got):\n%s\nkilled run's stderr:\n%s",
-				i, s, delay, where, d, stderr.String())
+		if d := cmp.Diff(want, fx.snap(t, dir)); d != "" {
+			t.Errorf("iteration %d (%s): after two more runs, the data directory differs from the reference (-want +got):\n%s\nkilled run's output:\n%s",
+				i, replay, d, run.log)
 		}
-		done++
 		if !t.Failed() {
 			_ = os.RemoveAll(dir)
 		}
 	}
-	t.Logf("%s: %d iterations: %d killed before any step, %d mid-run, %d after the last step, %d finished first (%.0f%% mid-run), %v",
-		job, done, before, mid, after, unkilled, 100*float64(mid)/float64(max(done, 1)), time.Since(begin).Round(time.Millisecond))
-	if mid == 0 && done >= 10 {
-		t.Errorf("no kill landed mid-run in %d iterations: widen the window", done)
+	t.Logf("%s: %d iterations: %d killed before any step, %d mid-run, %d after the last step, %d finished first, %v",
+		job, iterations, before, mid, after, unkilled, time.Since(begin).Round(time.Millisecond))
+	if mid < minMidRun(iterations) {
+		t.Errorf("%s: only %d of %d kills landed mid-run (between the first file step and the end), want at least %d: the kills are not following the run's progress",
+			job, mid, iterations, minMidRun(iterations))
 	}
 }
 
 // sharedControl kills ingest right after the first of two data files that
-// share one control file has left the inbox, before the second is taken.
+// share one control file has left the inbox, before the second is taken:
+// at that exact step, through the fault hook mesh.EnvFaultKillSync (the
+// run kills itself after its Nth durable file step; the test tries N = 1,
+// 2, ... until the first file has left).
 //
 // Uninterrupted, both files are CPF01/F002 ("share one control file") and
 // the control file is archived as stale. The files are taken in one
 // transaction, so a kill can never leave the second alone with the control
 // file to be paired with it and applied.
 func (fx *crashFixture) sharedControl(t *testing.T) {
+	// The template's inboxes emptied, the two files dropped: the steps
+	// before theirs are few.
 	setup := func(name string) string {
 		dir := fx.fresh(t, name)
+		inboxes, err := filepath.Glob(filepath.Join(dir, "mailboxes", "*", "inbox", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range inboxes {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, f := range fx.shared {
 			fx.drop(t, dir, f)
 		}
@@ -376,34 +289,36 @@ func (fx *crashFixture) sharedControl(t *testing.T) {
 		return err == nil
 	}
 	a, b := fx.shared[0].name, fx.shared[1].name
-	for attempt := 0; attempt < 5; attempt++ {
-		dir := setup(fmt.Sprintf("shared-%d", attempt))
+	for n := 1; n <= 50; n++ {
+		dir := setup(fmt.Sprintf("shared-%d", n))
 		cmd := fx.command(dir, "ingest")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", mesh.EnvFaultKillSync, n))
+		out, err := cmd.CombinedOutput()
+		if !killedBySignal(err) {
+			t.Fatalf("ingest with %s=%d was not killed at that step (%v): it made fewer steps, and %s and %s never left the inbox one at a time\n%s",
+				mesh.EnvFaultKillSync, n, err, a, b, out)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for inbox(dir, a) && inbox(dir, b) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
-		}
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if inbox(dir, a) == inbox(dir, b) {
-			t.Logf("attempt %d: the kill missed the window between %s and %s", attempt, a, b)
+		inA, inB := inbox(dir, a), inbox(dir, b)
+		if inA && inB {
+			_ = os.RemoveAll(dir)
 			continue
 		}
+		if !inA && !inB {
+			t.Fatalf("killed after file step %d, both %s and %s have left the inbox, after step %d neither: no kill can land between them", n, a, b, n-1)
+		}
 		gone, left := a, b
-		if inbox(dir, a) {
+		if inA {
 			gone, left = b, a
 		}
+		t.Logf("killed after file step %d: %s has left the inbox, %s not", n, gone, left)
 		fx.mustRun(t, dir, "ingest")
 		fx.mustRun(t, dir, "ingest")
 		if d := cmp.Diff(want, fx.snap(t, dir)); d != "" {
-			t.Errorf("killed after %s left the inbox, before %s: after two more runs, the data directory differs from the reference (-want +got):\n%s", gone, left, d)
+			t.Errorf("killed after %s left the inbox (file step %d), before %s: after two more runs, the data directory differs from the reference (-want +got):\n%s", gone, n, left, d)
 		}
 		return
 	}
-	t.Skip("no kill landed between the two files")
+	t.Fatalf("after 50 file steps of ingest, %s and %s are still in the inbox", a, b)
 }
 
 // crashSnapshot is what the Lifecycle contract fixes about a data
@@ -466,10 +381,10 @@ func (fx *crashFixture) snap(t *testing.T, dir string) crashSnapshot {
 	}
 	for _, box := range boxes {
 		mb := box.Name()
-		if names := crashList(t, filepath.Join(dir, "mailboxes", mb, "inbox")); len(names) > 0 {
+		if names := listDir(t, filepath.Join(dir, "mailboxes", mb, "inbox")); len(names) > 0 {
 			s.Inboxes[mb] = names
 		}
-		if names := crashList(t, filepath.Join(dir, "archive", mb, "in")); len(names) > 0 {
+		if names := listDir(t, filepath.Join(dir, "archive", mb, "in")); len(names) > 0 {
 			s.Archive[mb] = names
 			for _, n := range names {
 				if crashNumbered(n) {
@@ -478,7 +393,7 @@ func (fx *crashFixture) snap(t *testing.T, dir string) crashSnapshot {
 			}
 		}
 		outbox := filepath.Join(dir, "mailboxes", mb, "outbox")
-		names := crashList(t, outbox)
+		names := listDir(t, outbox)
 		have := map[string]bool{}
 		for _, n := range names {
 			have[n] = true
@@ -509,23 +424,6 @@ func (fx *crashFixture) snap(t *testing.T, dir string) crashSnapshot {
 	}
 	sort.Strings(s.Problems)
 	return s
-}
-
-// crashList returns the names in dir, sorted; nil when dir is absent.
-func crashList(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
 }
 
 // crashNumbered reports a name with a ".N" part before its extension, the
@@ -609,30 +507,13 @@ type crashPerson struct {
 }
 
 // crashUnknownNHS is a valid NHS number that no crashPeople has.
-var crashUnknownNHS = crashNHS("999900001")
-
-// crashNHS returns the NHS number of the 9 digits base with its modulus 11
-// check digit, or "" when base has none.
-func crashNHS(base string) string {
-	sum := 0
-	for k := 0; k < 9; k++ {
-		sum += int(base[k]-'0') * (10 - k)
-	}
-	check := 11 - sum%11
-	if check == 11 {
-		check = 0
-	}
-	if check == 10 {
-		return ""
-	}
-	return base + strconv.Itoa(check)
-}
+var crashUnknownNHS = nhsFrom("999900001")
 
 // crashPeople makes n people with valid NHS numbers in the 999 test range.
 func crashPeople(n int) []crashPerson {
 	var out []crashPerson
 	for i := 0; len(out) < n; i++ {
-		nhs := crashNHS(fmt.Sprintf("999%06d", 100000+i*7))
+		nhs := nhsFrom(fmt.Sprintf("999%06d", 100000+i*7))
 		if nhs == "" {
 			continue
 		}

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -28,6 +27,7 @@ import (
 
 	"cpis/mesh"
 	"cpis/store"
+	"cpis/store/testenv"
 )
 
 const faultHeader = "nhs_number,plan_type,start_date,end_date,due_date,local_id"
@@ -44,13 +44,8 @@ var faultReturns = map[string][]string{
 // testdata demographics.
 func faultHub(t *testing.T, now string) *cliHub {
 	t.Helper()
-	all, err := os.ReadFile(cliAuthorities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitAfter(string(all), "\n")
 	h := newCLIHub(t)
-	h.okAt(now, "init", "--authorities", h.file("authorities.csv", strings.Join(lines[:13], "")), "--pds", cliDemographics)
+	h.okAt(now, "init", "--authorities", h.file("authorities.csv", firstAuthorities(t, 12)), "--pds", cliDemographics)
 	return h
 }
 
@@ -125,7 +120,7 @@ func TestFaultResponseWrite(t *testing.T) {
 	t.Run("disk full", func(t *testing.T) {
 		faultResponseWrite(t, func(t *testing.T, outbox string) func() {
 			if err := syscall.Mount("tmpfs", outbox, "tmpfs", 0, "size=64k,mode=0750"); err != nil {
-				t.Skipf("cannot mount a tmpfs here: %v", err)
+				testenv.Unavailable(t, testenv.Tmpfs, fmt.Sprintf("cannot mount a tmpfs (root only): %v", err))
 			}
 			t.Cleanup(func() { _ = syscall.Unmount(outbox, 0) })
 			filler := filepath.Join(outbox, ".filler.tmp") // work in progress: never listed
@@ -183,10 +178,10 @@ func faultResponseWrite(t *testing.T, breakOutbox func(t *testing.T, outbox stri
 			t.Errorf("LA 201's return is not applied: plans\n%s", plans)
 		}
 	}
-	archive := faultList(t, filepath.Join(h.data, "archive", "LA201HC001", "in"))
+	archive := listDir(t, filepath.Join(h.data, "archive", "LA201HC001", "in"))
 
 	restore()
-	if got := faultList(t, outbox); len(got) != 0 {
+	if got := listDir(t, outbox); len(got) != 0 {
 		t.Fatalf("the failed run left %v in the outbox", got)
 	}
 	r = h.run("ingest", "--json")
@@ -199,12 +194,12 @@ func faultResponseWrite(t *testing.T, breakOutbox func(t *testing.T, outbox stri
 	if diff := cmp.Diff(plans, h.plansExport()); diff != "" {
 		t.Errorf("the next run changed the plans (-before +after):\n%s", diff)
 	}
-	if diff := cmp.Diff(archive, faultList(t, filepath.Join(h.data, "archive", "LA201HC001", "in"))); diff != "" {
+	if diff := cmp.Diff(archive, listDir(t, filepath.Join(h.data, "archive", "LA201HC001", "in"))); diff != "" {
 		t.Errorf("the next run changed the archive (-before +after):\n%s", diff)
 	}
 	resp := m.Responses[0].File
-	if want := []string{resp, mesh.ControlName(resp)}; !cmp.Equal(faultList(t, outbox), want) {
-		t.Errorf("outbox of LA 201 = %v, want only %v", faultList(t, outbox), want)
+	if want := []string{resp, mesh.ControlName(resp)}; !cmp.Equal(listDir(t, outbox), want) {
+		t.Errorf("outbox of LA 201 = %v, want only %v", listDir(t, outbox), want)
 	}
 	got := readCSV(t, filepath.Join(outbox, resp))
 	if len(got) != 2 || got[1][0] != m.MessageID || got[1][4] != "CPF02" || !strings.HasPrefix(got[1][6], "read=2 applied=2 rejected=0 warnings=0 withdrawn=0 ") {
@@ -216,23 +211,6 @@ func faultResponseWrite(t *testing.T, breakOutbox func(t *testing.T, outbox stri
 	if out := h.ok("ingest", "--json"); out != "" {
 		t.Errorf("a third run reported %q, want nothing", out)
 	}
-}
-
-// faultList lists dir, sorted (nil when absent).
-func faultList(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		out = append(out, de.Name())
-	}
-	return out
 }
 
 // TestFaultMailboxRemoved: one LA's mailbox folder is gone when ingest
@@ -275,7 +253,7 @@ func TestFaultMailboxRemoved(t *testing.T) {
 
 	// The folder comes back (as init --force makes it) and the LA sends
 	// again.
-	h.ok("init", "--force", "--authorities", h.file("authorities.csv", faultAuthorities(t)), "--pds", cliDemographics)
+	h.ok("init", "--force", "--authorities", h.file("authorities.csv", firstAuthorities(t, 12)), "--pds", cliDemographics)
 	if _, err := os.Stat(h.mailbox("202", "inbox")); err != nil {
 		t.Fatalf("init --force did not make the mailbox again: %v", err)
 	}
@@ -294,15 +272,6 @@ func TestFaultMailboxRemoved(t *testing.T) {
 	}
 }
 
-func faultAuthorities(t *testing.T) string {
-	t.Helper()
-	all, err := os.ReadFile(cliAuthorities)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(strings.SplitAfter(string(all), "\n")[:13], "")
-}
-
 // TestFaultBinary: faults that need the cpis binary: the store locked by
 // another process, and runs of notify and expire killed (SIGKILL) at
 // random moments.
@@ -310,39 +279,9 @@ func TestFaultBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the cpis binary")
 	}
-	bin := buildCPIS(t)
+	bin := cpisBinary(t)
 	t.Run("store locked", func(t *testing.T) { faultStoreLocked(t, bin) })
 	t.Run("killed", func(t *testing.T) { faultKilled(t, bin) })
-}
-
-func faultRun(t *testing.T, bin, data, now string, args ...string) (stdout, stderr string, code int, took time.Duration) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--data", data, "--now", now}, args...)...)
-	cmd.Env = append(os.Environ(), "CPIS_DATA=")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	timer := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
-	defer timer.Stop()
-	start := time.Now()
-	err := cmd.Run()
-	took = time.Since(start)
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("cpis %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code, took
-}
-
-func faultMustRun(t *testing.T, bin, data, now string, args ...string) string {
-	t.Helper()
-	out, errs, code, _ := faultRun(t, bin, data, now, args...)
-	if code != 0 {
-		t.Fatalf("cpis %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
-	}
-	return out
 }
 
 // faultStoreLocked holds the store file's lock (flock, as bbolt takes it)
@@ -361,11 +300,11 @@ func faultStoreLocked(t *testing.T, bin string) {
 	}
 	before := faultTree(t, h.data, true)
 	for _, args := range [][]string{{"ingest"}, {"ingest", "--json"}, {"notify"}, {"expire"}} {
-		out, errs, code, took := faultRun(t, bin, h.data, cliNow, args...)
-		if code != exitFailure || out != "" || took > 5*time.Second ||
-			!strings.Contains(errs, "the store is in use by another cpis process") || strings.Count(errs, "\n") != 1 {
+		r := binRun(t, bin, "", h.data, cliNow, args...)
+		if r.code != exitFailure || r.stdout != "" || r.took > 5*time.Second ||
+			!strings.Contains(r.stderr, "the store is in use by another cpis process") || strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("cpis %s with the store locked: exit %d after %v\nstdout: %q\nstderr: %q\nwant exit 1 within 5s, one line saying the store is in use",
-				strings.Join(args, " "), code, took.Round(time.Millisecond), out, errs)
+				strings.Join(args, " "), r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
 		}
 	}
 	if diff := cmp.Diff(before, faultTree(t, h.data, true)); diff != "" {
@@ -374,7 +313,7 @@ func faultStoreLocked(t *testing.T, bin string) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
 		t.Fatal(err)
 	}
-	out := faultMustRun(t, bin, h.data, cliNow, "ingest", "--json")
+	out := binOK(t, bin, h.data, cliNow, "ingest", "--json")
 	if want := []string{"201 CPIS_201_FULL_20261121.csv CPF02 2/2"}; !cmp.Equal(codesOf(t, out), want) {
 		t.Errorf("ingest once the lock is released reported %q, want %q", codesOf(t, out), want)
 	}
@@ -427,7 +366,7 @@ func faultKilled(t *testing.T, bin string) {
 	tmp := t.TempDir()
 	tmpl := filepath.Join(tmp, "template")
 	h := &cliHub{t: t, data: tmpl, files: t.TempDir()}
-	h.okAt(faultInit, "init", "--authorities", h.file("authorities.csv", faultAuthorities(t)), "--pds", cliDemographics)
+	h.okAt(faultInit, "init", "--authorities", h.file("authorities.csv", firstAuthorities(t, 12)), "--pds", cliDemographics)
 	// Two plans leave visibility before 25 December: ended 2025-11-25 and
 	// 2025-12-20.
 	h.sendFull(faultInit, "201", "20261109", append(faultReturns["201"], "9990049319,CPP,2025-01-01,2025-11-25,,P-OLD"))
@@ -452,8 +391,8 @@ func faultKilled(t *testing.T, bin string) {
 	// expire's template: the notify reference, every outbox message last
 	// modified on 1 November.
 	exTmpl := filepath.Join(tmp, "expire-template")
-	faultCopy(t, tmpl, exTmpl)
-	faultMustRun(t, bin, exTmpl, faultNotify, "notify")
+	copyTree(t, tmpl, exTmpl)
+	binOK(t, bin, exTmpl, faultNotify, "notify")
 	old := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	outboxes, _ := filepath.Glob(filepath.Join(exTmpl, "mailboxes", "*", "outbox", "*"))
 	for _, p := range outboxes {
@@ -477,7 +416,7 @@ func faultKilled(t *testing.T, bin string) {
 		}
 		faultKillLoop(t, bin, tmp, exTmpl, faultExpire, []string{"expire"}, halfMoved, func(t *testing.T, bin, dir string) faultSnapshot {
 			s := notifySnapshot(t, bin, dir)
-			s.Plans = faultMustRun(t, bin, dir, faultExpire, "plans", "export")
+			s.Plans = binOK(t, bin, dir, faultExpire, "plans", "export")
 			return s
 		})
 	})
@@ -539,13 +478,21 @@ func notifySnapshot(t *testing.T, bin, dir string) faultSnapshot {
 }
 
 // faultKillLoop runs args on copies of tmpl: a reference run never killed,
-// then iterations killed after a random delay (the first with inject
-// applied instead of a kill, when set) and run again to completion; each
-// must end as the reference, and a further run must change nothing.
+// its file steps watched, then iterations killed at a moment chosen from
+// the reference's steps (killplan_test.go; the first with inject applied
+// instead of a kill, when set) and run again to completion; each must end
+// as the reference, and a further run must change nothing. Enough kills
+// must land mid-run (the data dir neither untouched nor as the reference
+// leaves it): see minMidRun. Replay with CPIS_FAULT_SEED=<seed logged>.
 func faultKillLoop(t *testing.T, bin, tmp, tmpl, now string, args []string, inject func(*testing.T, string), snap func(*testing.T, string, string) faultSnapshot) {
 	ref := filepath.Join(tmp, args[0]+"-ref")
-	faultCopy(t, tmpl, ref)
-	_, _, _, refDur := faultRun(t, bin, ref, now, args...)
+	copyTree(t, tmpl, ref)
+	untouched := snap(t, bin, ref)
+	copyTree(t, tmpl, ref)
+	refRun := runWatched(t, binCommand(bin, ref, now, nil, args...), ref, nil)
+	if refRun.err != nil {
+		t.Fatalf("reference %s: %v\n%s", args[0], refRun.err, refRun.log)
+	}
 	want := snap(t, bin, ref)
 	if len(want.Problems) > 0 {
 		t.Fatalf("reference: %s", strings.Join(want.Problems, "\n"))
@@ -573,46 +520,44 @@ func faultKillLoop(t *testing.T, bin, tmp, tmpl, now string, args []string, inje
 			t.Fatalf("reference: plans not purged:\n%s", want.Plans)
 		}
 	}
+	steps := refRun.steps()
+	if steps < 10 {
+		t.Fatalf("reference: %s made %d file steps, want at least 10 to kill between", args[0], steps)
+	}
 
-	seed := uint64(time.Now().UnixNano())
+	seed := killSeed(t, "CPIS_FAULT_SEED")
 	rng := rand.New(rand.NewPCG(seed, 6))
-	maxDelay := refDur + refDur/10
-	const iterations = 8
-	killedMid := 0
+	const iterations = 6
+	kills, killedMid := 0, 0
 	for i := range iterations {
 		dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", args[0], i))
-		faultCopy(t, tmpl, dir)
+		copyTree(t, tmpl, dir)
 		what := ""
 		if i == 0 && inject != nil {
 			inject(t, dir)
 			what = "injected fault"
 		} else {
-			delay := time.Duration(rng.Int64N(int64(maxDelay)))
-			cmd := exec.Command(bin, append([]string{"--data", dir, "--now", now}, args...)...)
-			cmd.Env = append(os.Environ(), "CPIS_DATA=")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			started := time.Now()
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			select {
-			case err := <-exited:
-				what = fmt.Sprintf("finished before the kill at %v (%v)", delay, err)
-				// Later delays need not go beyond this run.
-				maxDelay = max(20*time.Millisecond, min(maxDelay, time.Since(started)))
-			case <-time.After(delay):
-				_ = cmd.Process.Kill()
-				<-exited
-				what = fmt.Sprintf("killed after %v", delay)
-				if got := snap(t, bin, dir); !cmp.Equal(got, want) {
-					killedMid++
+			kills++
+			plan := refRun.plan(rng)
+			run := runWatched(t, binCommand(bin, dir, now, nil, args...), dir, &plan)
+			switch got := snap(t, bin, dir); {
+			case !run.killed:
+				if run.err != nil {
+					t.Fatalf("iteration %d: %s failed before the kill: %v\n%s", i, args[0], run.err, run.log)
 				}
+				what = fmt.Sprintf("finished before the kill (%v after step %d of %d)", plan.delay, plan.step, steps)
+			case cmp.Equal(got, untouched):
+				what = fmt.Sprintf("killed before any step (%v after step %d of %d)", plan.delay, plan.step, steps)
+			case cmp.Equal(got, want):
+				what = fmt.Sprintf("killed after the last step (%v after step %d of %d)", plan.delay, plan.step, steps)
+			default:
+				what = fmt.Sprintf("killed mid-run (%v after step %d of %d)", plan.delay, plan.step, steps)
+				killedMid++
 			}
 		}
-		faultMustRun(t, bin, dir, now, args...)
+		binOK(t, bin, dir, now, args...)
 		if d := cmp.Diff(want, snap(t, bin, dir)); d != "" {
-			t.Errorf("iteration %d (seed %d, %s): after the next %s, the data dir differs from the reference (-want +got):\n%s", i, seed, what, args[0], d)
+			t.Errorf("iteration %d (CPIS_FAULT_SEED=%d, %s): after the next %s, the data dir differs from the reference (-want +got):\n%s", i, seed, what, args[0], d)
 		} else {
 			t.Logf("iteration %d: %s: resumed", i, what)
 		}
@@ -621,7 +566,11 @@ func faultKillLoop(t *testing.T, bin, tmp, tmpl, now string, args []string, inje
 			_ = os.RemoveAll(dir)
 		}
 	}
-	t.Logf("%s: reference took %v; %d of %d kills landed mid-run (seed %d)", args[0], refDur.Round(time.Millisecond), killedMid, iterations, seed)
+	t.Logf("%s: reference made %d file steps in %v; %d of %d kills landed mid-run (CPIS_FAULT_SEED=%d)",
+		args[0], steps, refRun.seen[len(refRun.seen)-1].at.Round(time.Millisecond), killedMid, kills, seed)
+	if killedMid < minMidRun(kills) {
+		t.Errorf("%s: only %d of %d kills landed mid-run, want at least %d: the kills are not following the run's progress", args[0], killedMid, kills, minMidRun(kills))
+	}
 }
 
 // faultIdempotent runs the job once more: it must do nothing.
@@ -629,53 +578,17 @@ func faultIdempotent(t *testing.T, bin, dir, now, job string) {
 	t.Helper()
 	switch job {
 	case "notify":
-		if out := faultMustRun(t, bin, dir, now, "notify", "--json"); out != "" {
+		if out := binOK(t, bin, dir, now, "notify", "--json"); out != "" {
 			t.Errorf("notify again wrote %q, want nothing", out)
 		}
-		if out := faultMustRun(t, bin, dir, now, "notify", "--day", "2026-11-15", "--json"); out != "" {
+		if out := binOK(t, bin, dir, now, "notify", "--day", "2026-11-15", "--json"); out != "" {
 			t.Errorf("notify --day 2026-11-15 again wrote %q, want nothing", out)
 		}
 	case "expire":
-		if out := faultMustRun(t, bin, dir, now, "expire", "--json"); !slices.Contains([]string{
+		if out := binOK(t, bin, dir, now, "expire", "--json"); !slices.Contains([]string{
 			`{"plans_purged":0,"row_outcomes_purged":0,"lookup_audits_purged":0,"outbox_archived":0}` + "\n",
 		}, out) {
 			t.Errorf("expire again: %q, want nothing purged or moved", out)
 		}
-	}
-}
-
-// faultCopy copies the data dir src to dst (files, modes and times).
-func faultCopy(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.RemoveAll(dst); err != nil {
-		t.Fatal(err)
-	}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(out, info.Mode().Perm())
-		}
-		if !d.Type().IsRegular() {
-			return nil // the control socket of a daemon, if any
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(out, b, info.Mode().Perm()); err != nil {
-			return err
-		}
-		return os.Chtimes(out, info.ModTime(), info.ModTime())
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
 	}
 }

@@ -80,7 +80,7 @@ func TestCLIIngestTable(t *testing.T) {
 	h := initCLIHub(t)
 	sendIngestMix(h)
 	out := h.ok("ingest")
-	cliGolden(t, "ingest-table.golden.txt", []byte(out))
+	golden(t, "cli", "ingest-table.golden.txt", []byte(out))
 
 	var total []string
 	for l := range strings.Lines(out) {

@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,27 +46,6 @@ const (
 )
 
 var lkLAs = []string{"201", "203", "841", "850"}
-
-// lkGolden compares got with testdata/<area>/<name>, rewritten under -update.
-func lkGolden(t *testing.T, area, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", area, name)
-	if cliUpdate() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
-}
 
 // lkAuthorities is testdata/authorities.csv cut down to lkLAs.
 func lkAuthorities(t *testing.T) string {
@@ -210,7 +188,7 @@ func TestLookupCLIAnswer(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 	// The same bytes as the HTTP answer (httpapi's test).
-	lkGolden(t, "access", "alert-9990276579.golden.json", []byte(r.stdout))
+	golden(t, "access", "alert-9990276579.golden.json", []byte(r.stdout))
 
 	// UCPP: the due date shown; LA 850's office phone.
 	got := h.lkAnswer(lkNow, lkLookup(" 999 423-8477 ", "MAT", "A Midwife")...)
@@ -484,7 +462,7 @@ func TestNotifyCLI(t *testing.T) {
 	}
 	for _, la := range []string{"201", "841", "850"} {
 		name := "CPIS_" + la + "_ACCESS_20261122.csv"
-		lkGolden(t, "notify", "cli-"+name, []byte(h.lkOutbox(la, name)))
+		golden(t, "notify", "cli-"+name, []byte(h.lkOutbox(la, name)))
 	}
 	if got := h.lkOutbox("203", "CPIS_203_ACCESS_20261122.csv"); got != lkAccessHeader {
 		t.Errorf("203's file is %q, want the header only", got)
@@ -682,7 +660,7 @@ func TestAuditCLI(t *testing.T) {
 	h.okAt("2026-11-22T09:05:00Z", other...)
 
 	// The whole table, the last 7 days by default.
-	lkGolden(t, "access", "audit-table.golden.txt", []byte(h.okAt("2026-11-22T10:00:00Z", "audit")))
+	golden(t, "access", "audit-table.golden.txt", []byte(h.okAt("2026-11-22T10:00:00Z", "audit")))
 
 	tests := []struct {
 		name string
@@ -728,24 +706,6 @@ func TestAuditCLI(t *testing.T) {
 	}
 }
 
-// lkSyncBuffer is a buffer a running command writes while the test reads.
-type lkSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lkSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lkSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var lkServing = regexp.MustCompile(`msg="HTTP lookup API listening" addr=(127\.0\.0\.1:\d+) tls=false\n`)
 
 // lkServe runs cpis serve (the HTTP API only) on 127.0.0.1:0 at now, calls fn with its base
@@ -753,7 +713,7 @@ var lkServing = regexp.MustCompile(`msg="HTTP lookup API listening" addr=(127\.0
 func (h *cliHub) lkServe(now string, fn func(url string)) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lkSyncBuffer
+	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--data", h.data, "--now", now, "serve", "--http", "127.0.0.1:0", "--no-sftp", "--no-scheduler"}, &stdout, &stderr)
@@ -852,7 +812,7 @@ func TestServeCLIAndOrgs(t *testing.T) {
 			t.Fatalf("status %d: %s", status, body)
 		}
 		// Byte for byte the CLI's answer and httpapi's.
-		lkGolden(t, "access", "alert-9990276579.golden.json", []byte(body))
+		golden(t, "access", "alert-9990276579.golden.json", []byte(body))
 		for _, token := range []string{"", "cpis_unknown"} {
 			if status, body := lkGet(t, url, lkChild, token); status != 401 || body != lk401 {
 				t.Errorf("token %q: status %d, body %q; want 401 %q", token, status, body, lk401)

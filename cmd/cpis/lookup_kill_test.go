@@ -34,7 +34,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -115,10 +114,8 @@ func (r *killRecord) got(a killAccess) {
 
 // killDaemon is one `cpis serve` process with its HTTP API.
 type killDaemon struct {
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan error
-	url  string
+	*proc
+	url string
 }
 
 func killFreePort(t *testing.T) int {
@@ -148,19 +145,9 @@ func killStart(t *testing.T, bin, data string) *killDaemon {
 func killStartOnce(t *testing.T, bin, data string) (*killDaemon, error) {
 	t.Helper()
 	port := killFreePort(t)
-	d := &killDaemon{log: &syncBuffer{}, done: make(chan error, 1), url: fmt.Sprintf("http://127.0.0.1:%d/v1/alerts/", port)}
-	d.cmd = exec.Command(bin, "--data", data, "--now", killNow, "serve", "--no-sftp", "--no-scheduler",
-		"--http", fmt.Sprintf("127.0.0.1:%d", port))
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		err := <-d.done
-		d.done <- err
-	})
+	d := &killDaemon{url: fmt.Sprintf("http://127.0.0.1:%d/v1/alerts/", port)}
+	d.proc = startProc(t, binCommand(bin, data, killNow, nil, "serve", "--no-sftp", "--no-scheduler",
+		"--http", fmt.Sprintf("127.0.0.1:%d", port)))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(d.url + "9990000000")
@@ -170,31 +157,14 @@ func killStartOnce(t *testing.T, bin, data string) (*killDaemon, error) {
 				return d, nil
 			}
 		}
-		select {
-		case err := <-d.done:
-			d.done <- err
+		if done, err := d.exited(); done {
 			return d, fmt.Errorf("the daemon exited at start (%v)", err)
-		default:
 		}
 		if time.Now().After(deadline) {
 			return d, fmt.Errorf("the daemon's HTTP API never answered")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// killRun runs a cpis command on data at now and returns its stdout.
-func killRun(t *testing.T, bin, data, now string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--data", data, "--now", now}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("cpis %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errb.String())
-	}
-	return out.String()
 }
 
 // killLookup makes one lookup; an error is a lookup not answered.
@@ -243,14 +213,14 @@ func TestLookupKill(t *testing.T) {
 	t.Logf("seed %d (rerun with CPIS_KILL_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	bin := buildCPIS(t)
+	bin := cpisBinary(t)
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 
 	// The hub: four LAs; 400 people with a plan, one in five with a second
 	// plan at another LA ("U" people), 10 "R" people, one "C" person; 100
 	// people in the reference with no plan.
-	people := serveNHS(520)
+	people := testNHS(520)
 	hist, repeat, capPerson, noPlan := people[:400], people[400:410], people[410], people[420:520]
 	held := map[string][]killPlan{}
 	returns := map[string][]string{}
@@ -267,17 +237,12 @@ func TestLookupKill(t *testing.T) {
 			returns[p.la] = append(returns[p.la], fmt.Sprintf("%s,%s,2026-01-02,,,%s", n, p.typ, p.localID))
 		}
 	}
-	var pds strings.Builder
-	pds.WriteString("nhs_number,family_name,given_name,date_of_birth,superseded_by,sensitive,date_of_death\n")
-	for _, n := range people {
-		fmt.Fprintf(&pds, "%s,,,2015-01-01,,,\n", n)
-	}
 	var las strings.Builder
 	las.WriteString("la_code,gss_code,name,region,mailbox_id,emergency_phone,office_phone\n")
 	for i, la := range killLAs {
 		fmt.Fprintf(&las, "%s,E0900000%d,Authority %s,London,,020 7946 000%d,\n", la, i+1, la, i)
 	}
-	files := map[string]string{"authorities.csv": las.String(), "pds.csv": pds.String()}
+	files := map[string]string{"authorities.csv": las.String(), "pds.csv": pdsCSV(people)}
 	for la, rows := range returns {
 		sort.Strings(rows)
 		files[fmt.Sprintf("CPIS_%s_FULL_20261121.csv", la)] = "nhs_number,plan_type,start_date,end_date,due_date,local_id\r\n" + strings.Join(rows, "\r\n") + "\r\n"
@@ -288,14 +253,14 @@ func TestLookupKill(t *testing.T) {
 		}
 	}
 	setup := "2026-11-22T02:30:00Z"
-	killRun(t, bin, data, setup, "init", "--authorities", filepath.Join(tmp, "authorities.csv"), "--pds", filepath.Join(tmp, "pds.csv"))
+	binOK(t, bin, data, setup, "init", "--authorities", filepath.Join(tmp, "authorities.csv"), "--pds", filepath.Join(tmp, "pds.csv"))
 	for _, la := range killLAs {
-		killRun(t, bin, data, setup, "mailbox", "send", "--la", la, filepath.Join(tmp, fmt.Sprintf("CPIS_%s_FULL_20261121.csv", la)))
+		binOK(t, bin, data, setup, "mailbox", "send", "--la", la, filepath.Join(tmp, fmt.Sprintf("CPIS_%s_FULL_20261121.csv", la)))
 	}
-	if out := killRun(t, bin, data, setup, "ingest", "--json"); strings.Count(out, `"code":"CPF02"`) != len(killLAs) {
+	if out := binOK(t, bin, data, setup, "ingest", "--json"); strings.Count(out, `"code":"CPF02"`) != len(killLAs) {
 		t.Fatalf("ingest: %s", out)
 	}
-	token := strings.TrimSpace(killRun(t, bin, data, setup, "orgs", "add", killOrg, "--name", killOrgName))
+	token := strings.TrimSpace(binOK(t, bin, data, setup, "orgs", "add", killOrg, "--name", killOrgName))
 
 	rec := &killRecord{attempted: map[killAccess]int{}, answered: map[killAccess]int{}, capSent: map[string]bool{}}
 	budget := make([]atomic.Int32, len(hist)) // unscheduled lookups sent per "U" person
@@ -421,11 +386,7 @@ func TestLookupKill(t *testing.T) {
 		delay := time.Duration(rng.IntN(300)) * time.Millisecond
 		time.Sleep(delay)
 		killed.Store(true)
-		if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		err := <-d.done
-		d.done <- err
+		err := d.kill()
 		stop.Store(true)
 		wg.Wait()
 		tr.CloseIdleConnections()
@@ -464,14 +425,10 @@ func TestLookupKill(t *testing.T) {
 		histories[nhs] = ans
 	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.done:
-		d.done <- err
-		if err != nil {
-			t.Fatalf("the daemon did not stop cleanly: %v\n%s", err, d.log)
-		}
-	case <-time.After(30 * time.Second):
+	if err, ok := d.wait(30 * time.Second); !ok {
 		t.Fatalf("the daemon did not stop after SIGTERM:\n%s", d.log)
+	} else if err != nil {
+		t.Fatalf("the daemon did not stop cleanly: %v\n%s", err, d.log)
 	}
 
 	rec.mu.Lock()
@@ -545,7 +502,7 @@ func TestLookupKill(t *testing.T) {
 
 	// The access files of the day: every answered access, once per plan of
 	// the person, at least as often as answered, at most as often as sent.
-	killRun(t, bin, data, "2026-11-23T03:10:00Z", "notify", "--day", "2026-11-22")
+	binOK(t, bin, data, "2026-11-23T03:10:00Z", "notify", "--day", "2026-11-22")
 	type rowKey struct {
 		killAccess
 		la, typ, localID string

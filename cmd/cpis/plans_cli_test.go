@@ -34,9 +34,9 @@ func TestCLIPlansExport(t *testing.T) {
 	}
 
 	all := h.plansExport()
-	cliGolden(t, "plans-export.golden.csv", []byte(all))
+	golden(t, "cli", "plans-export.golden.csv", []byte(all))
 	only841 := h.plansExport("--la", "841")
-	cliGolden(t, "plans-export-841.golden.csv", []byte(only841))
+	golden(t, "cli", "plans-export-841.golden.csv", []byte(only841))
 
 	for name, out := range map[string]string{"all": all, "--la 841": only841} {
 		if !strings.HasPrefix(out, PlansHeader+"\r\n") {

@@ -1,93 +1,44 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"cpis/store/nhsnumber"
 )
+
+// serveNow is the --now of the daemon tests.
+const serveNow = "2026-11-22T02:30:00Z"
 
 // daemon is a `cpis serve` process started by a test.
 type daemon struct {
+	*proc
 	bin, data string
-	cmd       *exec.Cmd
-	log       *syncBuffer
-	done      chan error
 }
 
-// syncBuffer is a bytes.Buffer the daemon's output goroutine and the test
-// may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func buildCPIS(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cpis")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
+// run runs a cpis command on the daemon's data dir from the folder dir.
 func (d *daemon) run(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(d.bin, append([]string{"--data", d.data, "--now", "2026-11-22T02:30:00Z"}, args...)...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	done := make(chan struct{})
-	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-	defer timer.Stop()
-	err := cmd.Run()
-	close(done)
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("cpis %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	r := binRun(t, d.bin, dir, d.data, serveNow, args...)
+	return r.stdout, r.stderr, r.code
 }
 
+// startDaemon starts cpis serve with SFTP on a free port, no HTTP, and
+// waits for its control socket.
 func startDaemon(t *testing.T, bin, data string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{bin: bin, data: data, log: &syncBuffer{}, done: make(chan error, 1)}
-	d.cmd = exec.Command(bin, append([]string{"--data", data, "--now", "2026-11-22T02:30:00Z", "serve", "--no-http", "--sftp", "127.0.0.1:0"}, args...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		d.cmd.Process.Kill()
-		<-d.done
-	})
+	d := &daemon{bin: bin, data: data}
+	d.proc = startProc(t, binCommand(bin, data, serveNow, nil, append([]string{"serve", "--no-http", "--sftp", "127.0.0.1:0"}, args...)...))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(data, "cpis.sock")); err == nil {
 			return d
+		}
+		if done, err := d.exited(); done {
+			t.Fatalf("daemon exited at start (%v):\n%s", err, d.log)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("daemon did not start:\n%s", d.log)
@@ -111,42 +62,20 @@ func writeSchedules(t *testing.T, dir, ingestSpec string) {
 	}
 }
 
-// serveNHS returns n valid 999-range NHS numbers present in the test
-// demographics... of its own (the test writes its reference).
-func serveNHS(n int) []string {
-	var out []string
-	for i := 0; len(out) < n; i++ {
-		cand := fmt.Sprintf("999%06d", i)
-		for c := 0; c <= 9; c++ {
-			num := fmt.Sprintf("%s%d", cand, c)
-			if _, p := nhsnumber.Normalize(num); p == nhsnumber.OK {
-				out = append(out, num)
-				break
-			}
-		}
-	}
-	return out
-}
-
 func TestServeDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	bin := buildCPIS(t)
+	bin := cpisBinary(t)
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 
 	// A small hub: two LAs, a reference of 3,000 people.
-	people := serveNHS(3000)
-	var pds strings.Builder
-	pds.WriteString("nhs_number,family_name,given_name,date_of_birth,superseded_by,sensitive,date_of_death\n")
-	for _, n := range people {
-		fmt.Fprintf(&pds, "%s,,,2015-01-01,,,\n", n)
-	}
+	people := testNHS(3000)
 	files := map[string]string{
 		"authorities.csv": "la_code,gss_code,name,region,mailbox_id,emergency_phone,office_phone\n" +
 			"201,E09000001,City of London,London,,020 7946 0001,\n202,E09000007,Camden,London,,020 7946 0002,\n",
-		"pds.csv": pds.String(),
+		"pds.csv": pdsCSV(people),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(tmp, name), []byte(body), 0o600); err != nil {
@@ -233,14 +162,10 @@ func TestServeDaemon(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-d.done:
-			d.done <- err
-			if err != nil {
-				t.Fatalf("daemon exit: %v\n%s", err, d.log)
-			}
-		case <-time.After(60 * time.Second):
+		if err, ok := d.wait(60 * time.Second); !ok {
 			t.Fatalf("daemon did not stop:\n%s", d.log)
+		} else if err != nil {
+			t.Fatalf("daemon exit: %v\n%s", err, d.log)
 		}
 		// The running job finished: the return is applied and answered.
 		outbox, _ := os.ReadDir(filepath.Join(data, "mailboxes", "LA202HC001", "outbox"))
