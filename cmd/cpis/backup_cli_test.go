@@ -96,7 +96,7 @@ func TestCLICheckAndBackupWithDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
-	bin := buildCPIS(t)
+	bin := cpisBinary(t)
 	tmp := t.TempDir()
 	data := filepath.Join(tmp, "data")
 	d := &daemon{bin: bin, data: data}
