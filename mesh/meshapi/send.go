@@ -136,7 +136,8 @@ func (q *request) send(_ []string) {
 		}
 		cr := &countReader{r: mesh.LimitReader(r, q.s.cfg.MaxMessage)}
 		if err := q.s.cfg.Router.Deliver(q.ctx, e, cr); err != nil {
-			q.failBody(err, src.err, e.ID)
+			// Nothing was kept: the ID given means nothing to the sender.
+			q.failBody(err, src.err, "")
 			return
 		}
 		q.ev.Bytes = cr.n
@@ -146,14 +147,14 @@ func (q *request) send(_ []string) {
 	unlock := lockUpload(e.ID)
 	defer unlock()
 	if err := q.s.cfg.Uploads.create(e); err != nil {
-		q.failErr(err, e.ID, errNotSender)
+		q.failErr(err, "", errNotSender)
 		return
 	}
 	src := &errRecorder{r: body}
 	nb, err := q.s.cfg.Uploads.putChunk(e.ID, 1, gz, src)
 	if err != nil {
 		_ = q.s.cfg.Uploads.remove(e.ID)
-		q.failBody(err, src.err, e.ID)
+		q.failBody(err, src.err, "")
 		return
 	}
 	q.ev.Bytes = nb
