@@ -2,8 +2,8 @@ package meshapi_test
 
 import (
 	"bytes"
-	"os"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
