@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -247,4 +248,12 @@ func messageIDOf(t *testing.T, body string) string {
 		t.Fatalf("no message ID in %q", body)
 	}
 	return m[2]
+}
+
+// mustJSON decodes body into v.
+func mustJSON(t *testing.T, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %q: %v", body, err)
+	}
 }
