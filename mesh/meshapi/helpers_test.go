@@ -149,6 +149,13 @@ func (e *env) do(method, path string, h hdr, body []byte) reply {
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	return e.doReader(method, path, h, rd)
+}
+
+// doReader sends a request with body rd (of unknown length unless a
+// *bytes.Reader).
+func (e *env) doReader(method, path string, h hdr, rd io.Reader) reply {
+	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
