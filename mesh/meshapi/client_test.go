@@ -31,7 +31,7 @@ import (
 // Content-Encoding is exactly gzip; links.next appended to the base URL;
 // 425, 429, 502, 503 and 504 retried with the same Authorization header.
 type meshClient struct {
-	t        *testing.T
+	t        testing.TB
 	base     string
 	mailbox  string
 	password string
@@ -43,7 +43,7 @@ type meshClient struct {
 	retries  atomic.Int64
 }
 
-func newMeshClient(t *testing.T, base, mailbox, password string, now func() time.Time) *meshClient {
+func newMeshClient(t testing.TB, base, mailbox, password string, now func() time.Time) *meshClient {
 	return &meshClient{t: t, base: base, mailbox: mailbox, password: password, key: sharedKey, now: now, prefix: internalNonce(),
 		http: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
 }
