@@ -1,7 +1,7 @@
 package meshapi
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -175,14 +175,15 @@ func (q *request) sent(id string) {
 }
 
 // nonEmptyBody returns the request body, answering 02 (and ok false) when
-// it is empty.
+// it is empty. It reads one byte ahead to tell.
 func (q *request) nonEmptyBody() (io.Reader, bool) {
 	if q.r.ContentLength == 0 || q.r.Body == nil || q.r.Body == http.NoBody {
 		q.fail(errNoData, "")
 		return nil, false
 	}
-	br := bufio.NewReaderSize(q.r.Body, 64<<10)
-	if _, err := br.Peek(1); err != nil {
+	var first [1]byte
+	n, err := io.ReadFull(q.r.Body, first[:])
+	if n == 0 {
 		if err == io.EOF {
 			q.fail(errNoData, "")
 		} else {
@@ -190,7 +191,7 @@ func (q *request) nonEmptyBody() (io.Reader, bool) {
 		}
 		return nil, false
 	}
-	return br, true
+	return io.MultiReader(bytes.NewReader(first[:]), q.r.Body), true
 }
 
 // failBody answers a send that failed: bodyErr is what reading the
