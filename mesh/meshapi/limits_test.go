@@ -205,11 +205,19 @@ func TestUploadsCleanAndRecover(t *testing.T) {
 	os.Mkdir(filepath.Join(e.uploads, "20261121000000000000_000000"), 0o700) // a create cut short
 	old := clock.Add(-48 * time.Hour)
 	os.Chtimes(filepath.Join(e.uploads, "20261121000000000000_000000"), old, old)
-	got, err = e.cfg.Uploads.Clean(clock.Add(time.Hour))
+	e.events()
+	e.setClock(clock.Add(meshapi.DefaultUploadAge + time.Hour))
+	got, err = e.server.CleanUploads()
 	if err != nil || !cmp.Equal(got, []string{unfinished}) {
 		t.Fatalf("clean: %v %v", got, err)
 	}
+	wantEv := []meshapi.Event{{At: e.clock(), Action: meshapi.ActionExpire, MessageID: unfinished, Outcome: meshapi.OutcomeOK,
+		Reason: "unfinished upload removed after 24h0m0s"}}
+	if diff := cmp.Diff(wantEv, e.events()); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
 	assertNoUploads(t, e)
+	e.setClock(clock)
 	if r := second(unfinished); r.status != 404 {
 		t.Fatalf("chunk of a cleaned upload: %d", r.status)
 	}

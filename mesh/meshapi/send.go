@@ -363,3 +363,18 @@ func (s *Server) Recover(ctx context.Context) ([]string, error) {
 	}
 	return done, nil
 }
+
+// CleanUploads removes the uploads begun more than DefaultUploadAge ago
+// (Uploads.Clean) and audits each unfinished one it removed (ActionExpire).
+// Call it now and then (hourly is plenty), after Recover.
+func (s *Server) CleanUploads() ([]string, error) {
+	now := s.now()
+	removed, err := s.cfg.Uploads.Clean(now.Add(-DefaultUploadAge))
+	if s.cfg.Audit != nil {
+		for _, id := range removed {
+			s.cfg.Audit(Event{At: now, Action: ActionExpire, MessageID: id, Outcome: OutcomeOK,
+				Reason: "unfinished upload removed after " + DefaultUploadAge.String()})
+		}
+	}
+	return removed, err
+}

@@ -44,6 +44,7 @@ const (
 	ActionTrack     = "track"
 	ActionLookup    = "lookup"
 	ActionRefusal   = "refusal"
+	ActionExpire    = "expire" // an unfinished upload removed
 )
 
 // Audit outcomes.
