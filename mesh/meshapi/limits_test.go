@@ -222,3 +222,11 @@ func TestUploadsCleanAndRecover(t *testing.T) {
 		t.Fatalf("chunk of a cleaned upload: %d", r.status)
 	}
 }
+
+// The MESH port closes slow and idle connections.
+func TestNewHTTPServer(t *testing.T) {
+	hs := meshapi.NewHTTPServer("127.0.0.1:0", nil)
+	if hs.ReadHeaderTimeout != 10*time.Second || hs.IdleTimeout != 60*time.Second || hs.MaxHeaderBytes != 64<<10 {
+		t.Errorf("timeouts %v %v %d", hs.ReadHeaderTimeout, hs.IdleTimeout, hs.MaxHeaderBytes)
+	}
+}
