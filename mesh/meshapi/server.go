@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -363,13 +364,21 @@ func (q *request) reply(status int, body any) {
 	q.ev.Outcome = OutcomeOK
 }
 
+// lowerNames caches the lower-case forms of the mex- header names.
+var lowerNames sync.Map
+
 // header names a mex- header in the answer's version: lower case in v2,
 // as given (mex-FileName) in v1.
 func (q *request) header(name string) string {
-	if q.v2 {
-		return strings.ToLower(name)
+	if !q.v2 {
+		return name
 	}
-	return name
+	if l, ok := lowerNames.Load(name); ok {
+		return l.(string)
+	}
+	l := strings.ToLower(name)
+	lowerNames.Store(name, l)
+	return l
 }
 
 // setHeader sets a mex- header without canonicalising its name; empty
