@@ -107,7 +107,8 @@ func TestBodyIdle(t *testing.T) {
 	}
 	defer c.Close()
 	start := time.Now()
-	io.WriteString(c, "POST /messageexchange/LA841HC001/outbox HTTP/1.1\r\nHost: x\r\nAuthorization: "+e.auth(la841)+
+	auth := e.auth(la841)
+	io.WriteString(c, "POST /messageexchange/LA841HC001/outbox HTTP/1.1\r\nHost: x\r\nAuthorization: "+auth+
 		"\r\nmex-To: CPISHUB01\r\nmex-WorkflowID: CPIS_LA_UPLOAD\r\nContent-Length: 1000\r\n\r\n0123456789")
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err = io.ReadAll(c) // the answer, if any, then EOF when the server closes
@@ -123,6 +124,13 @@ func TestBodyIdle(t *testing.T) {
 	evs := e.events()
 	if len(evs) != 1 || evs[0].Outcome != meshapi.OutcomeRefused || evs[0].Action != meshapi.ActionSend {
 		t.Errorf("audit %+v", evs)
+	}
+	// Nothing was accepted: the client's resend with the same header
+	// goes through.
+	r := e.do("POST", "/messageexchange/LA841HC001/outbox", hdr{"Authorization", auth, "mex-To", mesh.HubMailbox,
+		"mex-WorkflowID", mesh.WorkflowUpload}, []byte("0123456789"))
+	if r.status != 202 || e.store.Deliveries() != 1 {
+		t.Errorf("resend: %d %s", r.status, r.body)
 	}
 }
 

@@ -207,7 +207,8 @@ func (q *request) failBody(err, bodyErr error, id string) {
 		q.fail(errNotGzip, id)
 	case bodyErr != nil:
 		// The client went away or stalled: nothing was kept; the answer
-		// (if it still listens) says so.
+		// (if it still listens) says so, and the token is not used up.
+		q.unread = true
 		e := apiError{status: http.StatusBadRequest, event: "SEND", code: "400", msg: "Request body not read whole", reason: bodyErr.Error()}
 		q.fail(e, id)
 	default:

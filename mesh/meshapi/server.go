@@ -187,6 +187,11 @@ type request struct {
 	v2      bool
 	mailbox string // the path's mailbox, upper case
 	ev      Event
+	// unread is set when the request's body could not be read whole (the
+	// client went away or stalled): nothing was accepted and its token
+	// stays usable, as a client resends the same header on a connection
+	// error.
+	unread bool
 }
 
 // statusWriter remembers the status written.
@@ -457,7 +462,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() {
-		s.replays.finish(rk, !tokenReusable(sw.status), tok.at.Add(s.cfg.MaxSkew+time.Minute))
+		s.replays.finish(rk, !tokenReusable(sw.status) && !q.unread, tok.at.Add(s.cfg.MaxSkew+time.Minute))
 	}()
 	q.mailbox = strings.ToUpper(tok.mailbox)
 	q.ev.Mailbox = q.mailbox
