@@ -153,10 +153,7 @@ func TestCLICheckAndBackupWithDaemon(t *testing.T) {
 	// Restore: stop the daemon, check the backup in a folder of its own,
 	// move it into place, start the daemon.
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.done:
-		d.done <- err
-	case <-time.After(60 * time.Second):
+	if _, ok := d.wait(60 * time.Second); !ok {
 		t.Fatalf("daemon did not stop:\n%s", d.log)
 	}
 	restore := filepath.Join(tmp, "restore")
