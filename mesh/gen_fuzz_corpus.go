@@ -10,9 +10,9 @@ package main
 import (
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"cpis/mesh/testenv"
 
 	"cpis/mesh"
 )
@@ -35,15 +35,12 @@ const specExample = `<DTSControl>
 `
 
 func main() {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseControl")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		log.Fatal(err)
-	}
+	files := map[string]string{}
 	for _, s := range controlSeeds() {
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+s.name), []byte(content), 0o644); err != nil {
-			log.Fatal(err)
-		}
+		files["seed-"+s.name] = testenv.CorpusFile(fmt.Sprintf("[]byte(%q)", s.data))
+	}
+	if err := testenv.WriteCorpus("FuzzParseControl", files); err != nil {
+		log.Fatal(err)
 	}
 }
 

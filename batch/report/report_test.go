@@ -22,10 +22,10 @@ import (
 	"cpis/batch/inactive"
 	"cpis/batch/ingest"
 	"cpis/batch/report"
+	"cpis/mesh/testenv"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
-	"cpis/store/testenv"
 )
 
 var reportTestdata = hubtest.Testdata("report")

@@ -12,60 +12,28 @@ package main
 import (
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"cpis/mesh/testenv"
 )
 
 func main() {
 	for target, seeds := range map[string][]fuzzSeed{"FuzzReadCSV": csvSeeds(), "FuzzReadXML": xmlSeeds()} {
 		files := map[string]string{}
 		for _, s := range seeds {
-			files["seed-"+s.name] = corpusFile(fmt.Sprintf("[]byte(%q)", s.data), fmt.Sprintf("bool(%v)", s.delta))
+			files["seed-"+s.name] = testenv.CorpusFile(fmt.Sprintf("[]byte(%q)", s.data), fmt.Sprintf("bool(%v)", s.delta))
 		}
-		if err := writeCorpus(target, files); err != nil {
+		if err := testenv.WriteCorpus(target, files); err != nil {
 			log.Fatal(err)
 		}
 	}
 	files := map[string]string{}
 	for i, s := range nameSeeds() {
-		files[fmt.Sprintf("seed-%02d", i)] = corpusFile(fmt.Sprintf("string(%q)", s))
+		files[fmt.Sprintf("seed-%02d", i)] = testenv.CorpusFile(fmt.Sprintf("string(%q)", s))
 	}
-	if err := writeCorpus("FuzzParseName", files); err != nil {
+	if err := testenv.WriteCorpus("FuzzParseName", files); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// corpusFile is one file in Go's fuzz corpus format: the arguments of the
-// fuzz function, as Go values.
-func corpusFile(values ...string) string {
-	return "go test fuzz v1\n" + strings.Join(values, "\n") + "\n"
-}
-
-// writeCorpus writes files into testdata/fuzz/<target> and removes the seed
-// files no longer listed; other files (crashers) stay.
-func writeCorpus(target string, files map[string]string) error {
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	old, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, de := range old {
-		if _, ok := files[de.Name()]; !ok && strings.HasPrefix(de.Name(), "seed-") {
-			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // fuzzSeed is one seed input of a reader fuzz target.

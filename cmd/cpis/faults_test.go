@@ -26,8 +26,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/mesh"
+	"cpis/mesh/testenv"
 	"cpis/store"
-	"cpis/store/testenv"
 )
 
 const faultHeader = "nhs_number,plan_type,start_date,end_date,due_date,local_id"

@@ -22,7 +22,7 @@ import (
 //	CPIS_BENCH_CIPHER=chacha20-poly1305@openssh.com go test -run '^$' -bench Upload200MB ./mesh/sftpd
 //
 // Needs sftp, /usr/sbin/sshd and sftp-server (openssh-server): skipped
-// otherwise, failed where CPIS_TEST_REQUIRE names them (cpis/store/testenv).
+// otherwise, failed where CPIS_TEST_REQUIRE names them (cpis/mesh/testenv).
 // Run as root, it creates sshd's /run/sshd when missing.
 func BenchmarkUpload200MB(b *testing.B) {
 	sshtest.NeedSFTP(b)

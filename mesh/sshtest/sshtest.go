@@ -2,7 +2,7 @@
 // transports: key pairs, authorized_keys and known_hosts files, an sshd on
 // a free loopback port with its own configuration, and the sftp client in
 // batch mode. Only tests import it. A tool that is missing here ends the
-// test through cpis/store/testenv: a skip for a developer, a failure where
+// test through cpis/mesh/testenv: a skip for a developer, a failure where
 // CPIS_TEST_REQUIRE names it.
 package sshtest
 
@@ -28,7 +28,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"cpis/store/testenv"
+	"cpis/mesh/testenv"
 )
 
 // SSHDPath is where OpenSSH's server is installed (Debian's

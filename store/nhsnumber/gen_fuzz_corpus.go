@@ -12,9 +12,9 @@ package main
 import (
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"cpis/mesh/testenv"
 )
 
 // seeds are NHS numbers as they are written and mistyped: with spaces,
@@ -33,34 +33,9 @@ var seeds = []string{
 func main() {
 	files := map[string]string{}
 	for i, s := range seeds {
-		files[fmt.Sprintf("seed-%02d", i)] = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
+		files[fmt.Sprintf("seed-%02d", i)] = testenv.CorpusFile(fmt.Sprintf("string(%q)", s))
 	}
-	if err := writeCorpus(filepath.Join("testdata", "fuzz", "FuzzNormalize"), files); err != nil {
+	if err := testenv.WriteCorpus("FuzzNormalize", files); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// writeCorpus writes files into dir and removes the seed files no longer
-// listed; other files (crashers) stay.
-func writeCorpus(dir string, files map[string]string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	old, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, de := range old {
-		if _, ok := files[de.Name()]; !ok && strings.HasPrefix(de.Name(), "seed-") {
-			if err := os.Remove(filepath.Join(dir, de.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -3,7 +3,7 @@ package testenv_test
 import (
 	"testing"
 
-	"cpis/store/testenv"
+	"cpis/mesh/testenv"
 )
 
 func TestRequired(t *testing.T) {
