@@ -20,6 +20,20 @@ type Authority struct {
 	OfficePhone    string `json:"office_phone,omitempty"`
 }
 
+// ValidLACode reports whether code has the form of an LA code: three
+// digits (store/domain.md, "Local authorities and mailboxes").
+func ValidLACode(code string) bool {
+	if len(code) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // PutAuthority adds or replaces an LA, and names it in the schema record.
 func (t *Tx) PutAuthority(a Authority) error {
 	a.MailboxID = strings.ToUpper(a.MailboxID)

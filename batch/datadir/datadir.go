@@ -46,7 +46,6 @@ func (e *LineError) Error() string {
 }
 
 var (
-	laCode    = regexp.MustCompile(`^[0-9]{3}$`)
 	mailboxID = regexp.MustCompile(`^[A-Za-z0-9]{1,20}$`)
 	phone     = regexp.MustCompile(`^[0-9][0-9 ]{8,14}[0-9]$`)
 )
@@ -89,7 +88,7 @@ func ReadAuthorities(r io.Reader, file string) ([]store.Authority, error) {
 		a := store.Authority{Code: rec[0], GSS: rec[1], Name: strings.TrimSpace(rec[2]), Region: rec[3],
 			MailboxID: strings.ToUpper(strings.TrimSpace(rec[4])), EmergencyPhone: strings.TrimSpace(rec[5]), OfficePhone: strings.TrimSpace(rec[6])}
 		switch {
-		case !laCode.MatchString(a.Code):
+		case !store.ValidLACode(a.Code):
 			return nil, &LineError{File: file, Line: line, Value: a.Code, Msg: "is not a 3-digit LA code"}
 		case codes[a.Code] != 0:
 			return nil, &LineError{File: file, Line: line, Value: a.Code, Msg: fmt.Sprintf("repeats the LA code of line %d", codes[a.Code])}

@@ -233,6 +233,9 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "unknown LA: list", args: []string{"mailbox", "list", "--la", "999"}, code: exitFailure, stderr: "cpis: LA \"999\" is not one of the hub's authorities\n"},
 		{name: "unknown LA: export", args: []string{"plans", "export", "--la", "999"}, code: exitFailure, stderr: "cpis: LA \"999\" is not one of the hub's authorities\n"},
 		{name: "unknown LA: ingest", args: []string{"ingest", "--la", "841,999"}, code: exitFailure, stderr: "cpis: LA \"999\" is not one of the hub's authorities\n"},
+		{name: "malformed LA: ingest", args: []string{"ingest", "--la", "abc"}, code: exitUsage, stderr: "cpis: --la \"abc\": an LA code is 3 digits, such as 841\nRun 'cpis --help' for usage.\n"},
+		{name: "malformed LA: send", args: []string{"mailbox", "send", "--la", "84", ret}, code: exitUsage, stderr: "cpis: --la \"84\": an LA code is 3 digits, such as 841\nRun 'cpis --help' for usage.\n"},
+		{name: "malformed LA: export", args: []string{"plans", "export", "--la", "8411"}, code: exitUsage, stderr: "cpis: --la \"8411\": an LA code is 3 digits, such as 841\nRun 'cpis --help' for usage.\n"},
 		{name: "send a file that is not there", args: []string{"mailbox", "send", "--la", "841", missing}, code: exitFailure},
 		{name: "authorities file not there", args: []string{"--data", missing, "init", "--authorities", missing}, code: exitFailure},
 

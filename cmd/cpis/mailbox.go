@@ -23,7 +23,13 @@ func newMailboxCommand(g *globals) *cobra.Command {
 }
 
 // authority returns the LA with code, or a clear error.
+//
+// A code that is not three digits is a usage error (exit 2): no store
+// could hold it. A well-formed code the hub does not know is a failure.
 func authority(db *store.DB, code string) (store.Authority, error) {
+	if !store.ValidLACode(code) {
+		return store.Authority{}, usageError{fmt.Errorf("--la %q: an LA code is 3 digits, such as 841", code)}
+	}
 	var a store.Authority
 	err := db.View(func(tx *store.Tx) error {
 		var ok bool
