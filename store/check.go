@@ -55,9 +55,9 @@ func (r *CheckReport) add(bucket []byte, key, format string, args ...any) {
 	}
 }
 
-// Check verifies the store in one read transaction (a consistent view
-// while writers go on): bbolt's own consistency check of the pages, then
-// the hub's invariants (doc.go): the schema record names exactly the
+// Check verifies the store: bbolt's own consistency check of the pages (in
+// a write transaction, rolled back), then in one read transaction (a
+// consistent view while writers go on) the hub's invariants (doc.go): the schema record names exactly the
 // authorities held; every plan's key is well formed, its LA among the
 // authorities and its plans_by_la entry there, and every index entry names
 // a plan; every message decodes, names its LA, has a lifecycle state, and
@@ -65,29 +65,26 @@ func (r *CheckReport) add(bucket []byte, key, format string, args ...any) {
 // messages both ways; every row outcome belongs to a message. The error is
 // for a store that could not be read at all.
 func (db *DB) Check() (*CheckReport, error) {
-	var pages []error
 	inv := &CheckReport{}
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
-		pages = pageProblems(tx)
 		(&checker{tx: tx, rep: inv}).run()
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	if len(pages) > 0 {
-		// bbolt compares the pages a read transaction sees with the
-		// freelist of now, which moves with every later commit: what it
-		// found is confirmed in a write transaction, which has the store
-		// to itself while it checks (and is rolled back). A clean store
-		// never holds writers up.
-		tx, err := db.bolt.Begin(true)
-		if err != nil {
-			return nil, err
-		}
-		pages = pageProblems(tx)
-		if err := tx.Rollback(); err != nil {
-			return nil, err
-		}
+	// bbolt's page check runs in a write transaction, rolled back: in a
+	// read transaction it compares the pages it sees with the freelist of
+	// now, which moves with every later commit (false "freed" reports), and
+	// it reads the freelist's maps while a writer changes them (a fatal
+	// concurrent map access in bbolt 1.5 that would stop the daemon). Writers
+	// wait for the page walk; readers, lookups among them, do not.
+	tx, err := db.bolt.Begin(true)
+	if err != nil {
+		return nil, err
+	}
+	pages := pageProblems(tx)
+	if err := tx.Rollback(); err != nil {
+		return nil, err
 	}
 	rep := &CheckReport{Authorities: inv.Authorities, Plans: inv.Plans, Messages: inv.Messages, Outcomes: inv.Outcomes}
 	for _, err := range pages {
