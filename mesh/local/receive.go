@@ -22,10 +22,10 @@ var receiveMu sync.Mutex
 type receiveState int
 
 const (
-	nameFree receiveState = iota // neither the data file nor its control file
-	ownCtl                       // its control file (DTSId the message's), no data file yet
-	received                     // the whole message
-	nameTaken                    // another message holds the name or its control file
+	nameFree  receiveState = iota // neither the data file nor its control file
+	ownCtl                        // its control file (DTSId the message's), no data file yet
+	received                      // the whole message
+	nameTaken                     // another message holds the name or its control file
 )
 
 // Receive puts a message that arrived whole (the MESH API's sends) into

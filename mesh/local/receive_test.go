@@ -40,7 +40,10 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("client go
 // unread fails the test if it is read.
 type unread struct{ t *testing.T }
 
-func (u unread) Read([]byte) (int, error) { u.t.Error("body read for a message already received"); return 0, io.EOF }
+func (u unread) Read([]byte) (int, error) {
+	u.t.Error("body read for a message already received")
+	return 0, io.EOF
+}
 
 func TestReceive(t *testing.T) {
 	const id1, id2 = "20261121013000123456_3F9A0C", "20261121013500000001_00AA11"
