@@ -499,7 +499,7 @@ func (a *MeshAPI) Track(_ context.Context, mailbox, id string) (meshapi.Tracked,
 	}
 	uploaded := messageIDTime(id)
 	t := meshapi.Tracked{
-		Envelope: meshapi.Envelope{ID: id, From: la.MailboxID, To: mesh.HubMailbox, Workflow: mesh.WorkflowUpload, Chunks: 1, Uploaded: uploaded},
+		Envelope:   meshapi.Envelope{ID: id, From: la.MailboxID, To: mesh.HubMailbox, Workflow: mesh.WorkflowUpload, Chunks: 1, Uploaded: uploaded},
 		StatusCode: "00", RecipientName: "CP-IS hub", Expiry: uploaded.Add(UndeliveredAfter),
 	}
 	var msg *store.Message
