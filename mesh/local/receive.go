@@ -39,8 +39,9 @@ const (
 // file appears with its control file already there.
 //
 // It is idempotent on ctl.DTSID: a message whose data and control files
-// are in the inbox already returns nil without reading r, and one cut off
-// by a crash after its control file is finished. A name (or control
+// are in the inbox already, or whose data file is archived under its
+// message ID (ingest took it), returns nil without reading r, and one cut
+// off by a crash after its control file is finished. A name (or control
 // name) held by another message is refused with an error wrapping
 // ErrExists. If reading r fails, nothing new is in the inbox and the error
 // wraps r's.
@@ -95,15 +96,24 @@ func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	return nil
 }
 
+// receiveState tells what the inbox (and the archive) hold of message id
+// sent as name with the control file ctlName.
 func (m *Mailbox) receiveState(name, ctlName, id string) (receiveState, error) {
-	exists := func(n string) (bool, error) {
-		_, err := os.Lstat(filepath.Join(m.InboxDir(), n))
+	exists := func(path string) (bool, error) {
+		_, err := os.Lstat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return err == nil, err
 	}
-	dataThere, err := exists(name)
+	// Taken by ingest already (it archives the data file first, under its
+	// message ID): the message is in, whatever the inbox still holds of it.
+	if archived, err := exists(m.ArchivedPath(id, name)); err != nil {
+		return 0, fmt.Errorf("receive %s: %w", name, err)
+	} else if archived {
+		return received, nil
+	}
+	dataThere, err := exists(filepath.Join(m.InboxDir(), name))
 	if err != nil {
 		return 0, fmt.Errorf("receive %s: %w", name, err)
 	}

@@ -56,12 +56,13 @@ func TestReceive(t *testing.T) {
 	}
 	const name = "CPIS_841_FULL_20261121.csv"
 	for _, tc := range []struct {
-		name    string
-		before  map[string]string // files already in the inbox
-		id      string
-		body    io.Reader
-		wantErr error // nil, local.ErrExists, or any error (errors.ErrUnsupported stands for "some error")
-		want    map[string]string
+		name     string
+		before   map[string]string // files already in the inbox
+		archived bool              // the data file is in the archive under the message's ID
+		id       string
+		body     io.Reader
+		wantErr  error // nil, local.ErrExists, or any error (errors.ErrUnsupported stands for "some error")
+		want     map[string]string
 	}{
 		{name: "new", id: id1, body: strings.NewReader("a,b\n"), want: whole(id1, "a,b\n")},
 		{name: "again", before: whole(id1, "a,b\n"), id: id1, body: unread{t}, want: whole(id1, "a,b\n")},
@@ -71,12 +72,20 @@ func TestReceive(t *testing.T) {
 			wantErr: local.ErrExists, want: whole(id2, "x\n")},
 		{name: "data file without control", before: map[string]string{name: "x\n"}, id: id1, body: strings.NewReader("a,b\n"),
 			wantErr: local.ErrExists, want: map[string]string{name: "x\n"}},
+		{name: "taken by ingest meanwhile", archived: true, before: map[string]string{"CPIS_841_FULL_20261121.ctl": string(ctl(id1).Marshal())},
+			id: id1, body: unread{t}, want: map[string]string{"CPIS_841_FULL_20261121.ctl": string(ctl(id1).Marshal())}},
 		{name: "body fails", id: id1, body: failingReader{}, wantErr: errors.ErrUnsupported, want: map[string]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMailbox(t)
 			for n, c := range tc.before {
 				put(t, m.InboxDir(), n, c, 0)
+			}
+			if tc.archived {
+				if err := os.MkdirAll(m.ArchiveInDir(), 0o750); err != nil {
+					t.Fatal(err)
+				}
+				put(t, m.ArchiveInDir(), tc.id+"_"+name, "a,b\n", 0)
 			}
 			err := m.Receive(name, tc.body, ctl(tc.id))
 			switch {
