@@ -441,3 +441,79 @@ func TestMeshDirectory(t *testing.T) {
 		}
 	}
 }
+
+// A message over the size limit is refused (417) and nothing of it stays
+// in the inbox, hidden files included.
+func TestMeshAPITooLarge(t *testing.T) {
+	h := newMeshHub(t)
+	cfg, err := meshstore.MeshConfig(h.Dir, h.DB, h.clock.Now, nil, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := meshapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	c := h.client(t, ts.URL, la841, pw841)
+	big := bytes.Repeat([]byte("9990000018,CPP,2026-03-02,,,C-1\n"), 100) // 3,200 bytes
+	if status, body := c.send(mesh.HubMailbox, mesh.WorkflowUpload, "CPIS_841_FULL_20261121.csv", big, 100); status != http.StatusExpectationFailed {
+		t.Errorf("send of %d bytes over a limit of 1000: %d %s, want 417", len(big), status, body)
+	}
+	if in := folder(t, h.Mailbox("841").InboxDir()); len(in) != 0 {
+		t.Errorf("inbox after a refused send: %v", keys(in))
+	}
+}
+
+// A chunked message whose file name another message still holds in the
+// inbox is not delivered (nothing of it shows), stays uploaded, and is
+// delivered by Recover once the name is free.
+func TestMeshAPINameHeld(t *testing.T) {
+	h := newMeshHub(t)
+	const name = "CPIS_841_DELTA_20261121.csv"
+	h.Hub.Send(t, filepathOf(t, name, "held by another message\n"), "20261121010000000001_000001")
+	cfg, err := meshstore.MeshConfig(h.Dir, h.DB, h.clock.Now, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := meshapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	c := h.client(t, ts.URL, la841, pw841)
+	if status, body := c.send(mesh.HubMailbox, mesh.WorkflowUpload, name, []byte("mine\n"), 3); status < 500 {
+		t.Fatalf("send while the name is held: %d %s, want a server error", status, body)
+	}
+	mb := h.Mailbox("841")
+	before := folder(t, mb.InboxDir())
+	if len(before) != 2 || before[name] != "held by another message\n" {
+		t.Fatalf("inbox while the name is held: %v", before)
+	}
+	for _, n := range []string{name, "CPIS_841_DELTA_20261121.ctl"} {
+		if err := os.Remove(filepath.Join(mb.InboxDir(), n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := srv.Recover(t.Context())
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("recover: %v %v", ids, err)
+	}
+	in := folder(t, mb.InboxDir())
+	ctl, err := mesh.ParseControl(strings.NewReader(in["CPIS_841_DELTA_20261121.ctl"]))
+	if in[name] != "mine\n" || err != nil || ctl.DTSID != ids[0] {
+		t.Errorf("inbox after recover: %v (control %v)", in, err)
+	}
+}
+
+// filepathOf writes content to a file called name in a folder of t's.
+func filepathOf(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
