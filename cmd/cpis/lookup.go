@@ -220,6 +220,9 @@ Example:
 				}
 				from = t
 			}
+			if sftp && meshAudit {
+				return usageError{fmt.Errorf("give --sftp or --mesh, not both")}
+			}
 			return g.withStore(func(db *store.DB) error {
 				if sftp {
 					return printSFTPAudit(g, db, from, asJSON)
@@ -267,7 +270,6 @@ Example:
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	cmd.Flags().BoolVar(&sftp, "sftp", false, "the SFTP session audit instead")
 	cmd.Flags().BoolVar(&meshAudit, "mesh", false, "the MESH API audit instead")
-	cmd.MarkFlagsMutuallyExclusive("sftp", "mesh")
 	return cmd
 }
 
