@@ -480,7 +480,8 @@ func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 // accepted while its files are in the inbox folder, acknowledged once the
 // store's ledger has it (ingest took it). For CPISHUB01 (the hub itself):
 // a message waiting in an LA's outbox folder, undeliverable (status code
-// 14) once it has waited UndeliveredAfter.
+// 14) once it has waited UndeliveredAfter, acknowledged once the LA
+// acknowledged it over the MESH API.
 func (a *MeshAPI) Track(_ context.Context, mailbox, id string) (meshapi.Tracked, error) {
 	mailbox = strings.ToUpper(mailbox)
 	notFound := fmt.Errorf("message %s: %w", id, meshapi.ErrNotFound)
@@ -569,6 +570,22 @@ func (a *MeshAPI) trackHub(id string) (meshapi.Tracked, error) {
 				t.StatusTime = d.Add(UndeliveredAfter)
 			}
 			return t, nil
+		}
+	}
+	// Collected over the MESH API: acknowledged (the message itself, and
+	// so its file name, has left the outbox).
+	for _, la := range l.all {
+		var at time.Time
+		var acked bool
+		if err := a.DB.View(func(tx *store.Tx) (err error) { at, acked, err = tx.MeshAck(la.MailboxID, id); return err }); err != nil {
+			return meshapi.Tracked{}, err
+		}
+		if acked {
+			return meshapi.Tracked{
+				Envelope: meshapi.Envelope{ID: id, From: mesh.HubMailbox, To: la.MailboxID, Chunks: 1},
+				Status:   meshapi.StatusAcknowledged, StatusCode: "00", StatusEvent: "DOWNLOAD",
+				StatusDescription: "Acknowledged by recipient", StatusTime: at, Acknowledged: at, RecipientName: la.Name,
+			}, nil
 		}
 	}
 	return meshapi.Tracked{}, fmt.Errorf("message %s: %w", id, meshapi.ErrNotFound)

@@ -410,6 +410,23 @@ func TestMeshInboxIsOutboxFolder(t *testing.T) {
 	if _, err := h.api.Open(ctx, la841, id1); !errors.Is(err, meshapi.ErrNotFound) {
 		t.Errorf("open after an SFTP collection: %v, want ErrNotFound", err)
 	}
+
+	// Acknowledged over the MESH API: gone from the folder, tracked as
+	// acknowledged, acknowledged again without error.
+	for range 2 {
+		if err := h.api.Acknowledge(ctx, "la841hc001", id2); err != nil {
+			t.Fatalf("acknowledge: %v", err)
+		}
+	}
+	if out := folder(t, h.Mailbox("841").OutboxDir()); len(out) != 1 || out["d.csv"] != "half" {
+		t.Errorf("outbox after the acknowledgement: %v", keys(out))
+	}
+	if tr, err := h.api.Track(ctx, mesh.HubMailbox, id2); err != nil || tr.Status != meshapi.StatusAcknowledged || !tr.Acknowledged.Equal(runAt) {
+		t.Errorf("track after the acknowledgement: %+v %v", tr, err)
+	}
+	if err := h.api.Acknowledge(ctx, la202, id2); !errors.Is(err, meshapi.ErrNotFound) {
+		t.Errorf("acknowledge by another mailbox: %v, want ErrNotFound", err)
+	}
 }
 
 func TestMeshDirectory(t *testing.T) {
