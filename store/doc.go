@@ -68,6 +68,26 @@
 //	remote_pulled   LA(3) + remote path + NUL + size(8) + mtime(8, Unix ns) + SHA-256(32) -> JSON PulledFile
 //	remote_pushed   LA(3) + outbox file name -> JSON PushedFile (latest delivery of that name)
 //	collections     LA(3) + time(8, Unix ns, big-endian) + file name -> JSON Collection
+//	mesh_creds      "shared_key" -> the MESH API's shared key (64 hex characters)
+//	mesh_passwords  mailbox ID -> the mailbox's MESH password, as set
+//	mesh_mailboxes  mailbox ID -> JSON MeshMailbox: when the password was set,
+//	                the last handshake and the client reported (no password)
+//	mesh_acks       mailbox ID + NUL + message ID -> acknowledgement time (JSON)
+//	mesh_audit      time(8, big-endian Unix ns) + seq(8) -> JSON MeshEvent:
+//	                MESH API requests and refusals; kept 90 days
+//
+// # MESH credentials
+//
+// The MESH API's token is an HMAC over the mailbox's password, so the hub
+// needs each password itself, not a hash of it: passwords are kept as set,
+// in their own bucket, in the store file, which is the owner's only (0600)
+// like everything else in it. Encrypting them would need a key kept
+// beside them, which protects nothing. They are read only to check tokens
+// and never appear in logs, the audit or any command's output; `cpis mesh
+// password` prints a new random one once. The shared key is made by `cpis
+// init` (a store made before gets one from `cpis mesh key` or `cpis serve
+// --mesh`). Every commit that changes the key or a password moves
+// MeshCredentialsGeneration, so the daemon's in-memory copy reloads.
 //
 // The plan's visibility is not stored: it depends on the demographics date
 // of birth (the 18th-birthday rule) and is computed where needed.

@@ -153,6 +153,9 @@ func Init(dir string, opts InitOptions) (err error) {
 				return err
 			}
 		}
+		if _, _, err := tx.EnsureMeshKey(opts.Now); err != nil { // the MESH API's shared key
+			return err
+		}
 		return tx.Audit(store.AuditEvent{At: opts.Now, Action: "authorities.imported", Counts: map[string]int{"authorities": len(las)}, Note: opts.Authorities.Name})
 	}
 	storePath := filepath.Join(dir, store.FileName)

@@ -1,8 +1,9 @@
 // Package meshstore is the store as the mesh transports need it: it fills
-// the interfaces of mesh/remote (Store) and mesh/sftpd (KeyStore, Audit,
-// OnCollected) from the hub's *store.DB, converting the mesh packages'
-// records to the store's, and builds the configs the daemon starts them
-// with. The mesh packages import nothing of the store; this package is
+// the interfaces of mesh/remote (Store), mesh/sftpd (KeyStore, Audit,
+// OnCollected) and mesh/meshapi (MeshAPI: Accounts, Router, Inbox,
+// Tracking, Directory) from the hub's *store.DB and mailbox folders,
+// converting the mesh packages' records to the store's, and builds the
+// configs the daemon starts them with. The mesh packages import nothing of the store; this package is
 // where the two meet.
 package meshstore
 

@@ -189,9 +189,9 @@ func odsPattern(s string) bool {
 
 func newAuditCommand(g *globals) *cobra.Command {
 	var since, org, nhs string
-	var asJSON, sftp bool
+	var asJSON, sftp, meshAudit bool
 	cmd := &cobra.Command{
-		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER] [--sftp]",
+		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER] [--sftp | --mesh]",
 		Short: "Read the lookup audit (who looked at whom), or the SFTP session audit",
 		Long: `Print the audit of lookups and refusals, oldest first: time, organisation,
 setting, user, NHS number, outcome. --since takes YYYY-MM-DD (London) or an
@@ -199,6 +199,8 @@ RFC 3339 time; by default the last 7 days.
 
 With --sftp, the SFTP session audit instead: logins, uploads, downloads,
 deletes, renames and refusals, per mailbox (--org and --nhs do not apply).
+With --mesh, the MESH API audit: handshakes, sends, chunks, deliveries,
+downloads, acknowledgements and refusals (kept 90 days).
 
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
@@ -218,9 +220,15 @@ Example:
 				}
 				from = t
 			}
+			if sftp && meshAudit {
+				return usageError{fmt.Errorf("give --sftp or --mesh, not both")}
+			}
 			return g.withStore(func(db *store.DB) error {
 				if sftp {
 					return printSFTPAudit(g, db, from, asJSON)
+				}
+				if meshAudit {
+					return printMeshAudit(g, db, from, asJSON)
 				}
 				enc := json.NewEncoder(g.stdout)
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
@@ -261,6 +269,7 @@ Example:
 	cmd.Flags().StringVar(&nhs, "nhs", "", "only this NHS number")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	cmd.Flags().BoolVar(&sftp, "sftp", false, "the SFTP session audit instead")
+	cmd.Flags().BoolVar(&meshAudit, "mesh", false, "the MESH API audit instead")
 	return cmd
 }
 

@@ -196,6 +196,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newReportCommand(g),
 		newCheckCommand(g),
 		newBackupCommand(g),
+		newMeshCommand(g),
 	)
 	wrapArgs(root)
 	return root, g

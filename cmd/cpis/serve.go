@@ -36,6 +36,7 @@ type serveOptions struct {
 	noSFTP      bool
 	noScheduler bool
 	stopTimeout time.Duration
+	mesh        meshServeOptions
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -51,7 +52,10 @@ func newServeCommand(g *globals) *cobra.Command {
     as your mailbox ID with a registered key (cpis keys add), see /inbox and
     /outbox only;
   - the HTTP lookup API on --http ADDR (default 127.0.0.1:8443): plain HTTP
-    only on loopback unless --insecure-http; --tls-cert and --tls-key for TLS.
+    only on loopback unless --insecure-http; --tls-cert and --tls-key for TLS;
+  - with --mesh ADDR, the MESH API for LA MESH clients (plain HTTP on
+    loopback only, else TLS with --tls-cert/--tls-key; --mesh-client-ca
+    FILE requires client certificates signed by that CA).
 Each part can be switched off (--no-scheduler, --no-sftp, --no-http).
 
 While it runs it holds the store; other cpis commands given the same --data
@@ -82,6 +86,8 @@ Example:
 	f.BoolVar(&opts.noScheduler, "no-scheduler", false, "do not run scheduled jobs")
 	f.DurationVar(&opts.stopTimeout, "stop-timeout", 2*time.Minute, "how long SIGTERM waits for a running job")
 	markPath(cmd, "tls-cert", "tls-key", "schedules")
+	addMeshServeFlags(f, &opts.mesh)
+	markPath(cmd, "mesh-client-ca")
 	return cmd
 }
 
@@ -117,6 +123,14 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 			closeAll()
 			return fmt.Errorf("sftp: listen %s: %w", opts.sftpAddr, err)
 		}
+	}
+	meshL, err := listenMesh(opts.mesh, opts.http)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if meshL != nil {
+		defer meshL.Close()
 	}
 	db, err := store.Open(g.data, store.Options{})
 	if err != nil {
@@ -176,6 +190,11 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		}
 		log.Info("SFTP server listening", "addr", sftpL.Addr().String())
 		start("sftp", func() error { return srv.Serve(serveCtx, sftpL) })
+	}
+	if meshL != nil {
+		if err := startMesh(serveCtx, g, db, log, meshL, start); err != nil {
+			return err
+		}
 	}
 
 	var sched *schedule.Scheduler

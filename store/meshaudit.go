@@ -1,0 +1,91 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// bMeshAudit is the MESH API's request audit (doc.go).
+var bMeshAudit = bucket("mesh_audit")
+
+// MeshAuditRetention is how long MESH audit events are kept.
+const MeshAuditRetention = 90 * 24 * time.Hour
+
+// CollectedByMESH is a Collection made by a MESH API acknowledgement.
+const CollectedByMESH = "mesh"
+
+// MeshEvent is one entry of the MESH API audit: who asked what and how it
+// ended. Never a password, a token or content.
+type MeshEvent struct {
+	At        time.Time `json:"at"`
+	Remote    string    `json:"remote,omitempty"`
+	Mailbox   string    `json:"mailbox,omitempty"`
+	Action    string    `json:"action"` // handshake, send, chunk, deliver, download, acknowledge, refusal, ...
+	MessageID string    `json:"message_id,omitempty"`
+	Chunk     int       `json:"chunk,omitempty"`
+	Bytes     int64     `json:"bytes,omitempty"`
+	Status    int       `json:"status,omitempty"` // the HTTP status answered
+	Code      string    `json:"code,omitempty"`   // the MESH error code
+	Outcome   string    `json:"outcome"`          // ok, refused, failed
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// AuditMESH appends e to the MESH audit, keyed by its time (8 bytes,
+// Unix nanoseconds) and a sequence number.
+func (t *Tx) AuditMESH(e MeshEvent) error {
+	b := t.b(bMeshAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("mesh audit: %w", err)
+	}
+	e.At = e.At.UTC()
+	return putJSON(b, concat(timeKey(e.At), u64(seq)), e)
+}
+
+// AuditMESH appends e to the MESH audit in a write transaction shared
+// with concurrent calls (bbolt's Batch), so that requests audited at once
+// share one commit.
+func (db *DB) AuditMESH(e MeshEvent) error {
+	return db.bolt.Batch(func(tx *bolt.Tx) error { return (&Tx{tx: tx}).AuditMESH(e) })
+}
+
+// MeshAuditEvents calls fn for each MESH audit event at or after since,
+// oldest first.
+func (t *Tx) MeshAuditEvents(since time.Time, fn func(MeshEvent) error) error {
+	c := t.b(bMeshAudit).Cursor()
+	k, v := c.First()
+	if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times would wrap
+		k, v = c.Seek(timeKey(since))
+	}
+	for ; k != nil; k, v = c.Next() {
+		var e MeshEvent
+		if err := jsonUnmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode mesh audit %x: %w", k, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PurgeMeshAudits removes the MESH audit events before cutoff and
+// reports how many.
+func (t *Tx) PurgeMeshAudits(cutoff time.Time) (int, error) {
+	b := t.b(bMeshAudit)
+	c := b.Cursor()
+	var keys [][]byte
+	end := timeKey(cutoff)
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return 0, fmt.Errorf("purge mesh audit: %w", err)
+		}
+	}
+	return len(keys), nil
+}
