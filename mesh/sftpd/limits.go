@@ -308,7 +308,7 @@ func (r *refusals) due(now time.Time) []Event {
 		if h.skipped > 0 && now.Sub(h.last) >= r.every {
 			e := h.latest
 			e.At = now
-			e.Reason += fmt.Sprintf(" (%d such refusals since the last entry)", h.skipped)
+			e.Reason += fmt.Sprintf(" (refused %d times since the last entry)", h.skipped)
 			out = append(out, e)
 			h.last, h.skipped = now, 0
 		}
