@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
 	"cpis/cmd/cpis/internal/control"
+	"cpis/mesh/sftpd"
 	"cpis/store"
 )
 
@@ -40,6 +42,8 @@ type daemonContext struct {
 	db *store.DB
 	// jobs serialises batch work: scheduled jobs and batch commands.
 	jobs *sync.Mutex
+	// sftp is the daemon's SFTP server, nil with --no-sftp.
+	sftp atomic.Pointer[sftpd.Server]
 }
 
 // forwardToDaemon sends the command to the daemon of the data dir when
