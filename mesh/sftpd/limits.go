@@ -19,6 +19,11 @@ import (
 // connection (MaxChannels) and in time (IdleTimeout); and a session ends
 // as soon as its key is no longer registered (Revalidate, KeyRecheck).
 
+// channelRefusalPause is how long a connection waits after a channel was
+// refused for being over MaxChannels; no client that keeps to the limit
+// ever waits.
+const channelRefusalPause = 100 * time.Millisecond
+
 // source is what the per-address limit counts by: the IP address, or for
 // IPv6 its /64 (one host is usually given a whole /64).
 func source(a net.Addr) string {

@@ -212,6 +212,28 @@ func TestMaxSessionsPerMailbox(t *testing.T) {
 
 const la842 = "LA842HC001"
 
+// A key over its mailbox's limit cannot hold more slots than a stranger:
+// its connections count as waiting to log in until they are closed.
+func TestOverSessionsHoldNoMoreSlots(t *testing.T) {
+	e := newEnv(t, func(c *sftpd.Config) { c.MaxSessions, c.MaxUnauthPerIP = 1, 2 })
+	e.dial(la841)
+	e.dialSSH(t, la841) // over the limit, holds its connection open
+	e.dialSSH(t, la841)
+	c := dialFrom(t, "127.0.0.1", e.port)
+	if !closedSoon(c, 2*time.Second) {
+		t.Error("a third connection was kept while two over the mailbox's limit wait")
+	}
+	want := "too many connections waiting to log in from this address (limit 2)"
+	waitFor(t, "the refusal", func() bool {
+		for _, ev := range e.refusals() {
+			if ev.Reason == want {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // dialSSH logs in as mailbox and returns the SSH connection, no channel
 // open.
 func (e *env) dialSSH(t *testing.T, mailbox string) *ssh.Client {
@@ -247,12 +269,19 @@ func TestMaxChannels(t *testing.T) {
 		go ssh.DiscardRequests(reqs)
 		open = append(open, ch)
 	}
-	for i := range 500 {
+	start := time.Now()
+	const over = 20
+	for i := range over {
 		_, _, err := conn.OpenChannel("session", nil)
 		var oce *ssh.OpenChannelError
 		if !errors.As(err, &oce) || oce.Reason != ssh.ResourceShortage || oce.Message != "too many channels open on this connection (limit 2)" {
 			t.Fatalf("channel %d over the limit: got %v", i+3, err)
 		}
+	}
+	// Each refusal slows the connection down: a flood of them is not
+	// served as fast as it is asked.
+	if d := time.Since(start); d < (over-1)*100*time.Millisecond {
+		t.Errorf("%d channels refused in %s", over, d)
 	}
 	// The two open ones still serve SFTP.
 	c, err := sftp.NewClient(conn)

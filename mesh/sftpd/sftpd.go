@@ -323,10 +323,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 var errAuth = errors.New("public key not registered for this mailbox")
 
 // handshake runs the SSH handshake and authentication of c, within the
-// handshake timeout, holding one of src's slots for connections not
-// logged in yet.
+// handshake timeout.
 func (s *Server) handshake(c net.Conn, src string, sess uint64) (*ssh.ServerConn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
-	defer s.loggedInOrGone(src)
 	remote := c.RemoteAddr().String()
 	triedKey, user := false, ""
 	cfg := &ssh.ServerConfig{
@@ -385,6 +383,16 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, src string) {
 	sess := s.sessions.Add(1)
 	remote := c.RemoteAddr().String()
 
+	// The connection holds one of src's slots for connections not logged
+	// in until it has a session: one turned away for its mailbox's limit
+	// counts as not logged in, so that a key cannot hold more slots that
+	// way than a stranger can.
+	waiting := true
+	defer func() {
+		if waiting {
+			s.loggedInOrGone(src)
+		}
+	}()
 	sconn, chans, reqs, err := s.handshake(c, src, sess)
 	if err != nil {
 		return
@@ -406,6 +414,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, src string) {
 		return
 	}
 	defer s.exit(se)
+	waiting = false
+	s.loggedInOrGone(src)
 
 	root, err := os.OpenRoot(filepath.Join(s.mailbox, mb))
 	if err != nil {
@@ -431,6 +441,11 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, src string) {
 			_ = nc.Reject(ssh.ResourceShortage, reason)
 			s.refuseOnce(fmt.Sprintf("channels %d", sess), Event{Session: sess, Kind: KindRefusal, Op: "channel", MailboxID: mb,
 				Remote: remote, Outcome: OutcomeRefused, Reason: reason})
+			// The next channel request of this connection waits: a
+			// client opening channels without end is slowed down (its
+			// whole connection is, as x/crypto/ssh stops reading it when
+			// its requests queue up), not served as fast as it asks.
+			time.Sleep(channelRefusalPause)
 			continue
 		}
 		ch, creqs, err := nc.Accept()
