@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -30,6 +32,29 @@ func NewMessageID(t time.Time) string {
 // that crashed and runs again names it as before.
 func DerivedMessageID(modTime time.Time, sum [32]byte) string {
 	return messageID(modTime, sum[:3])
+}
+
+// DistinctDerivedMessageID returns the message ID of the file name that
+// came without a usable control file: DerivedMessageID's, unless inUse
+// reports that ID already given to another file (two returns with the same
+// content and modification time, such as two empty DELTA files copied with
+// their times kept); then the same time with 6 hex digits of the SHA-256
+// of name and sum together (and a counter, in the unlikely case that is in
+// use too). inUse(id) must report whether id names a message of another
+// file than name: the same file asked again (a run that crashed and runs
+// again) gets the ID it got the first time, since what was in use then is
+// in use still.
+func DistinctDerivedMessageID(name string, modTime time.Time, sum [32]byte, inUse func(id string) bool) string {
+	id := DerivedMessageID(modTime, sum)
+	for i := uint32(1); inUse(id) && i < 1<<16; i++ {
+		h := sha256.New()
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		h.Write(sum[:])
+		h.Write(binary.BigEndian.AppendUint32(nil, i))
+		id = messageID(modTime, h.Sum(nil)[:3])
+	}
+	return id
 }
 
 func messageID(t time.Time, suffix []byte) string {

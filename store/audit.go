@@ -37,3 +37,33 @@ func (t *Tx) AuditEvents(fn func(AuditEvent) error) error {
 		return fn(e)
 	})
 }
+
+// SFTPAuditRetention is how long SFTP audit events are kept, as row
+// outcomes are.
+const SFTPAuditRetention = 90 * 24 * time.Hour
+
+// PurgeSFTPAudit removes the SFTP audit events before cutoff and returns
+// how many. Events are appended in time order, give or take the few
+// milliseconds of concurrent sessions, so it stops at the first event at
+// or after cutoff: a straggler a little older is removed by the next run.
+func (t *Tx) PurgeSFTPAudit(cutoff time.Time) (int, error) {
+	b := t.b(bSFTPAudit)
+	var old [][]byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var e SFTPEvent
+		if err := jsonUnmarshal(v, &e); err != nil {
+			return 0, fmt.Errorf("decode sftp audit %x: %w", k, err)
+		}
+		if !e.At.Before(cutoff) {
+			break
+		}
+		old = append(old, append([]byte(nil), k...))
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return 0, fmt.Errorf("purge sftp audit: %w", err)
+		}
+	}
+	return len(old), nil
+}

@@ -63,7 +63,8 @@
 //	                (one LA per key)
 //	sftp_audit      seq(8, big-endian) -> JSON SFTPEvent: SFTP logins,
 //	                uploads, downloads, deletes, renames, refusals, logouts;
-//	                paths as the client named them, never file content
+//	                paths as the client named them, never file content;
+//	                kept SFTPAuditRetention (90 days, PurgeSFTPAudit)
 //	remotes         LA(3) -> JSON Remote: the LA's mailbox on another SFTP server
 //	remote_pulled   LA(3) + remote path + NUL + size(8) + mtime(8, Unix ns) + SHA-256(32) -> JSON PulledFile
 //	remote_pushed   LA(3) + outbox file name -> JSON PushedFile (latest delivery of that name)

@@ -207,8 +207,8 @@ func cases() []hubCase {
 				{file: "CPIS_841_DELTA_20261121.csv", code: "CPF04", detail: "F007"},
 			}},
 		// Not a repeat: two files with other names but the same content
-		// and modification time get the same derived message ID, which is
-		// not an ID from a control file.
+		// and modification time; each gets a derived message ID of its
+		// own (the second one's from its name too).
 		{name: "derived_id_not_repeat", steps: one(
 			input{file: "CPIS_841_DELTA_20261121_a.csv"},
 			input{file: "CPIS_841_DELTA_20261121_b.csv"},

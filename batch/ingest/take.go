@@ -26,6 +26,7 @@ type candidate struct {
 	named     bool // the file name parsed
 	problem   *codes.Problem
 	sha       string
+	sum       [32]byte // the SHA-256 sha is the hex of
 	messageID string
 	// fromControl says messageID is the DTSId of the control file, not
 	// derived: only such an ID makes a repeat by itself (returns.md).
@@ -47,6 +48,7 @@ func (l *laRun) takeNew(ctx context.Context) error {
 		}
 		cands = append(cands, c)
 	}
+	l.distinctDerivedIDs(cands)
 	sort.SliceStable(cands, func(i, j int) bool { return before(cands[i], cands[j]) })
 
 	held, err := l.heldReturn()
@@ -124,6 +126,29 @@ func before(a, b *candidate) bool {
 	return appliedBefore(a.name.Extract, string(a.name.Kind), a.messageID, b.name.Extract, string(b.name.Kind), b.messageID)
 }
 
+// distinctDerivedIDs gives each candidate without a control file's ID an
+// ID no other file has (mesh.DistinctDerivedMessageID): two returns with
+// the same content and modification time derive the same one. In inbox
+// order, so that a run after a crash gives each file the ID it got before.
+func (l *laRun) distinctDerivedIDs(cands []*candidate) {
+	given := map[string]string{} // ID -> file, in this run
+	for _, c := range cands {
+		if c.fromControl {
+			continue
+		}
+		c.messageID = mesh.DistinctDerivedMessageID(c.in.Name, c.in.ModTime, c.sum, func(id string) bool {
+			if f, ok := given[id]; ok {
+				return f != c.in.Name
+			}
+			var prev *store.Message
+			var found bool
+			err := l.cfg.DB.View(func(tx *store.Tx) (err error) { prev, found, err = tx.MessageByID(l.la.Code, id); return err })
+			return err == nil && found && prev.File != c.in.Name
+		})
+		given[c.messageID] = c.in.Name
+	}
+}
+
 // heldReturn returns the LA's held FULL return, if any.
 func (l *laRun) heldReturn() (*store.Message, error) {
 	open, err := l.openMessages()
@@ -148,7 +173,7 @@ func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.sha = hex.EncodeToString(sum[:])
+	c.sha, c.sum = hex.EncodeToString(sum[:]), sum
 	c.messageID = mesh.DerivedMessageID(in.ModTime, sum)
 
 	var ctlProblem string

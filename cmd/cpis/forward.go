@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/jobs"
 	"cpis/cmd/cpis/internal/control"
+	"cpis/mesh/sftpd"
 	"cpis/store"
 )
 
@@ -40,6 +42,8 @@ type daemonContext struct {
 	db *store.DB
 	// jobs serialises batch work: scheduled jobs and batch commands.
 	jobs *jobs.Lock
+	// sftp is the daemon's SFTP server, nil with --no-sftp.
+	sftp atomic.Pointer[sftpd.Server]
 }
 
 // forwardToDaemon sends the command to the daemon of the data dir when

@@ -176,8 +176,9 @@ func newKeysRemoveCommand(g *globals) *cobra.Command {
 		Use:   "remove --la CODE FINGERPRINT",
 		Short: "Stop a public key logging in over SFTP",
 		Long: `Remove the key with FINGERPRINT (SHA256:..., as 'keys add' and 'keys list'
-show it) from LA CODE's keys. New logins with it are refused; a session
-already open goes on until it ends.
+show it) from LA CODE's keys. New logins with it are refused; the daemon
+closes the sessions open with it at once (an upload in progress is
+discarded).
 
 Exit codes: 0 removed, 1 failure (the LA has no such key), 2 usage.
 Example:
@@ -208,6 +209,12 @@ Example:
 				})
 				if err != nil {
 					return err
+				}
+				// Inside the daemon the key's open sessions end at once.
+				if g.daemon != nil {
+					if srv := g.daemon.sftp.Load(); srv != nil {
+						srv.Revalidate()
+					}
 				}
 				fmt.Fprintf(g.stdout, "Removed key %s of LA %s.\n", fp, a.Code)
 				return nil

@@ -5,15 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"cpis/batch/access"
+	"cpis/mesh"
 	"cpis/store"
 	"cpis/store/nhsnumber"
 )
@@ -249,8 +248,8 @@ Example:
 						}
 						// Refused requests keep what was sent, control characters
 						// included: shown escaped, never raw on an operator's terminal.
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), printable(a.OrgCode), printable(a.Setting),
-							printable(a.UserName), printable(a.UserRole), printable(a.NHSNumber), a.Via, outcome, a.Status)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.At.Format(time.RFC3339), mesh.Printable(a.OrgCode), mesh.Printable(a.Setting),
+							mesh.Printable(a.UserName), mesh.Printable(a.UserRole), mesh.Printable(a.NHSNumber), a.Via, outcome, a.Status)
 						return nil
 					})
 				})
@@ -302,8 +301,8 @@ func printSFTPAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error
 			if box == "" {
 				box = e.User
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", e.At.UTC().Format(time.RFC3339), e.Session, printable(box), e.Remote,
-				event, printable(path), e.Bytes, printable(outcome))
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", e.At.UTC().Format(time.RFC3339), e.Session, mesh.Printable(box), e.Remote,
+				event, mesh.Printable(path), e.Bytes, mesh.Printable(outcome))
 			return nil
 		})
 	})
@@ -311,18 +310,6 @@ func printSFTPAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error
 		return err
 	}
 	return tw.Flush()
-}
-
-// printable shows s with control characters (and other unprintable runes)
-// escaped, as Go quotes them.
-func printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			q := strconv.Quote(s)
-			return q[1 : len(q)-1]
-		}
-	}
-	return s
 }
 
 // parseSince reads a London date or an RFC 3339 time.

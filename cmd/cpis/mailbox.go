@@ -68,6 +68,9 @@ Example:
 			mb := local.Open(g.data, a.MailboxID)
 			for _, path := range args {
 				name := filepath.Base(path)
+				if err := mesh.CheckName(name); err != nil {
+					return fmt.Errorf("%s: %w", mesh.Printable(path), err)
+				}
 				subject := "CP-IS return"
 				if n, err := returns.ParseName(name); err == nil {
 					subject = fmt.Sprintf("%s return %s", n.Kind, n.Extract)
@@ -83,7 +86,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(g.stdout, "Sent %s to %s inbox as message %s.\n", got, a.MailboxID, ctl.DTSID)
+				fmt.Fprintf(g.stdout, "Sent %s to %s inbox as message %s.\n", mesh.Printable(got), a.MailboxID, ctl.DTSID)
 			}
 			return nil
 		},
@@ -162,7 +165,7 @@ Example:
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "LA\tMAILBOX\tFOLDER\tFILE\tSIZE\tMODIFIED (UTC)")
 			for _, f := range out {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.LA, f.Mailbox, f.Folder, f.File, f.Size, f.Modified.Format("2006-01-02 15:04:05"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", f.LA, f.Mailbox, f.Folder, mesh.Printable(f.File), f.Size, f.Modified.Format("2006-01-02 15:04:05"))
 			}
 			return tw.Flush()
 		},

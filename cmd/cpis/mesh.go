@@ -207,10 +207,10 @@ Example:
 						hs = mb.LastHandshake.UTC().Format("2006-01-02 15:04")
 					}
 					if mb.ClientVersion != "" {
-						client = printable(mb.ClientVersion)
+						client = mesh.Printable(mb.ClientVersion)
 					}
 					if mb.OSName != "" || mb.OSVersion != "" {
-						osName = printable(strings.TrimSpace(mb.OSName + " " + mb.OSVersion))
+						osName = mesh.Printable(strings.TrimSpace(mb.OSName + " " + mb.OSVersion))
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mb.MailboxID, mb.LA, mb.PasswordSet.UTC().Format("2006-01-02 15:04"), hs, client, osName)
 				}
@@ -246,8 +246,8 @@ func printMeshAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error
 			if e.Chunk > 0 {
 				chunk = fmt.Sprint(e.Chunk)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), printable(e.Mailbox), e.Remote,
-				e.Action, printable(e.MessageID), chunk, e.Bytes, status, printable(outcome))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), mesh.Printable(e.Mailbox), e.Remote,
+				e.Action, mesh.Printable(e.MessageID), chunk, e.Bytes, status, mesh.Printable(outcome))
 			return nil
 		})
 	})

@@ -31,6 +31,7 @@ import (
 type serveOptions struct {
 	http        httpapi.Options
 	sftpAddr    string
+	sftpLimits  sftpd.Config // the limit fields only
 	schedules   string
 	noHTTP      bool
 	noSFTP      bool
@@ -50,7 +51,9 @@ func newServeCommand(g *globals) *cobra.Command {
     --schedules DIR), each job's next run logged at start;
   - the SFTP server for LA data teams on --sftp ADDR (default :2222): log in
     as your mailbox ID with a registered key (cpis keys add), see /inbox and
-    /outbox only;
+    /outbox only; the --sftp-* limits keep one client (or anyone reaching
+    the port) from starving the others or the lookups, each refusal in
+    'cpis audit --sftp';
   - the HTTP lookup API on --http ADDR (default 127.0.0.1:8443): plain HTTP
     only on loopback unless --insecure-http; --tls-cert and --tls-key for TLS;
   - with --mesh ADDR, the MESH API for LA MESH clients (plain HTTP on
@@ -80,6 +83,14 @@ Example:
 	f.StringVar(&opts.http.KeyFile, "tls-key", "", "TLS private key (PEM)")
 	f.BoolVar(&opts.http.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback address")
 	f.StringVar(&opts.sftpAddr, "sftp", ":2222", "SFTP server address")
+	lim := &opts.sftpLimits
+	f.IntVar(&lim.MaxConns, "sftp-max-conns", sftpd.DefaultMaxConns, "SFTP connections at once, logged in or not")
+	f.IntVar(&lim.MaxUnauth, "sftp-max-unauth", sftpd.DefaultMaxUnauth, "SFTP connections not logged in yet, from all addresses")
+	f.IntVar(&lim.MaxUnauthPerIP, "sftp-max-unauth-per-ip", sftpd.DefaultMaxUnauthPerIP, "SFTP connections not logged in yet from one address (IPv6: one /64)")
+	f.DurationVar(&lim.HandshakeTimeout, "sftp-handshake-timeout", sftpd.DefaultHandshakeTimeout, "time an SFTP client has to log in")
+	f.IntVar(&lim.MaxSessions, "sftp-max-sessions", sftpd.DefaultMaxSessions, "SFTP connections at once per mailbox")
+	f.IntVar(&lim.MaxChannels, "sftp-max-channels", sftpd.DefaultMaxChannels, "SFTP sessions (channels) at once per connection")
+	f.DurationVar(&lim.IdleTimeout, "sftp-idle-timeout", sftpd.DefaultIdleTimeout, "close an SFTP connection after this long without a request")
 	f.StringVar(&opts.schedules, "schedules", "", "schedule set directory (default: the shipped set)")
 	f.BoolVar(&opts.noHTTP, "no-http", false, "do not serve the HTTP API")
 	f.BoolVar(&opts.noSFTP, "no-sftp", false, "do not serve SFTP")
@@ -184,10 +195,15 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		if err != nil {
 			return err
 		}
-		srv, err := sftpd.New(meshstore.SFTPConfig(g.data, db, key, g.clock, log, g.sizeLimit))
+		lim := opts.sftpLimits
+		cfg := meshstore.SFTPConfig(g.data, db, key, g.clock, log, g.sizeLimit)
+		cfg.MaxConns, cfg.MaxUnauth, cfg.MaxUnauthPerIP, cfg.HandshakeTimeout = lim.MaxConns, lim.MaxUnauth, lim.MaxUnauthPerIP, lim.HandshakeTimeout
+		cfg.MaxSessions, cfg.MaxChannels, cfg.IdleTimeout = lim.MaxSessions, lim.MaxChannels, lim.IdleTimeout
+		srv, err := sftpd.New(cfg)
 		if err != nil {
 			return err
 		}
+		d.sftp.Store(srv) // `cpis keys remove` ends the key's sessions
 		log.Info("SFTP server listening", "addr", sftpL.Addr().String())
 		start("sftp", func() error { return srv.Serve(serveCtx, sftpL) })
 	}

@@ -232,6 +232,9 @@ func (h *handler) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	case flags.Append:
 		return nil, h.refuse("write", r.Filepath, "", sftp.ErrSSHFxOpUnsupported, "appending is not supported: upload the whole file")
 	}
+	if err := mesh.CheckName(l.name); err != nil {
+		return nil, h.refuse("write", r.Filepath, "", sftp.ErrSSHFxPermissionDenied, err.Error())
+	}
 	if _, err := h.root.Lstat(l.rel()); err == nil {
 		return nil, h.refuse("write", r.Filepath, "", sftp.ErrSSHFxPermissionDenied, "permission denied: a file of that name is already in the inbox")
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -294,6 +297,9 @@ func (h *handler) rename(r *sftp.Request) error {
 		return deny("only unfinished uploads (.filepart, .part, .tmp) can be renamed")
 	case hidden(to.name):
 		return deny("names starting with . are reserved")
+	}
+	if err := mesh.CheckName(to.name); err != nil {
+		return h.refuse("rename", r.Filepath, r.Target, sftp.ErrSSHFxPermissionDenied, err.Error())
 	}
 	if _, err := h.file(from); err != nil {
 		return h.failed(KindRename, r.Filepath, err)

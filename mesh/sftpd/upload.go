@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -172,4 +175,77 @@ func syncDir(root *os.Root, folder string) error {
 		err = cerr
 	}
 	return err
+}
+
+// StaleTempAge is how long a temporary file (".<name>.tmp") may sit in a
+// mailbox folder before RemoveStaleTemps takes it for debris: every writer
+// of the hub writes its temporary file without pause and renames or
+// removes it at the end, so only a killed process leaves one that old.
+const StaleTempAge = 24 * time.Hour
+
+// RemoveStaleTemps removes the temporary files (".<name>.tmp") last
+// modified more than olderThan before now from the inbox and outbox of
+// every mailbox under dataDir, and returns the mailbox-relative paths it
+// removed. keep, when set, spares a name (an upload in progress). The
+// server runs it at start and every hour with StaleTempAge.
+func RemoveStaleTemps(dataDir string, olderThan time.Duration, now time.Time, keep func(mailbox, name string) bool) ([]string, error) {
+	top := filepath.Join(dataDir, "mailboxes")
+	boxes, err := os.ReadDir(top)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stale temporary files: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, b := range boxes {
+		if !b.IsDir() {
+			continue
+		}
+		for _, folder := range []string{inbox, outbox} {
+			dir := filepath.Join(top, b.Name(), folder)
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			for _, e := range entries {
+				n := e.Name()
+				if !e.Type().IsRegular() || !hidden(n) || !strings.HasSuffix(n, ".tmp") {
+					continue
+				}
+				if keep != nil && keep(b.Name(), strings.TrimSuffix(n[1:], ".tmp")) {
+					continue
+				}
+				fi, err := e.Info()
+				if err != nil || now.Sub(fi.ModTime()) < olderThan {
+					continue
+				}
+				if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+					continue
+				}
+				removed = append(removed, b.Name()+"/"+folder+"/"+n)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return removed, fmt.Errorf("stale temporary files: %w", err)
+	}
+	return removed, nil
+}
+
+// sweepTemps removes stale temporary files, sparing uploads in progress,
+// and logs what it removed.
+func (s *Server) sweepTemps(now time.Time) {
+	removed, err := RemoveStaleTemps(s.cfg.DataDir, StaleTempAge, now, s.claimed)
+	for _, p := range removed {
+		s.log.Info("removed a stale temporary file", "file", p, "older_than", StaleTempAge)
+	}
+	if err != nil {
+		s.log.Error("sweep", "err", err)
+	}
 }
