@@ -1,6 +1,7 @@
 // Package expire purges what health staff can no longer see (data
-// minimisation, domain.md): plans past their visibility window, and row
-// outcomes kept for the reports beyond their 90 days.
+// minimisation, domain.md): plans past their visibility window, row
+// outcomes kept for the reports beyond their 90 days, and audit past its
+// retention.
 package expire
 
 import (
@@ -24,11 +25,16 @@ type Result struct {
 	Plans    int `json:"plans_purged"`
 	Outcomes int `json:"row_outcomes_purged"`
 	Audits   int `json:"lookup_audits_purged"`
-	Archived int `json:"outbox_archived"`
+	// SFTPAudits and MeshAudits are SFTP and MESH API audit events older
+	// than their 90 days.
+	SFTPAudits int `json:"sftp_audits_purged"`
+	MeshAudits int `json:"mesh_audits_purged"`
+	Archived   int `json:"outbox_archived"`
 }
 
 // Run purges, in one transaction, every plan not visible on today's London
-// date and the row outcomes of messages taken more than 90 days ago.
+// date, the row outcomes of messages taken more than 90 days ago, lookup
+// audit older than 2 years, and SFTP and MESH API audit older than 90 days.
 // Running it twice changes nothing the second time.
 func Run(db *store.DB, now time.Time) (Result, error) {
 	today := caldate.InLondon(now)
@@ -57,6 +63,12 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			return err
 		}
 		res.Audits = n
+		if res.SFTPAudits, err = tx.PurgeSFTPAudit(now.Add(-store.SFTPAuditRetention)); err != nil {
+			return err
+		}
+		if res.MeshAudits, err = tx.PurgeMeshAudits(now.Add(-store.MeshAuditRetention)); err != nil {
+			return err
+		}
 
 		cutoff := now.Add(-OutcomeRetention)
 		var old [][]byte
@@ -75,7 +87,8 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			}
 			res.Outcomes += n
 		}
-		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes, "lookup_audits_purged": res.Audits}})
+		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes, "lookup_audits_purged": res.Audits,
+			"sftp_audits_purged": res.SFTPAudits, "mesh_audits_purged": res.MeshAudits}})
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("expire: %w", err)

@@ -67,3 +67,44 @@ func TestRun(t *testing.T) {
 		t.Errorf("second run purged %d (%v), want 0", res.Plans, err)
 	}
 }
+
+// TestAuditRetention: SFTP and MESH API audit events are kept 90 days,
+// purged after (and counted), whatever else expire does.
+func TestAuditRetention(t *testing.T) {
+	db := hubtest.New(t, hubtest.Options{LAs: []string{"841"}}).DB
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	old, kept := now.Add(-90*24*time.Hour-time.Minute), now.Add(-90*24*time.Hour+time.Minute)
+	for _, at := range []time.Time{old, old, kept} {
+		if err := db.AuditSFTP(store.SFTPEvent{At: at, Kind: "login", MailboxID: "LA841HC001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, at := range []time.Time{old, kept, kept} {
+		if err := db.AuditMESH(store.MeshEvent{At: at, Mailbox: "LA841HC001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := expire.Run(db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SFTPAudits != 2 || res.MeshAudits != 1 {
+		t.Errorf("purged %d SFTP and %d MESH audit events, want 2 and 1", res.SFTPAudits, res.MeshAudits)
+	}
+	var sftp, mesh []time.Time
+	_ = db.View(func(tx *store.Tx) error {
+		if err := tx.SFTPAuditEvents(func(e store.SFTPEvent) error { sftp = append(sftp, e.At); return nil }); err != nil {
+			return err
+		}
+		return tx.MeshAuditEvents(time.Time{}, func(e store.MeshEvent) error { mesh = append(mesh, e.At); return nil })
+	})
+	if diff := cmp.Diff([]time.Time{kept}, sftp); diff != "" {
+		t.Errorf("SFTP audit left (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]time.Time{kept, kept}, mesh); diff != "" {
+		t.Errorf("MESH audit left (-want +got):\n%s", diff)
+	}
+	if again, err := expire.Run(db, now); err != nil || again.SFTPAudits != 0 || again.MeshAudits != 0 {
+		t.Errorf("expire again: %+v, %v; want nothing purged", again, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/jobs"
+	"cpis/mesh"
 	"cpis/store"
 )
 
@@ -96,7 +97,7 @@ func printIngest(w io.Writer, rep jobs.IngestResult, asJSON bool) {
 		fmt.Fprintln(tw, "LA\tFILE\tCODE\tDETAIL\tREAD\tAPPLIED\tREJECTED\tWARNINGS\tWITHDRAWN")
 		var tot store.Counts
 		for _, r := range rep.Results {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", r.LA, r.File, r.Code, r.Detail, r.Read, r.Applied, r.Rejected, r.Warnings, r.Withdrawn)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", r.LA, mesh.Printable(r.File), r.Code, r.Detail, r.Read, r.Applied, r.Rejected, r.Warnings, r.Withdrawn)
 			tot.Read += r.Read
 			tot.Applied += r.Applied
 			tot.Rejected += r.Rejected
@@ -113,7 +114,7 @@ func printIngest(w io.Writer, rep jobs.IngestResult, asJSON bool) {
 		fmt.Fprintln(w, "No returns were waiting.")
 	}
 	for _, f := range rep.Failed {
-		fmt.Fprintf(w, "FAILED %s\n", f)
+		fmt.Fprintf(w, "FAILED %s\n", mesh.Printable(f.Error()))
 	}
 }
 

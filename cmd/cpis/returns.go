@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/ingest"
+	"cpis/mesh"
 	"cpis/store"
 )
 
@@ -65,7 +66,7 @@ Example:
 					if r.taken.IsZero() {
 						id, taken = "-", "-"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, r.File, r.Extract, taken, r.Withdrawn)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, mesh.Printable(r.File), r.Extract, taken, r.Withdrawn)
 				}
 				return tw.Flush()
 			})
@@ -137,7 +138,7 @@ func operateHeld(g *globals, cmd *cobra.Command, id string, op heldOperation, ve
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, res.File, res.Code, res.Detail, res.Counts, res.Response)
+		fmt.Fprintf(g.stdout, "%s %s (LA %s, %s): %s %s %s\nResponse: %s\n", verb, res.MessageID, res.LA, mesh.Printable(res.File), res.Code, res.Detail, res.Counts, res.Response)
 		return nil
 	})
 }

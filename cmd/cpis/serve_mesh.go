@@ -26,8 +26,8 @@ type meshServeOptions struct {
 	clientCA string // --mesh-client-ca
 }
 
-// meshCleanEvery is how often the daemon removes stale uploads and purges
-// the MESH audit.
+// meshCleanEvery is how often the daemon removes unfinished uploads older
+// than a day (the MESH audit is purged by expire, with the other audits).
 const meshCleanEvery = time.Hour
 
 // addMeshServeFlags adds the MESH API's flags to serve's.
@@ -116,15 +116,6 @@ func startMesh(ctx context.Context, g *globals, db *store.DB, log *slog.Logger, 
 			log.Error("mesh: clean uploads", "err", err)
 		} else if len(removed) > 0 {
 			log.Info("mesh: unfinished uploads removed", "count", len(removed))
-		}
-		var n int
-		if err := db.Update(func(tx *store.Tx) (err error) {
-			n, err = tx.PurgeMeshAudits(g.clock().Add(-store.MeshAuditRetention))
-			return err
-		}); err != nil {
-			log.Error("mesh: purge audit", "err", err)
-		} else if n > 0 {
-			log.Info("mesh: audit events purged", "count", n)
 		}
 	}
 	clean()
