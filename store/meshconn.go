@@ -230,3 +230,7 @@ func (t *Tx) MeshPushed(la, id string) (p MeshPushed, ok bool, err error) {
 	ok, err = getJSON(t.b(bMeshPushed), meshPushedKey(la, id), &p)
 	return p, ok, err
 }
+
+// CollectedByMESH is a Collection.By: the push job sent the message to
+// the LA's mailbox at MESH.
+const CollectedByMESH = "mesh"
