@@ -43,6 +43,9 @@ type env struct {
 	// fail answers the first fail[path] requests of a path with that
 	// status before the server sees them.
 	fail map[string][]int
+	// lose serves the next request of a path whose name ends so, then
+	// cuts the connection before the answer (a lost answer).
+	lose string
 }
 
 type seen struct {
@@ -75,7 +78,19 @@ func newEnv(t *testing.T) *env {
 		if f := e.fail[r.URL.Path]; len(f) > 0 {
 			status, e.fail[r.URL.Path] = f[0], f[1:]
 		}
+		lose := e.lose != "" && strings.HasSuffix(r.URL.Path, e.lose)
+		if lose {
+			e.lose = ""
+		}
 		e.mu.Unlock()
+		if lose {
+			server.ServeHTTP(httptest.NewRecorder(), r)
+			e.mu.Lock()
+			s.status = -1
+			e.seen = append(e.seen, s)
+			e.mu.Unlock()
+			panic(http.ErrAbortHandler)
+		}
 		if status != 0 {
 			w.Header().Set("Content-Type", meshapi.MediaV2)
 			w.WriteHeader(status)
@@ -446,5 +461,32 @@ func TestRetriesGiveUp(t *testing.T) {
 	}
 	if n := len(e.requests()); n != 3 {
 		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+// The answer to a send's last chunk is lost after MESH delivered the
+// message: the client retries with a fresh header, MESH answers that the
+// upload is complete, and the send succeeds, delivered once.
+func TestLostAnswer(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, hubBox, hubPW, 4)
+	e.lose = "/3"
+	id, err := c.Send(context.Background(), meshclient.Outgoing{To: la841, Workflow: ack, Content: strings.NewReader("0123456789"), Size: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.store.Content(id); string(got) != "0123456789" || e.store.Deliveries() != 1 {
+		t.Errorf("delivered %q, %d times", got, e.store.Deliveries())
+	}
+	var statuses []int
+	auths := map[string]bool{}
+	for _, r := range e.requests() {
+		if strings.HasSuffix(r.path, "/3") {
+			statuses = append(statuses, r.status)
+			auths[r.header.Get("Authorization")] = true
+		}
+	}
+	if !cmp.Equal(statuses, []int{-1, 423}) || len(auths) != 2 {
+		t.Errorf("last chunk: statuses %v, %d headers", statuses, len(auths))
 	}
 }
