@@ -634,3 +634,21 @@ func TestPushedReadByLA(t *testing.T) {
 		t.Errorf("downloaded (-want +got):\n%s", diff)
 	}
 }
+
+// A MESH that cannot be reached fails the MESH part (after the client's
+// retries), not the job as a whole; nothing moves.
+func TestUnreachable(t *testing.T) {
+	f := newFixture(t, "all")
+	f.waiting()
+	f.outboxes(t)
+	f.srv.Close()
+	for name, job := range map[string]func(context.Context, meshjobs.Config) (meshjobs.Result, error){"pull": meshjobs.Pull, "push": meshjobs.Push} {
+		res, err := job(context.Background(), f.config())
+		if err != nil || res.Failed == nil || errors.Is(res.Failed, meshclient.ErrRefused) || !strings.Contains(res.Failed.Error(), "MESH mailbox "+hubBox+" at ") {
+			t.Errorf("%s: %v, failed %v", name, err, res.Failed)
+		}
+	}
+	if n := len(folder(t, local.Open(f.hub.Dir, la841).OutboxDir())); n != 4 {
+		t.Errorf("outbox of 841: %d files", n)
+	}
+}
