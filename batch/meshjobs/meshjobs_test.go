@@ -652,3 +652,45 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("outbox of 841: %d files", n)
 	}
 }
+
+// A crash between the data file and its control file, and the data file
+// left long enough for the ingest to take it alone (under an ID derived
+// from it): the next pull finds it in the archive and does not put it
+// again.
+func TestPullCrashDataTakenAlone(t *testing.T) {
+	f := newFixture(t, "")
+	f.waiting()
+	crashAt(t, "data", id841)
+	if res, err := meshjobs.Pull(context.Background(), f.config()); err != nil || !errors.Is(res.Failed, errCrash) {
+		t.Fatalf("crashed pull: %v %v", err, res.Failed)
+	}
+	meshjobs.SetTestHook(nil)
+	data := filepath.Join(local.Open(f.hub.Dir, la841).InboxDir(), "CPIS_841_FULL_20261121.csv")
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(data, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Ingest(context.Background(), f.env(), jobs.IngestOptions{LAs: []string{"841"}}); err != nil {
+		t.Fatal(err)
+	}
+	first := f.taken("841")
+	if len(first) != 1 || first[0] == id841 {
+		t.Fatalf("taken alone: %v", first)
+	}
+	res, err := meshjobs.Pull(context.Background(), f.config())
+	if err != nil || res.Failed != nil {
+		t.Fatalf("pull after the crash: %v %v", err, res.Failed)
+	}
+	if in := folder(t, local.Open(f.hub.Dir, la841).InboxDir()); len(in) != 0 {
+		t.Errorf("put again: %v", slices.Sorted(maps.Keys(in)))
+	}
+	if _, err := jobs.Ingest(context.Background(), f.env(), jobs.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.taken("841"); !cmp.Equal(got, first) {
+		t.Errorf("taken for 841: %v, want only %v", got, first)
+	}
+	if got := f.meshInbox(hubBox); len(got) != 0 {
+		t.Errorf("MESH inbox: %v", got)
+	}
+}
