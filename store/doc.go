@@ -69,6 +69,15 @@
 //	remote_pulled   LA(3) + remote path + NUL + size(8) + mtime(8, Unix ns) + SHA-256(32) -> JSON PulledFile
 //	remote_pushed   LA(3) + outbox file name -> JSON PushedFile (latest delivery of that name)
 //	collections     LA(3) + time(8, Unix ns, big-endian) + file name -> JSON Collection
+//	mesh_conn       "conn" -> JSON MeshConn: the hub's own mailbox at a real MESH
+//	                (`cpis mesh connect`; the paths of the password, shared-key
+//	                and TLS files, never the secrets); "handshake" -> RFC 3339
+//	                UTC time of the last successful handshake
+//	mesh_client_pulled  MESH message ID -> JSON MeshPulled: a message the pull
+//	                job took from the hub's MESH inbox (putting, put, unrouted)
+//	mesh_client_pushed  LA(3) + the hub's message ID -> JSON MeshPushed: an
+//	                outbox message sent over MESH (started with MESH's message
+//	                ID, then sent)
 //	mesh_creds      "shared_key" -> the MESH API's shared key (64 hex characters)
 //	mesh_passwords  mailbox ID -> the mailbox's MESH password, as set
 //	mesh_mailboxes  mailbox ID -> JSON MeshMailbox: when the password was set,

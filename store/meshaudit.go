@@ -14,7 +14,9 @@ var bMeshAudit = bucket("mesh_audit")
 // MeshAuditRetention is how long MESH audit events are kept.
 const MeshAuditRetention = 90 * 24 * time.Hour
 
-// CollectedByMESH is a Collection made by a MESH API acknowledgement.
+// CollectedByMESH is a Collection made over MESH: an LA's acknowledgement
+// through the hub's MESH API, or the push job's send to the LA's mailbox at
+// a real MESH.
 const CollectedByMESH = "mesh"
 
 // MeshEvent is one entry of the MESH API audit: who asked what and how it

@@ -182,8 +182,8 @@ func cases() []hubCase {
 			input{file: "CPIS_841_DELTA_20261121_bomb.csv.gz", data: rowsOf(100), gzip: true},
 		),
 			want: []answer{
-				{file: "CPIS_841_DELTA_20261121_bomb.csv.gz", code: "CPF01", detail: "F006"},
 				{file: "CPIS_841_DELTA_20261121_big.xlsx", code: "CPF01", detail: "F006"},
+				{file: "CPIS_841_DELTA_20261121_bomb.csv.gz", code: "CPF01", detail: "F006"},
 				{file: "CPIS_841_DELTA_20261121_big.csv", code: "CPF01", detail: "F006"},
 			}},
 		// F007: the same DTSId again, on another file.

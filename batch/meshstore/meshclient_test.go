@@ -1,166 +1,92 @@
 package meshstore_test
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/batch/meshjobs"
+	"cpis/batch/meshstore"
+	"cpis/store"
 )
 
-// meshClient is a small MESH client as NHS England's client behaves
-// (mesh-api.md): v2 bodies, an NHSMESH token of its own on every request,
-// chunked gzipped sends, one-chunk-or-more downloads.
-type meshClient struct {
-	t        testing.TB
-	base     string
-	mailbox  string
-	password string
-	key      string
-	now      func() time.Time
-	nonce    int
-	http     *http.Client
-}
-
-// sign computes an NHSMESH Authorization header as the specification
-// describes it.
-func sign(key, mailbox, nonce, count, password string, at time.Time) string {
-	ts := at.UTC().Format("200601021504")
-	mac := hmac.New(sha256.New, []byte(key))
-	io.WriteString(mac, strings.Join([]string{mailbox, nonce, count, password, ts}, ":"))
-	return "NHSMESH " + strings.Join([]string{mailbox, nonce, count, ts, hex.EncodeToString(mac.Sum(nil))}, ":")
-}
-
-func (c *meshClient) do(method, path string, h map[string]string, body []byte) (int, http.Header, []byte) {
-	c.t.Helper()
-	c.nonce++
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+func TestMeshClientStore(t *testing.T) {
+	db := newDB(t)
+	s := meshstore.MeshClientStore{DB: db}
+	if _, _, ok, err := s.Conn(); ok || err != nil {
+		t.Fatalf("Conn before connect: %v %v", ok, err)
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	if err := db.Update(func(tx *store.Tx) error {
+		return tx.PutMeshConn(store.MeshConn{URL: "https://mesh.example", Mailbox: "X26OT001", PasswordFile: "/p", SharedKeyFile: "/k", Added: at})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordHandshake(at); err != nil {
+		t.Fatal(err)
+	}
+	c, last, ok, err := s.Conn()
+	if !ok || err != nil || c.Mailbox != "X26OT001" || !last.Equal(at) {
+		t.Errorf("Conn: %+v %v %v %v", c, last, ok, err)
+	}
+	mbs, err := s.Mailboxes()
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	req.Header.Set("Accept", "application/vnd.mesh.v2+json")
-	req.Header.Set("Authorization", sign(c.key, c.mailbox, fmt.Sprintf("nonce-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now()))
-	for k, v := range h {
-		req.Header.Set(k, v)
+	// newDB gives both LAs a remote; 999's is no authority.
+	if diff := cmp.Diff([]meshjobs.Mailbox{{LA: "202", MailboxID: "LA202HC001", Remote: true}, {LA: "841", MailboxID: "LA841HC001", Remote: true}}, mbs); diff != "" {
+		t.Errorf("Mailboxes (-want +got):\n%s", diff)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+	if taken, err := s.Taken("841", "20261122020000000001_000001"); taken || err != nil {
+		t.Errorf("Taken: %v %v", taken, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
-}
 
-func (c *meshClient) box() string { return "/messageexchange/" + c.mailbox }
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	zw.Close()
-	return buf.Bytes()
-}
-
-// send sends data to to in gzipped chunks of chunk bytes and returns the
-// status and body of the first refusal (of any chunk), or 202 and the
-// message ID.
-func (c *meshClient) send(to, workflow, name string, data []byte, chunk int) (int, string) {
-	c.t.Helper()
-	var chunks [][]byte
-	for off := 0; off < len(data); off += chunk {
-		chunks = append(chunks, data[off:min(off+chunk, len(data))])
-	}
-	h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip",
-		"Mex-Chunk-Range": fmt.Sprintf("1:%d", len(chunks)), "Mex-To": to, "Mex-WorkflowID": workflow,
-		"Mex-FileName": name, "Mex-LocalID": "local-" + name, "Mex-Subject": "return " + name}
-	status, _, body := c.do("POST", c.box()+"/outbox", h, gz(chunks[0]))
-	if status != http.StatusAccepted {
-		return status, string(body)
-	}
-	var sent struct {
-		ID string `json:"message_id"`
-	}
-	if err := json.Unmarshal(body, &sent); err != nil || sent.ID == "" {
-		c.t.Fatalf("send: %s: %v", body, err)
-	}
-	for k := 2; k <= len(chunks); k++ {
-		h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip", "Mex-Chunk-Range": fmt.Sprintf("%d:%d", k, len(chunks))}
-		if status, _, body := c.do("POST", c.box()+"/outbox/"+sent.ID+"/"+strconv.Itoa(k), h, gz(chunks[k-1])); status != http.StatusAccepted && status != http.StatusOK {
-			return status, string(body)
+	// A pulled message: audited once when put, not when acknowledged.
+	p := store.MeshPulled{MessageID: "20261122020000000001_000001", From: "LA841HC001", Workflow: "CPIS_LA_UPLOAD", LA: "841",
+		Name: "a.csv", Size: 3, State: store.MeshPulledPutting, At: at}
+	for _, st := range []string{store.MeshPulledPutting, store.MeshPulledPut, store.MeshPulledPut} {
+		p.State = st
+		if err := s.RecordPulled(p); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return status, sent.ID
-}
-
-func (c *meshClient) handshake() int {
-	status, _, _ := c.do("POST", c.box(), map[string]string{"mex-ClientVersion": "mesh_client==3.2", "mex-OSName": "Linux", "mex-OSVersion": "6.1"}, nil)
-	return status
-}
-
-// list returns the inbox's message IDs.
-func (c *meshClient) list() []string {
-	c.t.Helper()
-	status, _, body := c.do("GET", c.box()+"/inbox", nil, nil)
-	if status != http.StatusOK {
-		c.t.Fatalf("list: %d %s", status, body)
+	p.Acknowledged = true
+	if err := s.RecordPulled(p); err != nil {
+		t.Fatal(err)
 	}
-	var page struct {
-		Messages []string `json:"messages"`
+	if got, ok, err := s.Pulled(p.MessageID); !ok || err != nil || got != p {
+		t.Errorf("Pulled %+v %v %v", got, ok, err)
 	}
-	if err := json.Unmarshal(body, &page); err != nil {
-		c.t.Fatal(err)
+	u := store.MeshPulled{MessageID: "20261122020000000002_000002", From: "X26OTHER1", Workflow: "W", Reason: "not an LA", State: store.MeshPulledUnrouted, At: at}
+	if err := s.RecordPulled(u); err != nil {
+		t.Fatal(err)
 	}
-	return page.Messages
-}
 
-// retrieve downloads message id (every chunk) with its first reply's
-// headers.
-func (c *meshClient) retrieve(id string) (http.Header, []byte) {
-	c.t.Helper()
-	status, h, body := c.do("GET", c.box()+"/inbox/"+url.PathEscape(id), nil, nil)
-	if status != http.StatusOK && status != http.StatusPartialContent {
-		c.t.Fatalf("retrieve %s: %d %s", id, status, body)
-	}
-	_, total, _ := strings.Cut(h.Get("mex-chunk-range"), ":")
-	n, _ := strconv.Atoi(total)
-	for k := 2; k <= n; k++ {
-		_, _, more := c.do("GET", c.box()+"/inbox/"+url.PathEscape(id)+"/"+strconv.Itoa(k), nil, nil)
-		body = append(body, more...)
-	}
-	return h, body
-}
-
-func (c *meshClient) ack(id string) int {
-	status, _, _ := c.do("PUT", c.box()+"/inbox/"+url.PathEscape(id)+"/status/acknowledged", nil, nil)
-	return status
-}
-
-// track returns the tracking reply's status and body.
-func (c *meshClient) track(id string) (int, map[string]any) {
-	c.t.Helper()
-	status, _, body := c.do("GET", c.box()+"/outbox/tracking?messageID="+url.QueryEscape(id), nil, nil)
-	var out map[string]any
-	if status == http.StatusOK {
-		if err := json.Unmarshal(body, &out); err != nil {
-			c.t.Fatal(err)
+	// A pushed message: collected and audited once, when sent.
+	q := store.MeshPushed{LA: "841", MessageID: "20261122023000000001_0000A1", Name: "r.csv", Size: 5, MeshID: "20261122023001000000_ABCDEF",
+		To: "LA841HC001", State: store.MeshPushStarted, At: at}
+	for _, st := range []string{store.MeshPushStarted, store.MeshPushSent, store.MeshPushSent} {
+		q.State = st
+		if err := s.RecordPushed(q); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return status, out
+	if got, ok, err := s.Pushed("841", q.MessageID); !ok || err != nil || got != q {
+		t.Errorf("Pushed %+v %v %v", got, ok, err)
+	}
+	if diff := cmp.Diff([]store.Collection{{LA: "841", MailboxID: "LA841HC001", Name: "r.csv", At: at, By: store.CollectedByMESH}}, collections(t, db)); diff != "" {
+		t.Errorf("collections (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, e := range audit(t, db) {
+		got = append(got, e.Action+" "+e.MessageID+" "+e.Note)
+	}
+	want := []string{
+		"mesh_handshake  X26OT001",
+		"mesh_pulled 20261122020000000001_000001 a.csv",
+		"mesh_unrouted 20261122020000000002_000002 X26OTHER1 W: not an LA",
+		"mesh_pushed 20261122023000000001_0000A1 r.csv as 20261122023001000000_ABCDEF",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
 }

@@ -33,6 +33,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("CPIS_FLOOD_ATTACK"); addr != "" {
+		os.Exit(runFloodAttacker(addr)) // this binary is a bench's attacker
+	}
 	code := m.Run()
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)

@@ -25,9 +25,8 @@ const maxMeshPassword = 1024
 
 func newMeshCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "mesh", Short: "The MESH API: shared key, mailbox passwords, MESH clients"}
-	cmd.AddCommand(newMeshKeyCommand(g), newMeshPasswordCommand(g), newMeshMailboxesCommand(g))
-	// `cpis mesh connect` (the hub's own MESH mailbox) is added here by
-	// newMeshConnectCommand, in mesh_connect.go.
+	cmd.AddCommand(newMeshKeyCommand(g), newMeshPasswordCommand(g), newMeshMailboxesCommand(g),
+		newMeshConnectCommand(g)) // the hub's own MESH mailbox at a real MESH
 	return cmd
 }
 

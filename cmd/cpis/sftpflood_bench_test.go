@@ -354,7 +354,7 @@ func floodLogin(addr, mailbox string, key ssh.Signer) error {
 }
 
 // floodAttacker is the SFTP flood, run by this test binary in a process
-// of its own (TestSFTPFloodAttacker) at the lowest CPU priority: an
+// of its own (runFloodAttacker, from TestMain) at the lowest CPU priority: an
 // attacker would be on another machine, and on a small one its own CPU use
 // would otherwise be measured as the daemon's slowness.
 type floodAttacker struct {
@@ -365,7 +365,7 @@ type floodAttacker struct {
 
 func startAttacker(b *testing.B, addr, keyFile string) *floodAttacker {
 	b.Helper()
-	a := &floodAttacker{cmd: exec.Command(os.Args[0], "-test.run", "^TestSFTPFloodAttacker$")}
+	a := &floodAttacker{cmd: exec.Command(os.Args[0])}
 	a.cmd.Env = append(os.Environ(), "CPIS_FLOOD_ATTACK="+addr, "CPIS_FLOOD_KEY="+keyFile)
 	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.out
 	var err error
@@ -402,17 +402,20 @@ func (a *floodAttacker) stop(b *testing.B) string {
 	return counts
 }
 
-// TestSFTPFloodAttacker is BenchmarkLookupUnderSFTPFlood's attacker, run
-// in a process of its own; skipped otherwise. It floods until its stdin
-// closes, then prints its counts.
-func TestSFTPFloodAttacker(t *testing.T) {
-	addr := os.Getenv("CPIS_FLOOD_ATTACK")
-	if addr == "" {
-		t.Skip("the attacker of BenchmarkLookupUnderSFTPFlood")
-	}
-	key, err := ssh.ParsePrivateKey(fileBytesOf(t, os.Getenv("CPIS_FLOOD_KEY")))
+// runFloodAttacker is BenchmarkLookupUnderSFTPFlood's attacker, run by
+// TestMain when this test binary is started as the attacker process
+// (CPIS_FLOOD_ATTACK set): it floods addr until its stdin closes, then
+// prints its counts. It returns the process's exit code.
+func runFloodAttacker(addr string) int {
+	pem, err := os.ReadFile(os.Getenv("CPIS_FLOOD_KEY"))
 	if err != nil {
-		t.Fatal(err)
+		fmt.Println(err)
+		return 1
+	}
+	key, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		fmt.Println(err)
+		return 1
 	}
 	a := startFlood(addr, key)
 	_, _ = io.Copy(io.Discard, os.Stdin)
@@ -426,15 +429,7 @@ func TestSFTPFloodAttacker(t *testing.T) {
 	}
 	fmt.Printf("FLOOD %d channels refused, %d channel opens failed otherwise, %d sockets opened (%d closed by the server)\n",
 		a.refusedChannels.Load(), a.otherChannelErrs.Load(), a.sockets.Load(), a.socketsClosed.Load())
-}
-
-func fileBytesOf(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return 0
 }
 
 // floodAttack is the SFTP flood running.
