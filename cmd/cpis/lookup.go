@@ -76,6 +76,7 @@ Example:
 func newOrgsCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "orgs", Short: "Health organisations allowed to call the HTTP API"}
 	var name string
+	var listJSON bool
 	add := &cobra.Command{
 		Use:   "add ODS --name NAME",
 		Short: "Register an organisation and print its API token (once)",
@@ -146,7 +147,7 @@ Example:
 		},
 	}
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--json]",
 		Short: "List registered organisations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -155,6 +156,22 @@ Example:
 					orgs, err := tx.Orgs()
 					if err != nil {
 						return err
+					}
+					if listJSON {
+						// The token's hash stays in the store.
+						type listed struct {
+							ODS       string    `json:"ods"`
+							Name      string    `json:"name"`
+							AddedAt   time.Time `json:"added_at"`
+							RevokedAt time.Time `json:"revoked_at,omitzero"`
+						}
+						enc := json.NewEncoder(g.stdout)
+						for _, o := range orgs {
+							if err := enc.Encode(listed{ODS: o.ODS, Name: o.Name, AddedAt: o.AddedAt, RevokedAt: o.RevokedAt}); err != nil {
+								return err
+							}
+						}
+						return nil
 					}
 					tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ODS\tNAME\tADDED (UTC)\tSTATUS")
@@ -170,6 +187,7 @@ Example:
 			})
 		},
 	}
+	list.Flags().BoolVar(&listJSON, "json", false, "one JSON object per organisation (ods, name, added_at, revoked_at; never the token)")
 	cmd.AddCommand(add, revoke, list)
 	return cmd
 }
@@ -197,7 +215,7 @@ setting, user, NHS number, outcome. --since takes YYYY-MM-DD (London) or an
 RFC 3339 time; by default the last 7 days.
 
 With --sftp, the SFTP session audit instead: logins, uploads, downloads,
-deletes, renames and refusals, per mailbox (--org and --nhs do not apply).
+deletes, renames and refusals, per mailbox (--org and --nhs are refused).
 With --mesh, the MESH API audit: handshakes, sends, chunks, deliveries,
 downloads, acknowledgements and refusals (kept 90 days).
 
@@ -221,6 +239,16 @@ Example:
 			}
 			if sftp && meshAudit {
 				return usageError{fmt.Errorf("give --sftp or --mesh, not both")}
+			}
+			if from.After(g.nowTime()) {
+				return usageError{fmt.Errorf("--since %s is in the future: nothing could be listed", since)}
+			}
+			if (sftp || meshAudit) && (org != "" || nhs != "") {
+				which := "--sftp"
+				if meshAudit {
+					which = "--mesh"
+				}
+				return usageError{fmt.Errorf("--org and --nhs select lookups; they do not apply with %s", which)}
 			}
 			return g.withStore(func(db *store.DB) error {
 				if sftp {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -308,8 +309,9 @@ func daemonArgs(args []string, g *globals) []string {
 
 func newJobsCommand(g *globals) *cobra.Command {
 	var n int
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "jobs [--count N]",
+		Use:   "jobs [--count N] [--json]",
 		Short: "Recent runs of the daemon's scheduled jobs",
 		Long: `List the most recent runs of the scheduled jobs, newest first: job, start
 (London time), duration, outcome (ok, failed, skipped) and counts.
@@ -319,10 +321,22 @@ Example:
   cpis jobs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 1 || n > store.JobRunsKept {
+				return usageError{fmt.Errorf("--count %d: want 1 to %d", n, store.JobRunsKept)}
+			}
 			return g.withStore(func(db *store.DB) error {
 				var runs []store.JobRun
 				if err := db.View(func(tx *store.Tx) (err error) { runs, err = tx.JobRuns(n); return err }); err != nil {
 					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(g.stdout)
+					for _, r := range runs {
+						if err := enc.Encode(r); err != nil {
+							return err
+						}
+					}
+					return nil
 				}
 				if len(runs) == 0 {
 					fmt.Fprintln(g.stdout, "No job has run yet.")
@@ -342,6 +356,7 @@ Example:
 		},
 	}
 	cmd.Flags().IntVar(&n, "count", 20, "how many runs to show")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run (job, start, duration_ns, outcome, error, counts)")
 	return cmd
 }
 
