@@ -75,6 +75,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		return ev, err
 	}
 	var r row
+	warned := 0 // accepted rows with a warning
 	for i := range in.facts {
 		if !sr.next() {
 			break
@@ -163,6 +164,9 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 			continue
 		}
 		c.Applied++
+		if len(r.warnings) > 0 {
+			warned++
+		}
 		sort.SliceStable(r.warnings, func(i, j int) bool { return r.warnings[i].Detail < r.warnings[j].Detail })
 		for _, w := range r.warnings {
 			c.Warnings++
@@ -228,6 +232,10 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		ev.apply = true
 		o.Code = codes.FileApplied
 		o.Text = fmt.Sprintf("%s Every row was applied.", c.String())
+		if warned > 0 {
+			// "Every row was applied." alone would hide the warnings.
+			o.Text = fmt.Sprintf("%s Every row was applied; %s with warnings.", c.String(), rowCount(warned))
+		}
 	}
 	return ev, nil
 }
@@ -315,6 +323,14 @@ func rowsWere(n int) string {
 		return "1 row was"
 	}
 	return fmt.Sprintf("%d rows were", n)
+}
+
+// rowCount says "1 row" or "N rows".
+func rowCount(n int) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 // holds is the safety-hold rule of returns.md.
