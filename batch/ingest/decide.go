@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"cpis/batch/expire"
@@ -118,11 +119,15 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 	if err != nil {
 		return nil, fileReadError(m, err)
 	}
-	rows, err := newSpill("rows")
+	dir := ""
+	if m.ArchivePath != "" {
+		dir = filepath.Dir(m.ArchivePath)
+	}
+	rows, err := newSpill(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := &parsed{rows: rows}
+	out := &parsed{rows: rows, dir: dir}
 	defer func() {
 		if err != nil {
 			out.close()

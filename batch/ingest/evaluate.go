@@ -53,10 +53,10 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 			ev.close()
 		}
 	}()
-	if ev.rows, err = newSpill("outcomes"); err != nil {
+	if ev.rows, err = newSpill(in.dir); err != nil {
 		return ev, err
 	}
-	if ev.upserts, err = newSpill("plans"); err != nil {
+	if ev.upserts, err = newSpill(in.dir); err != nil {
 		return ev, err
 	}
 	dups := markDuplicates(in.facts)
@@ -78,7 +78,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 	warned := 0 // accepted rows with a warning
 	for i := range in.facts {
 		if !sr.next() {
-			break
+			return ev, fmt.Errorf("spill file: %d rows of %d", i, len(in.facts))
 		}
 		readRow(sr, in.facts[i], &r)
 		if err := sr.err(); err != nil {

@@ -55,6 +55,7 @@ func nhsString(n uint64) string { return fmt.Sprintf("%010d", n) }
 type parsed struct {
 	facts []fact
 	rows  *spill
+	dir   string // where its spills go
 }
 
 func (p *parsed) close() {

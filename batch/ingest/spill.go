@@ -20,20 +20,43 @@ import (
 // tens of bytes of memory per row, whatever its width.
 
 // spill is a temporary file written once, then read from the start as often
-// as needed. It is removed when closed.
+// as needed. It has no name while it is open where the system allows (so a
+// crash leaves nothing behind), and is gone once closed.
 type spill struct {
-	f   *os.File
-	w   *bufio.Writer
-	buf []byte
-	n   int // records written
+	f    *os.File
+	name string // "" when the file has no name
+	w    *bufio.Writer
+	buf  []byte
+	n    int // records written
 }
 
-func newSpill(what string) (*spill, error) {
-	f, err := os.CreateTemp("", "cpis-ingest-"+what+"-")
+// newSpill makes a spill in dir: beside the return it is made from, on the
+// data dir's disk rather than in a temporary folder that may be memory.
+// "" means the system's temporary folder.
+func newSpill(dir string) (*spill, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, named, err := createUnnamed(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spill file: %w", err)
 	}
-	return &spill{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	s := &spill{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	if named {
+		// Where a file cannot be made without a name, it loses its name
+		// at once if it can (POSIX), else when closed.
+		if os.Remove(f.Name()) != nil {
+			s.name = f.Name()
+		}
+	}
+	return s, nil
+}
+
+// createNamed is the fallback of systems without unnamed files: a hidden
+// temporary name.
+func createNamed(dir string) (*os.File, bool, error) {
+	f, err := os.CreateTemp(dir, ".cpis-spill-")
+	return f, true, err
 }
 
 // close removes the file; it is safe on a nil spill and more than once.
@@ -41,9 +64,10 @@ func (s *spill) close() {
 	if s == nil || s.f == nil {
 		return
 	}
-	name := s.f.Name()
 	s.f.Close()
-	os.Remove(name)
+	if s.name != "" {
+		os.Remove(s.name)
+	}
 	s.f = nil
 }
 
