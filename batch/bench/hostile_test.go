@@ -35,6 +35,26 @@ func BenchmarkHostileNight(b *testing.B) {
 	}
 }
 
+// TestHostileNightSmall runs the hostile night's shapes at a small size:
+// the wide return is applied with a warning on every row, the identical
+// ones are refused, and the run measures what it did.
+func TestHostileNightSmall(t *testing.T) {
+	night, err := bench.MakeHostileNight(bench.HostileOptions{Dir: t.TempDir(), Start: start, Rows: 300, Identical: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if night.Rows != 900 {
+		t.Errorf("%d rows sent, want 900", night.Rows)
+	}
+	st, err := bench.RunHostileNight(context.Background(), night)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rows != 900 || st.Wall <= 0 {
+		t.Errorf("stage %+v", st)
+	}
+}
+
 // TestMakeHostileNight writes the hostile night's data dir into the
 // directory CPIS_HOSTILE_DIR names (empty, or absent), to measure the
 // binary on it:
