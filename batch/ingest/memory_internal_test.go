@@ -32,7 +32,7 @@ func TestFactSize(t *testing.T) {
 // at its widest) and checks that what stays on the heap is the facts, not
 // the rows: well under the width of one row per row.
 func TestReadHoldsFactsOnly(t *testing.T) {
-	const rows = 20_000
+	const rows = 50_000
 	name, err := returns.ParseName("CPIS_841_FULL_20261121_wide.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -65,8 +65,8 @@ func TestReadHoldsFactsOnly(t *testing.T) {
 		t.Fatalf("read %d rows, want %d", len(in.facts), rows)
 	}
 	// The facts slice grows by doubling: at most twice what it holds, plus
-	// the reader's and spill's buffers.
-	limit := int64(2*rows*factBytes + 1<<20)
+	// the reader's and spill's buffers and what other goroutines hold.
+	limit := int64(2*rows*factBytes + 4<<20)
 	t.Logf("%d rows of %d bytes: %d bytes held (%d per row)", rows, rowWidth, held, held/rows)
 	if held > limit {
 		t.Errorf("reading %d rows of %d bytes holds %d bytes, want at most %d", rows, rowWidth, held, limit)
