@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,38 +186,70 @@ func writeReturn(data string, la store.Authority, free string, extract caldate.D
 	return st.Size(), f.Close()
 }
 
+// HostileResult is what RunHostileNight measured.
+type HostileResult struct {
+	Stage
+	// CPU is the processor time the process spent (user and system), on
+	// Linux; a busy machine stretches Wall, not CPU.
+	CPU time.Duration
+}
+
 // RunHostileNight ingests a hostile night made by MakeHostileNight and
 // measures it. Every return must end as it should: the wide one applied
 // with warnings (CPF02), the identical ones refused (F010).
-func RunHostileNight(ctx context.Context, night *HostileNight) (Stage, error) {
+func RunHostileNight(ctx context.Context, night *HostileNight) (HostileResult, error) {
 	db, err := store.Open(night.Data, store.Options{})
 	if err != nil {
-		return Stage{}, err
+		return HostileResult{}, err
 	}
 	defer db.Close()
 	var rep *ingest.Report
+	cpu := cpuTime()
 	st, err := measured("hostile night: ingest", func() error {
 		var err error
 		rep, err = ingest.Run(ctx, ingest.Config{DataDir: night.Data, DB: db, Now: func() time.Time { return night.Now }})
 		return err
 	})
-	st.Rows = night.Rows
+	res := HostileResult{Stage: st, CPU: cpuTime() - cpu}
+	res.Rows = night.Rows
 	if err != nil {
-		return st, err
+		return res, err
 	}
 	if len(rep.Failed) > 0 {
-		return st, rep.Failed[0]
+		return res, rep.Failed[0]
 	}
 	for i, r := range rep.Results {
-		want := "CPF04 F010"
-		if i == 0 {
-			want = "CPF02 "
+		want := "CPF02 "
+		if i > 0 {
+			want = "CPF04 F010"
 		}
 		if got := string(r.Code) + " " + string(r.Detail); got != want {
-			return st, fmt.Errorf("%s: %s, want %s", r.File, got, want)
+			return res, fmt.Errorf("%s: %s, want %s", r.File, got, want)
 		}
 	}
-	return st, nil
+	return res, nil
+}
+
+// cpuTime returns the processor time of the process so far (Linux:
+// /proc/self/stat, in clock ticks of 10 ms), or 0.
+func cpuTime() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses; utime
+	// and stime are the 14th and 15th of the whole line.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // nhsOf returns the NHS number 999 + mid (6 digits) + check digit, and

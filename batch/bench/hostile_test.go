@@ -31,6 +31,7 @@ func BenchmarkHostileNight(b *testing.B) {
 		b.ReportMetric(float64(st.PeakHeap)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(st.RowsPerSecond(), "rows/s")
 		b.ReportMetric(st.Wall.Seconds(), "s")
+		b.ReportMetric(st.CPU.Seconds(), "cpu-s")
 		b.ReportMetric(float64(night.Bytes)/(1<<20), "stored-MiB")
 	}
 }
@@ -50,7 +51,7 @@ func TestHostileNightSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Rows != 900 || st.Wall <= 0 {
+	if st.Rows != 900 || st.Wall <= 0 || st.CPU < 0 {
 		t.Errorf("stage %+v", st)
 	}
 }

@@ -10,6 +10,13 @@ import (
 // transaction and the runtime beside it, a run stays within 512 MiB.
 const DefaultMemoryBudget int64 = 160 << 20
 
+// DefaultMemoryLimit is the Go runtime's soft memory limit during a run
+// (Config.MemoryLimit). Applying a return is one write transaction, which
+// holds every page it writes: a return of 500,000 plans holds about
+// 200 MiB there, and without a limit the collector lets the heap grow to
+// twice what is live before it runs. Near the limit it runs sooner.
+const DefaultMemoryLimit int64 = 384 << 20
+
 // Memory a return is charged against the budget while it is read,
 // evaluated and committed: a fixed part (read buffers, spill buffers, a
 // chunk of row outcomes in a transaction) and a part per row (its fact, its

@@ -15,8 +15,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -61,6 +63,10 @@ type Config struct {
 	// once hold between them (LAs in parallel then wait for their turn);
 	// 0 means DefaultMemoryBudget.
 	MemoryBudget int64
+	// MemoryLimit is the Go runtime's soft memory limit while Run runs,
+	// unless the process already has one (GOMEMLIMIT); 0 means
+	// DefaultMemoryLimit, negative leaves the runtime alone.
+	MemoryLimit int64
 	// LAs limits the run to these LA codes; empty means every LA.
 	LAs []string
 	Log *slog.Logger
@@ -84,6 +90,9 @@ func (c *Config) defaults() {
 	}
 	if c.MemoryBudget <= 0 {
 		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -146,6 +155,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		las = kept
 	}
 
+	if cfg.MemoryLimit > 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
+	}
 	rep := &Report{}
 	ap := newApplier(cfg.DB)
 	defer ap.close()
