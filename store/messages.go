@@ -237,9 +237,16 @@ func (t *Tx) PutOutcomes(m *Message, rows []RowOutcome) error {
 	if err := t.DeleteOutcomes(m.Key); err != nil {
 		return err
 	}
+	return t.AppendOutcomes(m, 0, rows)
+}
+
+// AppendOutcomes stores rows as the row outcomes of m from the index first
+// on, so that a long list can be stored over several transactions (after
+// DeleteOutcomes) without holding it all in one.
+func (t *Tx) AppendOutcomes(m *Message, first int, rows []RowOutcome) error {
 	b := t.b(bOutcomes)
 	for i, r := range rows {
-		if err := putJSON(b, concat(m.Key, u32(uint32(i))), r); err != nil {
+		if err := putJSON(b, concat(m.Key, u32(uint32(first+i))), r); err != nil {
 			return fmt.Errorf("put outcomes of %s: %w", m.MessageID, err)
 		}
 	}

@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"cpis/batch/returns"
@@ -51,7 +53,14 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 			Text: store.Counts{}.String() + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, nil, store.Waiting)
 	}
 
-	checked, err := l.read(ctx, m, name)
+	// The return is charged against the run's memory budget from before it
+	// is read until it is committed.
+	took, err := l.budget.acquire(ctx, returnBytes+rowBytes*l.rowBound(m, name))
+	if err != nil {
+		return err
+	}
+	defer l.budget.release(took)
+	in, err := l.read(ctx, m, name)
 	var fe *codes.Error
 	switch {
 	case errors.As(err, &fe):
@@ -63,12 +72,43 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 	case err != nil:
 		return err
 	}
-	return l.commitEvaluation(m, name, checked, allowHold)
+	return l.commitEvaluation(m, name, in, allowHold)
+}
+
+// rowBound returns at most how many rows the archived return m can hold:
+// one more than its line ends (CSV) or tags (XML), and no more than one
+// over the row limit. A file that cannot be read counts as the limit (the
+// read that follows reports why).
+func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
+	limit := int64(l.cfg.MaxRows) + 1
+	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
+	if err != nil {
+		return limit
+	}
+	defer f.Close()
+	sep := []byte{'\n'}
+	if name.Format == returns.XML {
+		sep = []byte{'<'}
+	}
+	buf := make([]byte, 64<<10)
+	n := int64(1)
+	for n < limit {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], sep))
+		if err != nil {
+			if err != io.EOF {
+				return limit
+			}
+			break
+		}
+	}
+	return min(n, limit)
 }
 
 // read streams the archived data file through the parser and the row
-// checks. File problems come back as *codes.Error.
-func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) ([]returns.Checked, error) {
+// checks into a parsed return, to be closed by the caller. File problems
+// come back as *codes.Error.
+func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (_ *parsed, err error) {
 	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 	if err != nil {
 		return nil, fileReadError(m, err)
@@ -78,7 +118,20 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 	if err != nil {
 		return nil, fileReadError(m, err)
 	}
-	var out []returns.Checked
+	dir := ""
+	if m.ArchivePath != "" {
+		dir = filepath.Dir(m.ArchivePath)
+	}
+	rows, err := newSpill(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := &parsed{rows: rows, dir: dir}
+	defer func() {
+		if err != nil {
+			out.close()
+		}
+	}()
 	for {
 		row, err := rd.Next()
 		if err == io.EOF {
@@ -87,17 +140,19 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 		if err != nil {
 			return nil, fileReadError(m, err)
 		}
-		if len(out)%1024 == 0 {
+		if len(out.facts)%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if len(out) == l.cfg.MaxRows {
+		if len(out.facts) == l.cfg.MaxRows {
 			return nil, &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the file has more than %d rows, over the size limit", l.cfg.MaxRows)}
 		}
 		c := returns.Check(row, name)
 		c.Key.LA = l.la.Code
-		out = append(out, c)
+		if err := out.add(c); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -123,30 +178,49 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 	return &store.Outcome{Code: code, Detail: p.Detail, Text: store.Counts{}.String() + " " + capitalise(p.Text)}
 }
 
-// commitEvaluation evaluates the rows against the store, then commits the
-// outcome, the plan changes (when applied), the row outcomes, the LA's
-// progress and the audit in one transaction.
+// commitEvaluation evaluates the rows against the store, stores the row
+// outcomes, then commits the outcome, the plan changes (when applied), the
+// LA's progress and the audit in one transaction.
 //
 // The evaluation reads in its own read transaction, so LAs evaluate in
 // parallel and the single writer only applies. That is safe because only
 // this LA's run changes this LA's plans (runs of one data dir are
 // serialised by the store's file lock, and inside the daemon by its job
 // lock), and the demographics reference does not change during a run.
-func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []returns.Checked, allowHold bool) error {
+//
+// The row outcomes (up to one per row and warning: hundreds of megabytes
+// for a wide return) are stored before that transaction, a chunk per
+// transaction, because a write transaction holds everything it writes in
+// memory. Until the decision commits they belong to no decision: a run
+// that stops between the two leaves the message in its earlier state, and
+// whatever decides it next (the next run for an archived return, a release
+// or discard for a held one) replaces or deletes them.
+func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed, allowHold bool) error {
 	now := l.cfg.Now()
 	var ev evaluation
-	if err := l.cfg.DB.View(func(tx *store.Tx) error {
+	err := l.cfg.DB.View(func(tx *store.Tx) error {
 		var err error
-		ev, err = evaluate(tx, l.la.Code, name, checked, l.today, allowHold)
+		ev, err = evaluate(tx, l.la.Code, name, in, l.today, allowHold)
 		return err
-	}); err != nil {
-		return fmt.Errorf("evaluate %s: %w", m.File, err)
-	}
+	})
 	// Only the evaluation is needed from here: the rows can go while the
 	// return waits for its commit.
-	checked = nil
+	in.close()
+	in.facts = nil
+	if err != nil {
+		return fmt.Errorf("evaluate %s: %w", m.File, err)
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			ev.close()
+		}
+	}()
+	if err := l.storeOutcomes(m, ev.rows); err != nil {
+		return fmt.Errorf("store row outcomes of %s: %w", m.File, err)
+	}
 	var done *store.Message
-	err := l.update(len(ev.upserts)+len(ev.removals), func(tx *store.Tx) error {
+	err = l.update(len(ev.removals)+ev.upserts.n, func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
 		m := m.Clone()
 		state := store.Decided
@@ -159,10 +233,8 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 					return err
 				}
 			}
-			for _, p := range ev.upserts {
-				if err := tx.PutPlan(p); err != nil {
-					return err
-				}
+			if err := eachPlan(ev.upserts, l.la.Code, tx.PutPlan); err != nil {
+				return err
 			}
 			if err := tx.PurgeHistories(ev.removals); err != nil {
 				return err
@@ -184,9 +256,6 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 				return err
 			}
 		}
-		if err := tx.PutOutcomes(m, ev.rows); err != nil {
-			return err
-		}
 		if err := record(tx, m, &ev.outcome, state, now); err != nil {
 			return err
 		}
@@ -197,6 +266,50 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, checked []
 		return err
 	}
 	*m = *done
+	// The response to this decision is written from the spilled outcomes,
+	// not read back through the store's map.
+	ev.upserts.close()
+	l.keepRows(m.Responses[len(m.Responses)-1].MessageID, ev.rows)
+	kept = true
+	return nil
+}
+
+// outcomeChunk is how many row outcomes one transaction stores.
+const outcomeChunk = 8192
+
+// storeOutcomes replaces m's stored row outcomes with those spilled in s,
+// in transactions of outcomeChunk rows.
+func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
+	chunk := make([]store.RowOutcome, 0, outcomeChunk)
+	stored := 0
+	first := true
+	flush := func() error {
+		err := l.cfg.DB.Update(func(tx *store.Tx) error {
+			if first {
+				if err := tx.DeleteOutcomes(m.Key); err != nil {
+					return err
+				}
+			}
+			return tx.AppendOutcomes(m, stored, chunk)
+		})
+		first = false
+		stored += len(chunk)
+		chunk = chunk[:0]
+		return err
+	}
+	err := eachOutcome(s, func(o store.RowOutcome) error {
+		chunk = append(chunk, o)
+		if len(chunk) == outcomeChunk {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(chunk) > 0 || first {
+		return flush()
+	}
 	return nil
 }
 

@@ -1,17 +1,20 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
-
-	"cpis/store/demographics"
+	"unicode/utf8"
 
 	"cpis/batch/pds"
 	"cpis/batch/returns"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/codes"
+	"cpis/store/demographics"
 	"cpis/store/plans"
 )
 
@@ -23,155 +26,191 @@ const (
 	HoldPercent = 10
 )
 
-// evaluation is what one return would do to the store.
+// evaluation is what one return would do to the store. Its row outcomes
+// and plans to write are in spills, read back when it is committed and
+// answered; close removes them.
 type evaluation struct {
 	outcome  store.Outcome
-	rows     []store.RowOutcome
-	upserts  []plans.Plan // new or changed plans only: unchanged ones are not rewritten
-	removals []plans.Key  // withdrawals, DELETEs and W001 removals
+	rows     *spill      // row outcomes, in response order
+	upserts  *spill      // new or changed plans only: unchanged ones are not rewritten
+	removals []plans.Key // withdrawals, DELETEs and W001 removals
 	apply    bool
 	hold     bool
 }
 
-// rowResult is one row after every check.
-type rowResult struct {
-	*returns.Checked // not copied: a big return's rows are held once
-	reject           *codes.Problem
-	warnings         []codes.Problem
-	notStore         bool // W001
+func (ev *evaluation) close() {
+	ev.rows.close()
+	ev.upserts.close()
 }
 
 // evaluate decides what a parsed return does, reading the store through tx
 // and changing nothing. allowHold is false when operations release a held
-// return.
-func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Checked, today caldate.Date, allowHold bool) (evaluation, error) {
-	rows := make([]rowResult, len(checked))
-	for i := range checked {
-		c := &checked[i]
-		rows[i] = rowResult{Checked: c, reject: c.Reject, warnings: append([]codes.Problem(nil), c.Warnings...)}
+// return. It reads the rows back from their spill once, in line order,
+// keeping in memory only what the FULL return's withdrawals need.
+func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today caldate.Date, allowHold bool) (ev evaluation, err error) {
+	defer func() {
+		if err != nil {
+			ev.close()
+		}
+	}()
+	if ev.rows, err = newSpill(in.dir); err != nil {
+		return ev, err
 	}
-	markDuplicates(rows)
+	if ev.upserts, err = newSpill(in.dir); err != nil {
+		return ev, err
+	}
+	dups := markDuplicates(in.facts)
+
+	c := &ev.outcome.Counts
+	c.Read = len(in.facts)
+	full := name.Kind == returns.Full
+	// What a FULL return's rows name and protect (returns.md, "Kinds").
+	var named []planKey
+	var protectNHS []uint64
+	var protectLocal []string
 
 	look := func(nhs string) (demographics.Record, bool) { return tx.Demographic(nhs) }
-	for i := range rows {
-		r := &rows[i]
-		if r.reject != nil || r.Action == returns.Delete {
-			continue
-		}
-		out := pds.Reconcile(r.NHS, pds.Fields{FamilyName: r.Row.FamilyName, GivenName: r.Row.GivenName, DOB: r.DOB}, look)
-		if out.Reject != nil {
-			r.reject = out.Reject
-			continue
-		}
-		r.warnings = append(r.warnings, out.Warnings...)
-		dob := tx.DateOfBirth(r.NHS)
-		if !r.Plan.VisibleOn(name.Extract, dob) {
-			r.notStore = true
-			r.warnings = append(r.warnings, codes.Problem{Detail: codes.W001,
-				Text: fmt.Sprintf("the %s plan %s is not visible on the extract date %s (%s): not stored", r.Plan.Type, quote(r.Row.LocalID), name.Extract, notVisibleReason(r.Plan, dob, name.Extract))})
-		}
+	sr, err := in.rows.reader()
+	if err != nil {
+		return ev, err
 	}
-
-	var ev evaluation
-	c := &ev.outcome.Counts
-	c.Read = len(rows)
-
-	// A FULL return compares with every plan the LA holds; a DELTA looks
-	// up the plans its rows name.
-	var held map[plans.Key]plans.Plan
-	if name.Kind == returns.Full {
-		held = map[plans.Key]plans.Plan{}
-		if err := tx.PlansOfLA(la, func(p plans.Plan) error { held[p.Key] = p; return nil }); err != nil {
-			return ev, fmt.Errorf("plans of LA %s: %w", la, err)
+	var r row
+	warned := 0 // accepted rows with a warning
+	for i := range in.facts {
+		if !sr.next() {
+			return ev, fmt.Errorf("spill file: %d rows of %d", i, len(in.facts))
 		}
-	}
-	current := func(k plans.Key) (plans.Plan, bool, error) {
-		if held != nil {
-			p, ok := held[k]
-			return p, ok, nil
+		readRow(sr, in.facts[i], &r)
+		if err := sr.err(); err != nil {
+			return ev, err
 		}
-		return tx.Plan(k)
-	}
-
-	// DELETE rows and the W003 warning need the store.
-	for i := range rows {
-		r := &rows[i]
-		if r.reject != nil {
-			continue
+		reject := r.reject
+		if reject == nil && r.dup > 0 {
+			reject = dups[r.dup-1]
 		}
-		key := plans.Key{NHS: r.NHS, LA: la, Type: r.Plan.Type}
-		switch {
-		case r.Action == returns.Delete:
-			_, ok, err := current(key)
-			if err != nil {
-				return ev, err
-			}
-			if ok {
-				ev.removals = append(ev.removals, key)
-				c.Withdrawn++
+		typ := typeAt(r.typ)
+		var nhs string
+		if r.flags&checkRejected == 0 || codes.RowCode(r.reject.Detail) != codes.RowNHSFormat {
+			nhs = nhsString(r.nhs)
+		}
+		plan := plans.Plan{Key: plans.Key{NHS: nhs, LA: la, Type: typ}, LocalID: r.localID, Start: r.start, End: r.end, Due: r.due}
+		del := r.flags&isDelete != 0
+		notStore := false
+		if reject == nil && !del {
+			out := pds.Reconcile(nhs, pds.Fields{FamilyName: r.family, GivenName: r.given, DOB: r.dob}, look)
+			if out.Reject != nil {
+				reject = out.Reject
 			} else {
-				r.warnings = append(r.warnings, codes.Problem{Detail: codes.W003,
-					Text: fmt.Sprintf("DELETE of the %s plan of NHS number %s: no such plan is held for this LA", key.Type, key.NHS)})
-			}
-		case r.notStore:
-			ev.removals = append(ev.removals, key)
-		default:
-			p := r.Plan
-			p.Key = key
-			old, ok, err := current(key)
-			if err != nil {
-				return ev, err
-			}
-			if !ok || old != p {
-				ev.upserts = append(ev.upserts, p)
+				r.warnings = append(r.warnings, out.Warnings...)
+				dob := tx.DateOfBirth(nhs)
+				if !plan.VisibleOn(name.Extract, dob) {
+					notStore = true
+					r.warnings = append(r.warnings, codes.Problem{Detail: codes.W001,
+						Text: fmt.Sprintf("the %s plan %s is not visible on the extract date %s (%s): not stored", typ, quote(r.localID), name.Extract, notVisibleReason(plan, dob, name.Extract))})
+				}
 			}
 		}
+
+		// DELETE rows and the W003 warning need the store.
+		if reject == nil {
+			key := plan.Key
+			switch {
+			case del:
+				_, ok, err := tx.Plan(key)
+				if err != nil {
+					return ev, err
+				}
+				if ok {
+					ev.removals = append(ev.removals, key)
+					c.Withdrawn++
+				} else {
+					r.warnings = append(r.warnings, codes.Problem{Detail: codes.W003,
+						Text: fmt.Sprintf("DELETE of the %s plan of NHS number %s: no such plan is held for this LA", key.Type, key.NHS)})
+				}
+			case notStore:
+				ev.removals = append(ev.removals, key)
+			default:
+				old, ok, err := tx.Plan(key)
+				if err != nil {
+					return ev, err
+				}
+				if !ok || old != plan {
+					if err := putPlan(ev.upserts, plan); err != nil {
+						return ev, err
+					}
+				}
+			}
+		}
+
+		if full {
+			switch {
+			case reject == nil:
+				named = append(named, planKey{r.nhs, r.typ})
+			case codes.RowCode(reject.Detail) == codes.RowNHSFormat:
+				// Only a local_id a plan could hold can protect one.
+				if id := strings.TrimSpace(r.localID); id != "" && utf8.RuneCountInString(id) <= maxLocalID {
+					protectLocal = append(protectLocal, id)
+				}
+			default:
+				protectNHS = append(protectNHS, r.nhs)
+			}
+		}
+
+		if reject != nil {
+			c.Rejected++
+			if err := putOutcome(ev.rows, r.line, r.localID, r.nhsSent, codes.RowCode(reject.Detail), *reject); err != nil {
+				return ev, err
+			}
+			continue
+		}
+		c.Applied++
+		if len(r.warnings) > 0 {
+			warned++
+		}
+		sort.SliceStable(r.warnings, func(i, j int) bool { return r.warnings[i].Detail < r.warnings[j].Detail })
+		for _, w := range r.warnings {
+			c.Warnings++
+			if err := putOutcome(ev.rows, r.line, r.localID, r.nhsSent, codes.RowWarning, w); err != nil {
+				return ev, err
+			}
+		}
+	}
+	if err := sr.err(); err != nil {
+		return ev, err
 	}
 
 	var withdrawVisible, visible int
-	if name.Kind == returns.Full {
-		named := map[plans.Key]bool{}
-		protectNHS := map[string]bool{}
-		protectLocal := map[string]bool{}
-		for _, r := range rows {
-			switch {
-			case r.reject == nil:
-				named[plans.Key{NHS: r.NHS, LA: la, Type: r.Plan.Type}] = true
-			case codes.RowCode(r.reject.Detail) == codes.RowNHSFormat:
-				if id := strings.TrimSpace(r.Row.LocalID); id != "" {
-					protectLocal[id] = true
-				}
-			default:
-				protectNHS[r.NHS] = true
-			}
-		}
-		for _, p := range sortedPlans(held) {
+	if full {
+		slices.SortFunc(named, comparePlanKeys)
+		slices.Sort(protectNHS)
+		slices.Sort(protectLocal)
+		err := tx.PlansOfLA(la, func(p plans.Plan) error {
 			vis := p.VisibleOn(today, tx.DateOfBirth(p.NHS))
 			if vis {
 				visible++
 			}
-			if named[p.Key] || protectNHS[p.NHS] || protectLocal[strings.TrimSpace(p.LocalID)] {
-				continue
+			n, err := strconv.ParseUint(p.NHS, 10, 64)
+			if err != nil {
+				return fmt.Errorf("plan %s: %w", p.Key, err)
+			}
+			if _, ok := slices.BinarySearchFunc(named, planKey{n, typeIndex(p.Type)}, comparePlanKeys); ok {
+				return nil
+			}
+			if _, ok := slices.BinarySearch(protectNHS, n); ok {
+				return nil
+			}
+			if _, ok := slices.BinarySearch(protectLocal, strings.TrimSpace(p.LocalID)); ok {
+				return nil
 			}
 			ev.removals = append(ev.removals, p.Key)
 			c.Withdrawn++
 			if vis {
 				withdrawVisible++
 			}
-		}
-	}
-
-	for _, r := range rows {
-		if r.reject != nil {
-			c.Rejected++
-			ev.rows = append(ev.rows, rowOutcome(r.Row, codes.RowCode(r.reject.Detail), *r.reject))
-			continue
-		}
-		c.Applied++
-		sort.SliceStable(r.warnings, func(i, j int) bool { return r.warnings[i].Detail < r.warnings[j].Detail })
-		for _, w := range r.warnings {
-			c.Warnings++
-			ev.rows = append(ev.rows, rowOutcome(r.Row, codes.RowWarning, w))
+			return nil
+		})
+		if err != nil {
+			return ev, fmt.Errorf("plans of LA %s: %w", la, err)
 		}
 	}
 
@@ -181,7 +220,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 	case c.Rejected*2 > c.Read:
 		o.Code, o.Detail = codes.FileNotUsed, codes.F010
 		o.Text = fmt.Sprintf("%s More than half the rows were rejected (%d of %d): nothing was applied. Correct the rejected rows and send the whole return again.", c.String(), c.Rejected, c.Read)
-	case allowHold && name.Kind == returns.Full && holds(withdrawVisible, visible):
+	case allowHold && full && holds(withdrawVisible, visible):
 		ev.hold = true
 		o.Code, o.Detail = codes.FileNotUsed, codes.F009
 		o.Text = fmt.Sprintf("%s The return is held: it would withdraw %d of the %d plans visible today, which looks like a truncated file. Nothing was applied; the CP-IS operations team will release or discard it.", c.String(), withdrawVisible, visible)
@@ -193,8 +232,89 @@ func evaluate(tx *store.Tx, la string, name returns.Name, checked []returns.Chec
 		ev.apply = true
 		o.Code = codes.FileApplied
 		o.Text = fmt.Sprintf("%s Every row was applied.", c.String())
+		if warned > 0 {
+			// "Every row was applied." alone would hide the warnings.
+			o.Text = fmt.Sprintf("%s Every row was applied; %s with warnings.", c.String(), rowCount(warned))
+		}
 	}
 	return ev, nil
+}
+
+// maxLocalID is the longest local_id a stored plan can have, in
+// characters (returns.md).
+const maxLocalID = 64
+
+// planKey is a plan key of one LA, as a FULL return's rows name it.
+type planKey struct {
+	nhs uint64
+	typ uint8
+}
+
+func comparePlanKeys(a, b planKey) int {
+	if c := cmp.Compare(a.nhs, b.nhs); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.typ, b.typ)
+}
+
+// putPlan spills a plan to write.
+func putPlan(s *spill, p plans.Plan) error {
+	s.putString(p.NHS)
+	s.putString(string(p.Type))
+	s.putString(p.LocalID)
+	s.putDate(p.Start)
+	s.putDate(p.End)
+	s.putDate(p.Due)
+	return s.end()
+}
+
+// eachPlan calls fn for every plan spilled by putPlan, with la as their LA.
+func eachPlan(s *spill, la string, fn func(plans.Plan) error) error {
+	sr, err := s.reader()
+	if err != nil {
+		return err
+	}
+	for sr.next() {
+		p := plans.Plan{Key: plans.Key{NHS: sr.string(), LA: la, Type: plans.Type(sr.string())}, LocalID: sr.string()}
+		p.Start, p.End, p.Due = sr.date(), sr.date(), sr.date()
+		if err := sr.err(); err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return sr.err()
+}
+
+// putOutcome spills a row outcome.
+func putOutcome(s *spill, line int32, localID, nhsSent string, code codes.Code, p codes.Problem) error {
+	s.putInt(int(line))
+	s.putString(localID)
+	s.putString(nhsSent)
+	s.putString(string(code))
+	s.putString(string(p.Detail))
+	s.putString(p.Text)
+	return s.end()
+}
+
+// eachOutcome calls fn for every row outcome spilled by putOutcome.
+func eachOutcome(s *spill, fn func(store.RowOutcome) error) error {
+	sr, err := s.reader()
+	if err != nil {
+		return err
+	}
+	for sr.next() {
+		o := store.RowOutcome{Line: sr.int(), LocalID: sr.string(), NHSNumber: sr.string()}
+		o.Code, o.Detail, o.Text = codes.Code(sr.string()), codes.Detail(sr.string()), sr.string()
+		if err := sr.err(); err != nil {
+			return err
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return sr.err()
 }
 
 // rowsWere says "1 row was" or "N rows were".
@@ -205,45 +325,66 @@ func rowsWere(n int) string {
 	return fmt.Sprintf("%d rows were", n)
 }
 
+// rowCount says "1 row" or "N rows".
+func rowCount(n int) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
+}
+
 // holds is the safety-hold rule of returns.md.
 func holds(w, v int) bool {
 	return (w >= HoldMinimum && w*100 > HoldPercent*v) || (w == v && v > 0)
 }
 
 // markDuplicates rejects every row whose (NHS number, plan type) appears
-// more than once among the rows that passed so far (R009).
-func markDuplicates(rows []rowResult) {
-	type k struct {
-		nhs string
-		t   plans.Type
-	}
-	lines := map[k][]int{}
-	for i, r := range rows {
-		if r.reject == nil {
-			key := k{r.NHS, r.Plan.Type}
-			lines[key] = append(lines[key], i)
+// more than once among the rows that passed so far (R009): it sets the
+// rows' dup and returns the problems dup indexes. It sorts row indexes, so
+// a file of one row repeated costs no more than any other.
+func markDuplicates(facts []fact) []*codes.Problem {
+	idx := make([]int32, 0, len(facts))
+	for i := range facts {
+		if facts[i].flags&checkRejected == 0 {
+			idx = append(idx, int32(i))
 		}
 	}
-	for key, idx := range lines {
-		if len(idx) < 2 {
+	key := func(i int32) planKey { return planKey{facts[i].nhs, facts[i].typ} }
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := comparePlanKeys(key(a), key(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var probs []*codes.Problem
+	for i := 0; i < len(idx); {
+		j := i + 1
+		for j < len(idx) && key(idx[j]) == key(idx[i]) {
+			j++
+		}
+		group := idx[i:j]
+		i = j
+		if len(group) < 2 {
 			continue
 		}
 		// One shared detail naming the first lines only: a file of one row
 		// repeated must not make every row carry every line number.
 		var at []string
-		for _, i := range idx[:min(len(idx), 5)] {
-			at = append(at, fmt.Sprint(rows[i].Row.Line))
+		for _, k := range group[:min(len(group), 5)] {
+			at = append(at, fmt.Sprint(facts[k].line))
 		}
 		lines := strings.Join(at, ", ")
-		if len(idx) > 5 {
+		if len(group) > 5 {
 			lines += ", ..."
 		}
-		p := &codes.Problem{Detail: codes.R009,
-			Text: fmt.Sprintf("NHS number %s with plan type %s appears %d times in the file (lines %s): every such row is rejected", key.nhs, key.t, len(idx), lines)}
-		for _, i := range idx {
-			rows[i].reject = p
+		k := key(group[0])
+		probs = append(probs, &codes.Problem{Detail: codes.R009,
+			Text: fmt.Sprintf("NHS number %s with plan type %s appears %d times in the file (lines %s): every such row is rejected", nhsString(k.nhs), typeAt(k.typ), len(group), lines)})
+		for _, k := range group {
+			facts[k].dup = int32(len(probs))
 		}
 	}
+	return probs
 }
 
 func notVisibleReason(p plans.Plan, dob, day caldate.Date) string {
@@ -258,24 +399,4 @@ func notVisibleReason(p plans.Plan, dob, day caldate.Date) string {
 	return fmt.Sprintf("ended %s, more than %d days before", p.End, plans.VisibleAfterEnd)
 }
 
-func rowOutcome(r returns.Row, code codes.Code, p codes.Problem) store.RowOutcome {
-	return store.RowOutcome{Line: r.Line, LocalID: r.LocalID, NHSNumber: r.NHSNumber, Code: code, Detail: p.Detail, Text: p.Text}
-}
-
 func quote(s string) string { return fmt.Sprintf("%q", s) }
-
-// sortedPlans returns the plans of m in key order (NHS number, type), so
-// that removals are applied in a stable order.
-func sortedPlans(m map[plans.Key]plans.Plan) []plans.Plan {
-	out := make([]plans.Plan, 0, len(m))
-	for _, p := range m {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].NHS != out[j].NHS {
-			return out[i].NHS < out[j].NHS
-		}
-		return out[i].Type < out[j].Type
-	})
-	return out
-}

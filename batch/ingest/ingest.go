@@ -15,8 +15,10 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -57,6 +59,14 @@ type Config struct {
 	// waits on disk syncs much of the time, and more LAs in flight make
 	// larger group commits).
 	Parallel int
+	// MemoryBudget bounds the memory that the returns being evaluated at
+	// once hold between them (LAs in parallel then wait for their turn);
+	// 0 means DefaultMemoryBudget.
+	MemoryBudget int64
+	// MemoryLimit is the Go runtime's soft memory limit while Run runs,
+	// unless the process already has one (GOMEMLIMIT); 0 means
+	// DefaultMemoryLimit, negative leaves the runtime alone.
+	MemoryLimit int64
 	// LAs limits the run to these LA codes; empty means every LA.
 	LAs []string
 	Log *slog.Logger
@@ -77,6 +87,12 @@ func (c *Config) defaults() {
 	}
 	if c.Parallel <= 0 {
 		c.Parallel = 16
+	}
+	if c.MemoryBudget <= 0 {
+		c.MemoryBudget = DefaultMemoryBudget
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -129,9 +145,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		las = kept
 	}
 
+	if cfg.MemoryLimit > 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
+	}
 	rep := &Report{}
 	ap := newApplier(cfg.DB)
 	defer ap.close()
+	mem := newBudget(cfg.MemoryBudget)
 	var mu sync.Mutex
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
@@ -141,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func(a store.Authority) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now()), applier: ap}
+			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now()), applier: ap, budget: mem}
 			results, err := l.run(ctx)
 			mu.Lock()
 			defer mu.Unlock()
@@ -172,9 +192,33 @@ type laRun struct {
 	today   caldate.Date
 	results []Result
 	applier *applier // nil outside Run: transactions of their own
+	budget  *budget  // nil outside Run: no limit
+	// rows holds the spilled row outcomes of decisions whose responses are
+	// not written yet, by response message ID.
+	rows map[string]*spill
+}
+
+// keepRows keeps the row outcomes of the response id until it is written.
+func (l *laRun) keepRows(id string, s *spill) {
+	if l.rows == nil {
+		l.rows = map[string]*spill{}
+	}
+	l.rows[id] = s
+}
+
+// dropRows removes the spilled row outcomes of the response id, or of every
+// response when id is "".
+func (l *laRun) dropRows(id string) {
+	for k, s := range l.rows {
+		if id == "" || k == id {
+			s.close()
+			delete(l.rows, k)
+		}
+	}
 }
 
 func (l *laRun) run(ctx context.Context) ([]Result, error) {
+	defer l.dropRows("")
 	if err := l.recover(ctx); err != nil {
 		return l.results, err
 	}

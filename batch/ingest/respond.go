@@ -52,7 +52,7 @@ func record(tx *store.Tx, m *store.Message, out *store.Outcome, state store.Stat
 // respond writes every response m still owes into the outbox, data file
 // then control file, and records each as written.
 func (l *laRun) respond(m *store.Message) error {
-	return writeResponses(l.cfg.DB, l.mb, m, l.cfg.Now())
+	return writeResponses(l.cfg.DB, l.mb, m, l.cfg.Now(), l.rows, l.dropRows)
 }
 
 type deliverer interface {
@@ -60,7 +60,10 @@ type deliverer interface {
 	Deliver(name string, write func(io.Writer) error, ctl mesh.Control) error
 }
 
-func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time) error {
+// writeResponses writes m's pending responses. A response whose row
+// outcomes are in spilled (by response message ID) is written from there;
+// done is told when it has been.
+func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time, spilled map[string]*spill, done func(id string)) error {
 	for i := range m.Responses {
 		r := &m.Responses[i]
 		if !r.WrittenAt.IsZero() {
@@ -69,11 +72,17 @@ func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time)
 		ctl := mesh.OutgoingControl(mb.ID(), mesh.WorkflowUploadAck, r.MessageID, r.File,
 			fmt.Sprintf("CP-IS response to %s", m.File), r.DecidedAt)
 		write := func(w io.Writer) error {
-			return db.View(func(tx *store.Tx) error { return writeResponse(w, tx, m, r.Outcome) })
+			if s := spilled[r.MessageID]; s != nil {
+				return writeResponse(w, m, r.Outcome, func(fn func(store.RowOutcome) error) error { return eachOutcome(s, fn) })
+			}
+			return db.View(func(tx *store.Tx) error {
+				return writeResponse(w, m, r.Outcome, func(fn func(store.RowOutcome) error) error { return tx.Outcomes(m.Key, fn) })
+			})
 		}
 		if err := mb.Deliver(r.File, write, ctl); err != nil {
 			return fmt.Errorf("write response %s: %w", r.File, err)
 		}
+		done(r.MessageID)
 		r.WrittenAt = now.UTC()
 		if len(m.Pending()) == 0 && m.State == store.Decided {
 			m.State = store.Responded
@@ -91,8 +100,8 @@ func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time)
 }
 
 // writeResponse writes a response file: the summary row, then the row
-// outcomes in line order when the outcome lists them.
-func writeResponse(w io.Writer, tx *store.Tx, m *store.Message, out store.Outcome) error {
+// outcomes (as rows gives them, in line order) when the outcome lists them.
+func writeResponse(w io.Writer, m *store.Message, out store.Outcome, rows func(func(store.RowOutcome) error) error) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(strings.Split(ResponseHeader, ",")); err != nil {
@@ -102,7 +111,7 @@ func writeResponse(w io.Writer, tx *store.Tx, m *store.Message, out store.Outcom
 		return err
 	}
 	if out.WithRows {
-		err := tx.Outcomes(m.Key, func(r store.RowOutcome) error {
+		err := rows(func(r store.RowOutcome) error {
 			return cw.Write([]string{m.MessageID, strconv.Itoa(r.Line), r.LocalID, r.NHSNumber, string(r.Code), string(r.Detail), r.Text})
 		})
 		if err != nil {

@@ -33,10 +33,33 @@ func newCSVReader(g *guard, n Name) (*csvReader, error) {
 		return nil, c.failure(header, err)
 	}
 	line, _ := cr.FieldPos(0)
+	if sep := otherSeparator(header); sep != "" {
+		return nil, &codes.Error{Detail: codes.F001, Line: line, Text: fmt.Sprintf("the header is separated by %s, not commas: %s", sep, exportHint)}
+	}
 	if err := c.readHeader(header, line, n.Kind); err != nil {
 		return nil, settle(g, err)
 	}
+	// Records of the wrong width are checked in Next, where a line of
+	// only commas and white space is skipped whatever its width.
+	cr.FieldsPerRecord = -1
 	return c, nil
+}
+
+// otherSeparator names the separator of a header that is one field made of
+// column names separated by semicolons or tabs (as Excel writes for some
+// locales, or "Text (Tab delimited)"), or returns "".
+func otherSeparator(header []string) string {
+	if len(header) != 1 {
+		return ""
+	}
+	for _, sep := range []struct{ sep, name string }{{";", "semicolons"}, {"\t", "tabs"}} {
+		for _, name := range strings.Split(header[0], sep.sep) {
+			if _, ok := csvColumn(strings.TrimSpace(name)); ok && strings.Contains(header[0], sep.sep) {
+				return sep.name
+			}
+		}
+	}
+	return ""
 }
 
 // readHeader maps the header's names onto the columns (returns.md, CSV).
@@ -87,11 +110,19 @@ func (c *csvReader) Next() (Row, error) {
 		return Row{}, c.err
 	}
 	record, err := c.cr.Read()
+	for err == nil && blank(record) {
+		record, err = c.cr.Read()
+	}
 	if err != nil {
 		c.err = c.failure(record, err)
 		return Row{}, c.err
 	}
 	line, _ := c.cr.FieldPos(0)
+	if len(record) != c.width {
+		c.err = settle(c.g, &codes.Error{Detail: codes.F005, Line: line,
+			Text: fmt.Sprintf("the record has %d fields but the header has %d", len(record), c.width)})
+		return Row{}, c.err
+	}
 	row := Row{Line: line}
 	for col, i := range c.index {
 		if i >= 0 {
@@ -99,6 +130,18 @@ func (c *csvReader) Next() (Row, error) {
 		}
 	}
 	return row, nil
+}
+
+// blank reports whether a record is only separators and white space: what
+// Excel writes for a row whose cells were emptied. Such a line is skipped
+// and not counted (returns.md).
+func blank(record []string) bool {
+	for _, f := range record {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // failure turns an error of encoding/csv into the file's failure.

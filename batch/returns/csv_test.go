@@ -173,7 +173,7 @@ func TestCSVReader(t *testing.T) {
 		{
 			name: "invalid UTF-8 (Latin-1)",
 			in:   "nhs_number,plan_type,start_date,local_id,family_name\n9990276579,CPP,2026-03-02,C-1,Ren\xe9e\n",
-			want: result{Err: &codes.Error{Detail: codes.F001, Line: 2, Text: "the file is not valid UTF-8 text (byte 0xE9)"}},
+			want: result{Err: &codes.Error{Detail: codes.F001, Line: 2, Text: `the file is not valid UTF-8 text (byte 0xE9): it looks like Latin-1 or Windows-1252 text; export it from Excel as "CSV UTF-8 (comma delimited)"`}},
 		},
 		{
 			name: "UTF-8 cut short at the end",
@@ -191,7 +191,7 @@ func TestCSVReader(t *testing.T) {
 				"9990276579,CPP,2026-03-02\n" +
 				strings.Repeat("9990275831,CPP,2026-03-02,C-2\n", 5000) +
 				"9990000018,CPP,2026-03-02,\xff\n",
-			want: result{Err: &codes.Error{Detail: codes.F001, Line: 5003, Text: "the file is not valid UTF-8 text (byte 0xFF)"}},
+			want: result{Err: &codes.Error{Detail: codes.F001, Line: 5003, Text: `the file is not valid UTF-8 text (byte 0xFF): it looks like Latin-1 or Windows-1252 text; export it from Excel as "CSV UTF-8 (comma delimited)"`}},
 		},
 		{
 			name: "line of exactly 1 MiB",

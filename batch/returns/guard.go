@@ -158,6 +158,15 @@ func (g *guard) scan(atEOF bool) {
 		if len(head) < len(bom) && !atEOF && bytes.HasPrefix(bom, head) {
 			return // too early to tell
 		}
+		if g.csv {
+			if len(head) < 2 && !atEOF {
+				return // too early to tell
+			}
+			if what := utf16Start(head); what != "" {
+				g.failAt(1, codes.F001, "the file is %s, not UTF-8: %s", what, exportHint)
+				return
+			}
+		}
 		if bytes.HasPrefix(head, bom) {
 			g.ok += len(bom)
 			g.r = g.ok
@@ -189,8 +198,12 @@ func (g *guard) scan(atEOF bool) {
 		case c >= utf8.RuneSelf:
 			r, n := utf8.DecodeRune(g.buf[g.ok:g.w])
 			if r == utf8.RuneError && n == 1 {
-				if !atEOF && !utf8.FullRune(g.buf[g.ok:g.w]) {
-					return // the rest of the rune is still to come
+				if !atEOF && (!utf8.FullRune(g.buf[g.ok:g.w]) || g.csv && g.ok+1 == g.w) {
+					return // the rest of the rune (or the byte after it) is still to come
+				}
+				if g.csv && singleByte(g.buf[g.ok+1:g.w]) {
+					g.fail(codes.F001, fmt.Sprintf("the file is not valid UTF-8 text (byte 0x%02X): it looks like Latin-1 or Windows-1252 text; %s", c, exportHint))
+					return
 				}
 				g.fail(codes.F001, fmt.Sprintf("the file is not valid UTF-8 text (byte 0x%02X)", c))
 				return
@@ -270,6 +283,29 @@ func (g *guard) fail(d codes.Detail, what string) {
 func (g *guard) failAt(line int, d codes.Detail, format string, args ...any) {
 	g.err = &codes.Error{Detail: d, Line: line, Text: fmt.Sprintf(format, args...)}
 }
+
+// exportHint is how an LA makes a CSV file the hub reads, in the words of
+// Excel's "Save as" menu.
+const exportHint = `export it from Excel as "CSV UTF-8 (comma delimited)"`
+
+// utf16Start says what kind of UTF-16 the start of a file is, or "": a
+// byte order mark, or ASCII text with a NUL before or after each
+// character.
+func utf16Start(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return "UTF-16 text (it starts with a UTF-16 byte order mark)"
+	case len(head) >= 2 && head[0] != 0 && head[0] < utf8.RuneSelf && head[1] == 0,
+		len(head) >= 2 && head[0] == 0 && head[1] != 0 && head[1] < utf8.RuneSelf:
+		return "UTF-16 text (a NUL byte beside each character)"
+	}
+	return ""
+}
+
+// singleByte reports whether an invalid byte followed by rest looks like a
+// character of a single-byte encoding (Latin-1, Windows-1252) rather than
+// broken UTF-8: the next byte, if any, does not continue a UTF-8 sequence.
+func singleByte(rest []byte) bool { return len(rest) == 0 || rest[0]&0xC0 != 0x80 }
 
 // plain reports whether c is printable ASCII other than '"'.
 func plain(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' }

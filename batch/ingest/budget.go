@@ -1,0 +1,105 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+)
+
+// DefaultMemoryBudget is the memory the returns being evaluated at once may
+// hold between them (Config.MemoryBudget). With the store's write
+// transaction and the runtime beside it, a run stays within 512 MiB.
+const DefaultMemoryBudget int64 = 160 << 20
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit during a run
+// (Config.MemoryLimit). Applying a return is one write transaction, which
+// holds every page it writes: a return of 500,000 plans holds about
+// 200 MiB there, and without a limit the collector lets the heap grow to
+// twice what is live before it runs. Near the limit it runs sooner.
+const DefaultMemoryLimit int64 = 384 << 20
+
+// Memory a return is charged against the budget while it is read,
+// evaluated and committed: a fixed part (read buffers, spill buffers, a
+// chunk of row outcomes in a transaction) and a part per row (its fact, its
+// place in the duplicate sort, and at most one plan key it names, protects
+// or removes). A return's rows are bounded before it is read by counting
+// its line ends (CSV) or tags (XML).
+const (
+	returnBytes = 8 << 20
+	rowBytes    = factBytes + 4 + 96
+)
+
+// budget is a weighted semaphore shared by the LAs of a run: returns are
+// admitted in the order they ask while their charges fit, so a few large
+// returns run one or two at a time and many small ones run together.
+type budget struct {
+	mu      sync.Mutex
+	size    int64
+	used    int64
+	waiters []*waiter
+}
+
+type waiter struct {
+	n     int64
+	ready chan struct{}
+}
+
+func newBudget(size int64) *budget { return &budget{size: size} }
+
+// acquire waits until n (at most the whole budget) fits, and returns what
+// it took, to be given back with release.
+func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
+	if b == nil {
+		return 0, nil
+	}
+	n = min(n, b.size)
+	b.mu.Lock()
+	if len(b.waiters) == 0 && b.used+n <= b.size {
+		b.used += n
+		b.mu.Unlock()
+		return n, nil
+	}
+	w := &waiter{n: n, ready: make(chan struct{})}
+	b.waiters = append(b.waiters, w)
+	b.mu.Unlock()
+	select {
+	case <-w.ready:
+		return n, nil
+	case <-ctx.Done():
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		select {
+		case <-w.ready: // admitted meanwhile: give it back
+			b.used -= n
+		default:
+			for i, o := range b.waiters {
+				if o == w {
+					b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+					break
+				}
+			}
+		}
+		b.admit()
+		return 0, ctx.Err()
+	}
+}
+
+// release gives back what acquire took.
+func (b *budget) release(n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	b.admit()
+}
+
+// admit lets in waiters from the front while they fit.
+func (b *budget) admit() {
+	for len(b.waiters) > 0 && b.used+b.waiters[0].n <= b.size {
+		w := b.waiters[0]
+		b.waiters = b.waiters[1:]
+		b.used += w.n
+		close(w.ready)
+	}
+}
