@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"cpis/batch/bench"
@@ -54,22 +53,4 @@ func TestHostileNightSmall(t *testing.T) {
 	if st.Rows != 900 || st.Wall <= 0 || st.CPU < 0 {
 		t.Errorf("stage %+v", st)
 	}
-}
-
-// TestMakeHostileNight writes the hostile night's data dir into the
-// directory CPIS_HOSTILE_DIR names (empty, or absent), to measure the
-// binary on it:
-//
-//	CPIS_HOSTILE_DIR=/some/empty/dir go test -run MakeHostileNight ./batch/bench
-//	/usr/bin/time -v cpis --data /some/empty/dir/data --now 2026-11-23T02:30:00Z ingest
-func TestMakeHostileNight(t *testing.T) {
-	dir := os.Getenv("CPIS_HOSTILE_DIR")
-	if dir == "" {
-		t.Skip("CPIS_HOSTILE_DIR is not set")
-	}
-	night, err := bench.MakeHostileNight(bench.HostileOptions{Dir: dir, Start: start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s: %d rows, %d bytes stored", night.Data, night.Rows, night.Bytes)
 }

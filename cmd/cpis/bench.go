@@ -13,15 +13,20 @@ import (
 
 func newBenchCommand(g *globals) *cobra.Command {
 	var opts bench.Options
-	var keep, asJSON bool
+	var keep, asJSON, hostile bool
 	cmd := &cobra.Command{
-		Use:   "bench [--plans N]",
+		Use:   "bench [--plans N] [--hostile]",
 		Short: "Run the whole night on generated national data and measure each stage",
 		Long: `Generate a national data set (cpis generate), make a temporary data dir,
 and run the night on it: every LA's FULL return ingested, expire, notify,
 report; then a second night of DELTA returns (about 1% of plans change).
 For each stage it prints rows, wall time, rows/s, peak resident memory
 (bbolt's mapped file counts there) and the peak Go heap beside it.
+
+With --hostile, the hostile night instead: one LA's gzipped FULL return of
+499,999 rows with every free-text cell at its widest, and eight LAs each
+sending one such row 499,999 times, ingested in one run; it prints the
+peak resident memory (the target is at most 512 MiB), CPU and wall time.
 
 It touches no data dir of yours (--data is ignored); the temporary one is
 removed afterwards unless --keep.
@@ -40,6 +45,9 @@ Example:
 				fmt.Fprintf(g.stderr, "cpis bench: working in %s (kept)\n", dir)
 			} else {
 				defer os.RemoveAll(dir)
+			}
+			if hostile {
+				return runHostileBench(cmd, g, dir, asJSON)
 			}
 			opts.Dir, opts.Start = dir, g.nowTime()
 			if !asJSON {
@@ -68,5 +76,27 @@ Example:
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "generator seed")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary directory")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per stage")
+	cmd.Flags().BoolVar(&hostile, "hostile", false, "measure the hostile night (memory bound) instead")
 	return cmd
+}
+
+// runHostileBench makes the hostile night in dir, ingests it and prints
+// what it measured.
+func runHostileBench(cmd *cobra.Command, g *globals, dir string, asJSON bool) error {
+	fmt.Fprintln(g.stderr, "cpis bench: writing the hostile night's returns...")
+	night, err := bench.MakeHostileNight(bench.HostileOptions{Dir: dir, Start: g.nowTime()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stderr, "cpis bench: ingesting %d rows (%.1f MiB stored)...\n", night.Rows, float64(night.Bytes)/(1<<20))
+	res, err := bench.RunHostileNight(cmd.Context(), night)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(g.stdout).Encode(res)
+	}
+	fmt.Fprintf(g.stdout, "hostile night: %d rows in %.1f s (%.1f s of CPU), %.0f rows/s, peak RSS %.0f MiB, peak heap %.0f MiB\n",
+		res.Rows, res.Wall.Seconds(), res.CPU.Seconds(), res.RowsPerSecond(), float64(res.PeakRSS)/(1<<20), float64(res.PeakHeap)/(1<<20))
+	return nil
 }
