@@ -97,7 +97,7 @@ func (t *Tx) OrgByToken(hash string) (Org, bool, error) {
 	return o, true, nil
 }
 
-// HistoryEntry is one entry of a person's access history (domain.md).
+// HistoryEntry is one entry of a person's access history (batch/access/access.md, "Access history").
 type HistoryEntry struct {
 	AccessedAt time.Time `json:"accessed_at"`
 	OrgCode    string    `json:"org_code"`
@@ -182,7 +182,7 @@ func (t *Tx) PurgeHistories(removed []plans.Key) error {
 }
 
 // Notification is one row owed to an LA's daily access file, fixed when the
-// access happens (returns.md).
+// access happens (batch/access/access.md, "Daily access notifications").
 type Notification struct {
 	AccessedAt time.Time `json:"accessed_at"`
 	NHSNumber  string    `json:"nhs_number"`
@@ -207,7 +207,7 @@ func (t *Tx) Owe(la string, n Notification) error {
 	return putJSON(b, concat([]byte(day), []byte(la), timeKey(n.AccessedAt), u64(seq)), n)
 }
 
-// Owed returns the rows owed to la for day, in the order of returns.md:
+// Owed returns the rows owed to la for day, in the order of batch/access/access.md:
 // instant of access, then NHS number, plan type, org code, user name.
 func (t *Tx) Owed(day caldate.Date, la string) ([]Notification, error) {
 	var out []Notification
@@ -293,7 +293,7 @@ func (t *Tx) DayFiles(fn func(day caldate.Date, la string, f DayFile) error) err
 	})
 }
 
-// LookupAudit is the audit record of one lookup or refusal (access.md):
+// LookupAudit is the audit record of one lookup or refusal (batch/access/access.md, "Durability and audit"):
 // who, when, what, outcome. It keeps the NHS number: it is the record of
 // who looked at whom.
 type LookupAudit struct {

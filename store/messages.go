@@ -10,7 +10,7 @@ import (
 	"cpis/store/codes"
 )
 
-// State is where a message is in its lifecycle (mailboxes.md).
+// State is where a message is in its lifecycle (mesh/mailboxes.md, "Lifecycle").
 type State string
 
 // The lifecycle states. Recovery finishes only the steps a state still
@@ -25,7 +25,7 @@ const (
 	Responded State = "responded" // final outcome and every response written
 )
 
-// Counts are the summary counts of a return (returns.md).
+// Counts are the summary counts of a return (batch/returns/returns.md, "The response").
 type Counts struct {
 	Read      int `json:"read"`
 	Applied   int `json:"applied"`
@@ -34,7 +34,7 @@ type Counts struct {
 	Withdrawn int `json:"withdrawn"`
 }
 
-// String is how every summary detail begins (returns.md):
+// String is how every summary detail begins (batch/returns/returns.md):
 // "read=N applied=N rejected=N warnings=N withdrawn=N".
 func (c Counts) String() string {
 	return fmt.Sprintf("read=%d applied=%d rejected=%d warnings=%d withdrawn=%d", c.Read, c.Applied, c.Rejected, c.Warnings, c.Withdrawn)

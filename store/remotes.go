@@ -17,7 +17,7 @@ var (
 	bCollections = bucket("collections")
 )
 
-// Remote is an LA's mailbox on another SFTP server (mailboxes.md, "Remote
+// Remote is an LA's mailbox on another SFTP server (mesh/mailboxes.md, "Remote
 // mailboxes"). Its folders are named from the hub's side, like the local
 // ones: the hub pulls returns from Inbox and pushes messages to Outbox.
 type Remote struct {
@@ -168,7 +168,7 @@ const (
 	CollectedByPush = "push" // the push job delivered it to the LA's remote mailbox
 )
 
-// Collection is an outbox message collected (mailboxes.md, "Lifecycle").
+// Collection is an outbox message collected (mesh/mailboxes.md, "Collection").
 type Collection struct {
 	LA        string    `json:"la"`
 	MailboxID string    `json:"mailbox_id"`

@@ -374,7 +374,7 @@ func TestChecks(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	// domain.md's table, written out rather than taken from access.Settings.
+	// store/domain.md's table ("Care settings"), written out rather than taken from access.Settings.
 	tests := []struct {
 		setting     string
 		unscheduled bool
@@ -385,7 +385,7 @@ func TestSettings(t *testing.T) {
 		{"0-19", false}, {"CPAED", false}, {"DENT", false},
 	}
 	if len(tests) != len(access.Settings) {
-		t.Errorf("access.Settings has %d codes, domain.md %d", len(access.Settings), len(tests))
+		t.Errorf("access.Settings has %d codes, store/domain.md %d", len(access.Settings), len(tests))
 	}
 	earlier := now.Add(-2 * time.Hour)
 	for _, tt := range tests {

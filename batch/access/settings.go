@@ -12,7 +12,7 @@ package access
 // Kind says whether a care setting notifies the LA.
 type Kind int
 
-// Setting kinds (domain.md).
+// Setting kinds (store/domain.md, "Care settings").
 const (
 	Unscheduled Kind = iota + 1 // history entry and notification
 	Scheduled                   // silent read: audit only

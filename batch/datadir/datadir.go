@@ -1,5 +1,5 @@
 // Package datadir creates and opens a hub's data directory: the store, one
-// mailbox per LA, the archive and the reports folder (mailboxes.md, "On
+// mailbox per LA, the archive and the reports folder (mesh/mailboxes.md, "On
 // disk"), and imports the reference files it starts from.
 package datadir
 
@@ -24,7 +24,7 @@ import (
 	"cpis/store"
 )
 
-// AuthoritiesHeader is the exact header of an authorities file (domain.md).
+// AuthoritiesHeader is the exact header of an authorities file (store/domain.md, "Local authorities and mailboxes").
 const AuthoritiesHeader = "la_code,gss_code,name,region,mailbox_id,emergency_phone,office_phone"
 
 // ErrExists means init was asked to make a data dir that already holds one.

@@ -1,5 +1,5 @@
 // Package expire purges what health staff can no longer see (data
-// minimisation, domain.md): plans past their visibility window, row
+// minimisation, store/domain.md, "Data minimisation and expiry"): plans past their visibility window, row
 // outcomes kept for the reports beyond their 90 days, and audit past its
 // retention.
 package expire
@@ -17,7 +17,7 @@ import (
 const OutcomeRetention = 90 * 24 * time.Hour
 
 // LookupAuditRetention is how long lookup audit records are kept
-// (access.md: 2 years by default).
+// (batch/access/access.md: 2 years by default).
 const LookupAuditRetention = 2 * 365 * 24 * time.Hour
 
 // Result counts what a run purged.

@@ -13,7 +13,7 @@ import (
 	"cpis/store"
 )
 
-// Outbox ages (mailboxes.md): a message not collected within 5 days is
+// Outbox ages (mesh/mailboxes.md, "Outbox aging"): a message not collected within 5 days is
 // undelivered (MESH status 14) and stays for the reports; after 30 days it
 // moves to archive/<MAILBOX ID>/out.
 const (

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// setting is a care setting of domain.md with its share of lookups, the
+// setting is a care setting of store/domain.md with its share of lookups, the
 // kind of organisation it belongs to and the roles of its users.
 type setting struct {
 	code  string

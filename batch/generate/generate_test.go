@@ -327,7 +327,7 @@ func TestCleanSet(t *testing.T) {
 		t.Errorf("authorities.csv is not the start of the sample file")
 	}
 
-	// Accesses: known people, settings of domain.md.
+	// Accesses: known people, settings of store/domain.md.
 	af, err := os.Open(filepath.Join(res.Dir, AccessesFile))
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +407,7 @@ func TestErrorCodes(t *testing.T) {
 	t.Logf("%d rows, %d with a code: %v", rows, rowsWithCode, found)
 }
 
-// evaluate gives each row's detail codes as ingest would (returns.md,
+// evaluate gives each row's detail codes as ingest would (batch/returns/returns.md,
 // "Checks, in order"): Check, duplicates, demographics, visibility, and
 // for DELETE whether the plan is held; stored is what the LA holds, updated.
 func evaluate(checked []returns.Checked, n returns.Name, s *set, stored map[plans.Key]bool) [][]codes.Detail {

@@ -18,7 +18,7 @@ import (
 	"cpis/store/plans"
 )
 
-// Columns of a return row, in the order of returns.md.
+// Columns of a return row, in the order of batch/returns/returns.md.
 const (
 	colNHS = iota
 	colType

@@ -1,5 +1,5 @@
 // Package inactive tells LAs about plans held under NHS numbers that a new
-// demographics reference no longer knows as current (domain.md): numbers
+// demographics reference no longer knows as current (store/domain.md; the file: batch/access/access.md, "Inactive NHS numbers"): numbers
 // superseded (with the current number), unknown, or sensitive. Each
 // (number, plan, reason) is reported once, in
 // CPIS_<LA>_INACTIVE_<YYYYMMDD>_<message ID>.csv; the plans stay as they

@@ -18,7 +18,7 @@ import (
 	"cpis/store/plans"
 )
 
-// Safety hold thresholds (returns.md): a FULL return is held when it would
+// Safety hold thresholds (batch/returns/returns.md, "Safety hold"): a FULL return is held when it would
 // withdraw at least HoldMinimum visible plans and more than HoldPercent of
 // the LA's visible plans, or every one of them.
 const (
@@ -333,7 +333,7 @@ func rowCount(n int) string {
 	return fmt.Sprintf("%d rows", n)
 }
 
-// holds is the safety-hold rule of returns.md.
+// holds is the safety-hold rule of batch/returns/returns.md.
 func holds(w, v int) bool {
 	return (w >= HoldMinimum && w*100 > HoldPercent*v) || (w == v && v > 0)
 }

@@ -10,7 +10,7 @@ package ingest_test
 //
 //	go test ./batch/ingest -run 'Hostile' -update
 //
-// and review every changed file against returns.md.
+// and review every changed file against batch/returns/returns.md.
 
 import (
 	"bufio"
@@ -482,7 +482,7 @@ func TestHostileSize(t *testing.T) {
 // TestHostileFormulas sends a DELTA with a formula in every cell and one
 // whose free-text cells (local_id, names, NHS number) begin with =, +, -
 // or @: ordinary row outcomes, the values sent back to the LA as they were
-// (returns.md: files for LA systems do not alter an LA's values). Then the
+// (batch/returns/returns.md: files for LA systems do not alter an LA's values). Then the
 // operations report is made: no cell of the workbook is a formula, every
 // such value is there as text, and the CSV export prefixes each with '.
 func TestHostileFormulas(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package ingest is the nightly ingest job: it takes every waiting return
-// from every LA's inbox, checks it (returns.md, "Checks, in order"),
+// from every LA's inbox, checks it (batch/returns/returns.md, "Checks, in order"),
 // reconciles its rows against demographics, applies it to the store in one
 // transaction, and answers the LA with a response in its outbox.
 //
@@ -32,7 +32,7 @@ import (
 )
 
 // DefaultSizeLimit is the largest return accepted, as stored and again
-// after decompression (mailboxes.md).
+// after decompression (mesh/mailboxes.md, "Size limit").
 const DefaultSizeLimit int64 = 512 << 20
 
 // DefaultMaxRows is the most rows one return may have (F006 beyond). The
@@ -100,7 +100,7 @@ func (c *Config) defaults() {
 }
 
 // Result is the outcome of one message handled by a run: the ingest report
-// line of returns.md.
+// line of batch/returns/returns.md.
 type Result struct {
 	LA        string       `json:"la"`
 	MessageID string       `json:"message_id"`
@@ -412,7 +412,7 @@ func sortMessages(ms []*store.Message) {
 	})
 }
 
-// appliedBefore is the order of one LA's returns (returns.md): extract
+// appliedBefore is the order of one LA's returns (batch/returns/returns.md): extract
 // date, FULL before DELTA on a date, then message ID.
 func appliedBefore(ea caldate.Date, ka, ida string, eb caldate.Date, kb, idb string) bool {
 	if c := ea.Compare(eb); c != 0 {

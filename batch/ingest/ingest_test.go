@@ -29,13 +29,13 @@ const (
 )
 
 // TestIngest is the acceptance suite of the nightly ingest: every code of
-// returns.md produced by an input. Each case states its answers in the
+// batch/returns/returns.md produced by an input. Each case states its answers in the
 // table (file code, detail code, row codes by line), checked against the
 // run; each whole response is compared with its golden file under
 // testdata/ingest/<case>/, with a transcript of what each step did (report
 // lines, inboxes, open messages, plans). Run
 // `go test ./batch/ingest -run TestIngest -update` to rewrite the goldens,
-// then review every changed file against returns.md; -update never
+// then review every changed file against batch/returns/returns.md; -update never
 // rewrites the table, so a golden rewritten with a wrong answer fails.
 func TestIngest(t *testing.T) {
 	for _, c := range cases() {

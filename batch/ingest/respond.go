@@ -15,7 +15,7 @@ import (
 	"cpis/store/caldate"
 )
 
-// ResponseHeader is the header of every response file (returns.md).
+// ResponseHeader is the header of every response file (batch/returns/returns.md, "The response").
 const ResponseHeader = "message_id,line,local_id,nhs_number,code,detail_code,detail"
 
 // commit records an outcome that changes no plan.

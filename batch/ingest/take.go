@@ -29,7 +29,7 @@ type candidate struct {
 	sum       [32]byte // the SHA-256 sha is the hex of
 	messageID string
 	// fromControl says messageID is the DTSId of the control file, not
-	// derived: only such an ID makes a repeat by itself (returns.md).
+	// derived: only such an ID makes a repeat by itself (batch/returns/returns.md).
 	fromControl bool
 }
 

@@ -1,4 +1,4 @@
-// Package notify writes the daily access-notification files (returns.md):
+// Package notify writes the daily access-notification files (batch/access/access.md, "Daily access notifications"):
 // for each London day and each LA, CPIS_<LA>_ACCESS_<YYYYMMDD>.csv with
 // the unscheduled accesses to that LA's children, header only when there
 // were none, so the LA can tell "nothing happened" from "nothing arrived".

@@ -66,7 +66,7 @@ type Outcome struct {
 }
 
 // Reconcile checks the row with the normalised number nhs against the
-// reference, in the order of returns.md: superseded (P004), unknown (P001),
+// reference, in the order of batch/returns/returns.md: superseded (P004), unknown (P001),
 // sensitive (P002), date of birth (P003), then the warnings name (P005) and
 // date of death (P006). A field is compared only when both the row and the
 // reference have it.
@@ -129,7 +129,7 @@ func nameDiffers(row, ref string) bool {
 }
 
 // NamesEqual reports whether two names are the same person's name under the
-// rule of domain.md: NFC normalisation, full Unicode case folding, then
+// rule of store/domain.md: NFC normalisation, full Unicode case folding, then
 // spaces, hyphens and apostrophes (' and ’) removed. Accents count, so José
 // and Jose differ; Straße and STRASSE are equal.
 func NamesEqual(a, b string) bool {

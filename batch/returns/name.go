@@ -98,7 +98,7 @@ func ParseName(name string) (Name, error) {
 }
 
 // ControlFileName returns the name of the control file that goes with a
-// data file (mailboxes.md): the whole .csv or .xml suffix, with any .gz
+// data file (mesh/mailboxes.md, "Messages"): the whole .csv or .xml suffix, with any .gz
 // after it, replaced by .ctl, in any case. A name without such a suffix
 // loses its last extension instead.
 func ControlFileName(dataName string) string {

@@ -25,7 +25,7 @@ type File struct {
 // extract dates, FULL before DELTA); the last repeats an earlier name and
 // content, so it must be delivered after an ingest has taken the first copy
 // (two files cannot share a name in one inbox). With Demographics imported
-// and the hub empty, the expected outcomes (returns.md) are:
+// and the hub empty, the expected outcomes (batch/returns/returns.md) are:
 //
 //  1. CPIS_841_FULL_<today-2>.csv, Darlington: a clean FULL return, LF line
 //     ends, ISO dates, names and dates of birth, 8 plans (CPP, LAC, UCPP),

@@ -30,7 +30,7 @@ var demographics []byte
 // mailbox_id is empty throughout (the hub derives LA<code>HC001); every
 // authority has an emergency-duty phone and about two thirds an office-hours
 // phone. Darlington (841) has 0191 498 0123 and no office phone, as in the
-// spec's examples. The caller owns the returned slice.
+// examples in batch/access/access.md. The caller owns the returned slice.
 func Authorities() []byte { return slices.Clone(authorities) }
 
 // Demographics returns the sample demographics extract, in the format of

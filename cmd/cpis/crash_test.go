@@ -2,7 +2,7 @@
 
 package main
 
-// Kill tests of the Lifecycle contract (mailboxes.md): a crash or kill -9
+// Kill tests of the lifecycle (mesh/mailboxes.md, "Lifecycle"): a crash or kill -9
 // at any moment, followed by the next run, ends exactly as if nothing had
 // happened. The test drops the same returns into fresh data directories,
 // SIGKILLs `cpis ingest` (or `cpis nightly`) at a moment chosen from the

@@ -6,7 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The size limit is configurable (mailboxes.md): a return over it is
+// The size limit is configurable (mesh/mailboxes.md, "Size limit"): a return over it is
 // CPF01/F006, one within it is applied.
 func TestCLISizeLimit(t *testing.T) {
 	h := initCLIHub(t)

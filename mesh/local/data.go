@@ -14,7 +14,7 @@ import (
 
 // OpenData opens the data file at path for reading, decompressed when gzipped
 // is set, and enforces the size limit on the bytes as stored and again on
-// the bytes decompressed (mailboxes.md, "Size limit"). A file stored over
+// the bytes decompressed (mesh/mailboxes.md, "Size limit"). A file stored over
 // limit fails at once; a stream that grows past limit fails while reading.
 // Both errors wrap mesh.ErrTooLarge. When gzipped, bytes that are not gzip,
 // at the start or anywhere later (a corrupt block, a bad checksum, a

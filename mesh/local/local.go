@@ -1,5 +1,5 @@
 // Package local implements the hub's mailboxes as folders on its own disk,
-// the embedded default of mailboxes.md ("On disk"):
+// the embedded default of mesh/mailboxes.md ("On disk"):
 //
 //	<root>/mailboxes/<MAILBOX ID>/inbox    returns the LA puts in
 //	<root>/mailboxes/<MAILBOX ID>/outbox   messages the LA collects

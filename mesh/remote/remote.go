@@ -1,6 +1,6 @@
 // Package remote moves messages between the hub's local mailboxes
 // (mesh/local) and LA mailboxes that live on other SFTP servers
-// (mailboxes.md, "Remote mailboxes"): Pull brings returns from each remote
+// (mesh/mailboxes.md, "Remote mailboxes"): Pull brings returns from each remote
 // inbox into the LA's local inbox, where the ingest takes them; Push
 // delivers each local outbox message to the remote outbox and archives it
 // as collected. The daemon's pull and push jobs call them; `cpis remotes`

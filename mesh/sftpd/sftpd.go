@@ -1,4 +1,4 @@
-// Package sftpd is the hub's SFTP server (mailboxes.md, "SFTP"): LA data
+// Package sftpd is the hub's SFTP server (mesh/mailboxes.md, "SFTP"): LA data
 // teams log in with a public key, as their mailbox ID, and see their own
 // mailbox only, as two folders:
 //

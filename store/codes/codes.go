@@ -1,4 +1,4 @@
-// Package codes names the outcome codes of returns.md: the real CP-IS file
+// Package codes names the outcome codes of batch/returns/returns.md: the real CP-IS file
 // (CPF..) and record (CPR..) codes, and the hub's detail codes that say
 // exactly what happened. Responses, the ingest report and the operations
 // reports all speak this vocabulary.

@@ -24,7 +24,7 @@ func FuzzNormalize(f *testing.F) {
 		if nhsnumber.Valid(s) != (p == nhsnumber.OK) {
 			t.Fatalf("Valid(%q) disagrees with Normalize's %q", s, p)
 		}
-		// Surrounding white space (domain.md) is any white space, as
+		// Surrounding white space (store/domain.md) is any white space, as
 		// strings.TrimSpace sees it: a no-break space from a spreadsheet
 		// too.
 		if out2, p2 := nhsnumber.Normalize(strings.TrimSpace(s)); out2 != out || p2 != p {
@@ -70,7 +70,7 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
-// modulus11OK is domain.md's rule, written out independently.
+// modulus11OK is store/domain.md's rule, written out independently.
 func modulus11OK(n string) bool {
 	sum := 0
 	for i := range 9 {

@@ -1,4 +1,4 @@
-// Package nhsnumber normalises and validates NHS numbers as domain.md
+// Package nhsnumber normalises and validates NHS numbers as store/domain.md
 // describes: white space trimmed, inner spaces and hyphens removed, ten
 // digits, a modulus 11 check digit, and no number of one repeated digit.
 package nhsnumber

@@ -1,5 +1,5 @@
 // Package plans holds the CP-IS plan: its types, its key, and the rules that
-// decide how long health staff can see it (domain.md).
+// decide how long health staff can see it (store/domain.md, "Visibility").
 package plans
 
 import (
@@ -12,7 +12,7 @@ import (
 // Type is a plan type.
 type Type string
 
-// The plan types of domain.md.
+// The plan types of store/domain.md.
 const (
 	CPP  Type = "CPP"  // child protection plan, on the child's NHS number
 	LAC  Type = "LAC"  // looked after child, on the child's NHS number

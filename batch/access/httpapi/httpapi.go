@@ -1,4 +1,4 @@
-// Package httpapi serves health lookups over HTTP (access.md):
+// Package httpapi serves health lookups over HTTP (batch/access/access.md):
 // GET /v1/alerts/{nhs_number}, authenticated by an organisation's API
 // token, with the caller named in headers. Bodies are JSON, errors too.
 package httpapi

@@ -373,7 +373,7 @@ func TestRefusals(t *testing.T) {
 		{name: "nhs one repeated digit", path: "/v1/alerts/0000000000", status: 400,
 			body: map[string]any{"error": `NHS number fails the check digit: "0000000000"`, "field": "nhs_number"}},
 
-		// The first failure in access.md's order answers.
+		// The first failure in batch/access/access.md's order answers.
 		{name: "setting before user", edit: map[string]string{"X-Setting": "", "X-User-Name": ""}, status: 400,
 			body: map[string]any{"error": "the care setting is missing", "field": "X-Setting"}},
 		{name: "user before role", edit: map[string]string{"X-User-Name": "@x", "X-User-Role": ""}, status: 400,
