@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"cpis/mesh"
@@ -231,8 +232,8 @@ func (p *puller) route(m meshclient.Message) (Mailbox, string) {
 		return Mailbox{}, fmt.Sprintf("workflow %q is not %s", m.Workflow, mesh.WorkflowUpload)
 	case !ok:
 		return Mailbox{}, fmt.Sprintf("sender %q is not the mailbox of one of the hub's LAs", m.From)
-	case !mesh.IsPlainName(m.FileName) || mesh.IsTempName(m.FileName) || mesh.IsControlName(m.FileName):
-		return Mailbox{}, fmt.Sprintf("file name %q is not one an inbox folder takes", m.FileName)
+	case !mesh.IsPlainName(m.FileName) || mesh.IsTempName(m.FileName) || mesh.IsControlName(m.FileName) || mesh.CheckName(m.FileName) != nil:
+		return Mailbox{}, fmt.Sprintf("file name %s is not one an inbox folder takes", mesh.Printable(strconv.Quote(m.FileName)))
 	}
 	return mb, ""
 }
@@ -352,7 +353,7 @@ func (p *puller) unrouted(ctx context.Context, rec store.MeshPulled, m meshclien
 		return err
 	}
 	name := m.FileName
-	if !mesh.IsPlainName(name) || mesh.IsTempName(name) || mesh.IsControlName(name) {
+	if !mesh.IsPlainName(name) || mesh.IsTempName(name) || mesh.IsControlName(name) || mesh.CheckName(name) != nil {
 		name = "message.dat"
 	}
 	// Named by the MESH message ID, so a run cut off before recording

@@ -264,10 +264,11 @@ func (a *MeshAPI) Deliver(ctx context.Context, e meshapi.Envelope, body io.Reade
 }
 
 // deliverName is the inbox name of a sent message: its mex-FileName, or
-// "<message ID>.dat" when it gave none the inbox could hold.
+// "<message ID>.dat" when it gave none the inbox could hold (mesh.CheckName:
+// no control or bidirectional characters, valid UTF-8, not too long).
 func deliverName(e meshapi.Envelope) string {
 	n := e.FileName
-	if !mesh.IsPlainName(n) || mesh.IsTempName(n) || mesh.IsControlName(n) || len(n) > 200 || strings.ContainsAny(n, "\\:") {
+	if !mesh.IsPlainName(n) || mesh.IsTempName(n) || mesh.IsControlName(n) || mesh.CheckName(n) != nil || len(n) > 200 || strings.ContainsAny(n, "\\:") {
 		return e.ID + ".dat"
 	}
 	return n

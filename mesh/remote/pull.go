@@ -47,6 +47,10 @@ func pullLA(ctx context.Context, r *laRun) error {
 		if mesh.IsTempName(name) || !mesh.IsPlainName(name) || !fi.Mode().IsRegular() {
 			continue
 		}
+		if err := mesh.CheckName(name); err != nil {
+			r.problem(mesh.Printable(name), "the name is refused (%v): it stays in the remote inbox", err)
+			continue
+		}
 		files = append(files, mesh.FolderFile{Name: name, Size: fi.Size(), ModTime: fi.ModTime()})
 	}
 	msgs, lone := mesh.Pair(files)

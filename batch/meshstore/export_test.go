@@ -1,0 +1,4 @@
+package meshstore
+
+// DeliverName exposes deliverName to the tests.
+var DeliverName = deliverName
