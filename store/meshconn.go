@@ -30,7 +30,7 @@ const (
 	MeshPushNone = "none"
 )
 
-// MeshConn is the hub's own mailbox at a real MESH (mesh-api.md, "Client:
+// MeshConn is the hub's own mailbox at a real MESH (mesh/meshapi/mesh-api.md, "Client:
 // the hub reaching a real MESH mailbox"), as `cpis mesh connect` records
 // it. Secrets stay on disk: the record holds the absolute paths of the
 // password and shared-key files (read at each run, so a rotated password

@@ -2,7 +2,7 @@
 // own mailbox at a real MESH is recorded (`cpis mesh connect`), Pull
 // brings the returns waiting in that mailbox's inbox into the inbox
 // folders of the LAs that sent them, and Push sends LA outbox messages to
-// the LAs' MESH mailboxes (mesh-api.md, "Client: the hub reaching a real
+// the LAs' MESH mailboxes (mesh/meshapi/mesh-api.md, "Client: the hub reaching a real
 // MESH mailbox"). It talks to MESH through mesh/meshclient and to the
 // store through Store (batch/meshstore fills it).
 //

@@ -68,7 +68,7 @@ func MeshAudit(db *store.DB, log *slog.Logger) func(meshapi.Event) {
 	}
 }
 
-// MeshAPI is the hub's side of the MESH API (mesh-api.md): it implements
+// MeshAPI is the hub's side of the MESH API (mesh/meshapi/mesh-api.md): it implements
 // meshapi's Accounts, Router, Inbox, Tracking and Directory over the store
 // and the LA mailbox folders.
 //   - The mailboxes that log in are the LA mailboxes given a password

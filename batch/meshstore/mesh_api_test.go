@@ -102,7 +102,7 @@ func folder(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// The whole journey of mesh-api.md: an LA sends a return (chunked,
+// The whole journey of mesh/meshapi/mesh-api.md: an LA sends a return (chunked,
 // gzipped), it lands in its inbox folder with the MESH message ID as
 // DTSId, ingest takes it under that ID, tracking says acknowledged; the
 // response is in the LA's MESH inbox, downloads whole, and acknowledging

@@ -18,7 +18,7 @@ import (
 )
 
 // meshClient is a small MESH client as NHS England's client behaves
-// (mesh-api.md): v2 bodies, an NHSMESH token of its own on every request,
+// (mesh/meshapi/mesh-api.md): v2 bodies, an NHSMESH token of its own on every request,
 // chunked gzipped sends, one-chunk-or-more downloads.
 type meshClient struct {
 	t        testing.TB

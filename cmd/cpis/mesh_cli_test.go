@@ -113,7 +113,7 @@ func TestCLIMesh(t *testing.T) {
 	}
 }
 
-// cliMeshClient is a small MESH client (mesh-api.md): v2 bodies, a token
+// cliMeshClient is a small MESH client (mesh/meshapi/mesh-api.md): v2 bodies, a token
 // of its own on every request, chunked gzipped sends.
 type cliMeshClient struct {
 	t                            testing.TB

@@ -93,8 +93,8 @@ func listenMesh(o meshServeOptions, tlsOpts httpapi.Options) (net.Listener, erro
 
 // startMesh starts the MESH API on l: it delivers the uploads a stop left
 // complete (Recover), then serves, and every meshCleanEvery removes
-// unfinished uploads older than a day and MESH audit events older than
-// store.MeshAuditRetention. Both stop when ctx ends.
+// unfinished uploads older than a day (expire purges the MESH audit). Both
+// stop when ctx ends.
 func startMesh(ctx context.Context, g *globals, db *store.DB, log *slog.Logger, l net.Listener, start func(string, func() error)) error {
 	cfg, err := meshstore.MeshConfig(g.data, db, g.clock, log, g.sizeLimit)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"cpis/mesh/meshapi/memory"
 )
 
-// The worked example of mesh-api.md, "Authentication".
+// The worked example of mesh/meshapi/mesh-api.md, "Authentication".
 func TestSignWorkedExample(t *testing.T) {
 	at := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 	got := sign("TestKey", "X26ABC1", "4f8d7b1e-0000-4000-8000-000000000001", "0", "password", at)

@@ -23,7 +23,7 @@ import (
 )
 
 // meshClient does what NHS England's Python client (mesh-client 3.x)
-// does, as mesh-api.md lists it: the v2 Accept on every request; a send's
+// does, as mesh/meshapi/mesh-api.md lists it: the v2 Accept on every request; a send's
 // first chunk at /outbox with every mex- header, chunks 2..n with only
 // Content-Type, mex-Chunk-Range (and Content-Encoding when compressing)
 // besides Authorization and Accept; the chunk count read only from the

@@ -1,4 +1,4 @@
-// Package meshapi is the hub's MESH REST API server (mesh-api.md): an
+// Package meshapi is the hub's MESH REST API server (mesh/meshapi/mesh-api.md): an
 // http.Handler serving everything under /messageexchange, and /_ping, so
 // that an LA's MESH software can point at the hub unchanged.
 //

@@ -19,7 +19,7 @@ type routed struct {
 }
 
 // route matches the path segments after /messageexchange/. The table is
-// mesh-api.md's.
+// mesh/meshapi/mesh-api.md's.
 func route(method string, escaped []string) (routed, bool) {
 	seg := make([]string, len(escaped))
 	for i, s := range escaped {

@@ -1,5 +1,5 @@
 // Package meshclient is the hub as a client of a MESH mailbox of its own
-// (mesh-api.md, "Client: the hub reaching a real MESH mailbox"): the
+// (mesh/meshapi/mesh-api.md, "Client: the hub reaching a real MESH mailbox"): the
 // handshake, the inbox (listed page by page), downloads (every chunk),
 // acknowledgements, sends (chunked, each chunk gzipped) and tracking, over
 // MESH's REST API. The pull and push jobs (batch/meshjobs) use it; it

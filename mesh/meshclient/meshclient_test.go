@@ -147,7 +147,7 @@ func (e *env) client(t *testing.T, mailbox, password string, chunk int64) *meshc
 }
 
 func TestToken(t *testing.T) {
-	// The worked example of mesh-api.md.
+	// The worked example of mesh/meshapi/mesh-api.md.
 	got := meshclient.Token("TestKey", "X26ABC1", "password", "4f8d7b1e-0000-4000-8000-000000000001", "0",
 		time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC))
 	want := "NHSMESH X26ABC1:4f8d7b1e-0000-4000-8000-000000000001:0:202401011200:efff40ca93d79c2c0816ee78abc6b4d5ca9b981035da1d6312b54ed6fbec2f86"
