@@ -28,7 +28,7 @@ const (
 const DefaultUploadAge = 24 * time.Hour
 
 // Uploads is the area of chunked uploads in progress, a folder on disk
-// (the data dir's mesh_uploads folder, meshstore.MeshUploadsDir): one folder per message ID holding meta.json
+// (the hub puts it at <data dir>/mesh_uploads): one folder per message ID holding meta.json
 // (the send's envelope) and one file per chunk received (named by its
 // number, ".gz" appended when it came gzip-encoded), each written to a
 // temporary name, fsynced and renamed, the folder fsynced, before its 202.
