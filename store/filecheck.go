@@ -53,6 +53,7 @@ type boltMeta struct {
 	root     uint64
 	freelist uint64
 	pgid     uint64
+	txid     uint64
 }
 
 // checkFile checks the store file at path before bbolt maps it, under a
@@ -60,6 +61,13 @@ type boltMeta struct {
 // fails with ErrLocked when the lock is not had in time and ErrDamaged
 // when the file is not a whole bbolt file. It only reads.
 func checkFile(path string, deadline time.Time) error {
+	// Not a regular file (a FIFO would block the open forever, a device
+	// read forever): refused before it is opened.
+	if st, err := os.Stat(path); err != nil {
+		return err
+	} else if !st.Mode().IsRegular() {
+		return damaged("not a regular file")
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -110,6 +118,129 @@ func checkBoltFile(f *os.File) error {
 			return damaged("%d bytes, shorter than the %d pages of meta page %d (truncated)", size, m.pgid, i)
 		}
 	}
+	// bbolt uses the meta of the later transaction; every page its tree
+	// reaches is walked before bbolt does so itself (on open it walks them
+	// in a goroutine of its own, where a damaged page is a panic no caller
+	// can recover: the process would die with a dump instead of refusing).
+	m := m0
+	if m1.txid > m0.txid {
+		m = m1
+	}
+	w := &pageWalker{r: f, ps: ps, hwm: m.pgid, seen: make([]uint64, (m.pgid+63)/64)}
+	if err := w.bucket(m.root, nil, 0); err != nil {
+		return damaged("%v", err)
+	}
+	return nil
+}
+
+// The layout of bbolt's tree pages (go.etcd.io/bbolt internal/common):
+// after the page header, count elements of 16 bytes, then keys and values.
+// A branch element is pos 4, key size 4, child page 8; a leaf element is
+// flags 4, pos 4, key size 4, value size 4, pos counted from the element
+// itself. A leaf value flagged as a bucket is a bucket header (root page 8,
+// sequence 8), followed by the bucket's inline leaf page when root is 0.
+const (
+	branchPageFlag = 0x01
+	leafPageFlag   = 0x02
+	bucketLeafFlag = 0x01
+	elementSize    = 16
+	bucketHeader   = 16
+	maxDepth       = 64
+)
+
+// pageWalker checks the pages of a bbolt tree by reading them, never by
+// mapping them: each page names itself, has a tree page's flags, and
+// keeps its elements, keys and values inside itself and the file.
+type pageWalker struct {
+	r    io.ReaderAt
+	ps   int64
+	hwm  uint64
+	seen []uint64 // bit per page: walked already
+}
+
+// bucket walks the bucket whose root is page root, or whose inline page
+// is inline when root is 0.
+func (w *pageWalker) bucket(root uint64, inline []byte, depth int) error {
+	if root == 0 {
+		return w.elements(inline, 0, depth)
+	}
+	return w.page(root, depth)
+}
+
+func (w *pageWalker) page(id uint64, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("page %d: the tree is deeper than %d", id, maxDepth)
+	}
+	if id < 2 || id >= w.hwm {
+		return fmt.Errorf("a page refers to page %d, outside 2..%d", id, w.hwm-1)
+	}
+	if w.seen[id/64]&(1<<(id%64)) != 0 {
+		return fmt.Errorf("page %d is reached twice", id)
+	}
+	w.seen[id/64] |= 1 << (id % 64)
+	var hdr [pageHeaderSize]byte
+	if _, err := w.r.ReadAt(hdr[:], int64(id)*w.ps); err != nil {
+		return fmt.Errorf("page %d: %v", id, err)
+	}
+	ne := binary.NativeEndian
+	if got := ne.Uint64(hdr[0:]); got != id {
+		return fmt.Errorf("page %d names itself page %d", id, got)
+	}
+	overflow := uint64(ne.Uint32(hdr[12:]))
+	if id+overflow >= w.hwm {
+		return fmt.Errorf("page %d runs past page %d", id, w.hwm-1)
+	}
+	buf := make([]byte, int64(overflow+1)*w.ps)
+	if _, err := w.r.ReadAt(buf, int64(id)*w.ps); err != nil {
+		return fmt.Errorf("page %d: %v", id, err)
+	}
+	return w.elements(buf, id, depth)
+}
+
+// elements checks the page in buf (page id, or 0 for an inline page) and
+// walks what its elements reach.
+func (w *pageWalker) elements(buf []byte, id uint64, depth int) error {
+	if len(buf) < pageHeaderSize {
+		return fmt.Errorf("page %d: shorter than a page header", id)
+	}
+	ne := binary.NativeEndian
+	flags, count := ne.Uint16(buf[8:]), int(ne.Uint16(buf[10:]))
+	if pageHeaderSize+count*elementSize > len(buf) {
+		return fmt.Errorf("page %d: %d elements do not fit", id, count)
+	}
+	for i := 0; i < count; i++ {
+		at := pageHeaderSize + i*elementSize
+		e := buf[at : at+elementSize]
+		switch flags {
+		case branchPageFlag:
+			pos, ksize := int(ne.Uint32(e[0:])), int(ne.Uint32(e[4:]))
+			if at+pos+ksize > len(buf) || at+pos < 0 {
+				return fmt.Errorf("page %d: element %d runs past the page", id, i)
+			}
+			if err := w.page(ne.Uint64(e[8:]), depth+1); err != nil {
+				return err
+			}
+		case leafPageFlag:
+			eflags, pos := ne.Uint32(e[0:]), int(ne.Uint32(e[4:]))
+			ksize, vsize := int(ne.Uint32(e[8:])), int(ne.Uint32(e[12:]))
+			start := at + pos + ksize
+			if at+pos < 0 || start+vsize > len(buf) || start < 0 {
+				return fmt.Errorf("page %d: element %d runs past the page", id, i)
+			}
+			if eflags&bucketLeafFlag == 0 {
+				continue
+			}
+			v := buf[start : start+vsize]
+			if len(v) < bucketHeader {
+				return fmt.Errorf("page %d: element %d: a bucket header of %d bytes", id, i, len(v))
+			}
+			if err := w.bucket(ne.Uint64(v[0:]), v[bucketHeader:], depth+1); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("page %d: flags %#x, not a branch or leaf page", id, flags)
+		}
+	}
 	return nil
 }
 
@@ -139,7 +270,7 @@ func readMeta(r io.ReaderAt, off, size int64) (boltMeta, error) {
 	if h.Sum64() != ne.Uint64(m[56:]) {
 		return boltMeta{}, errors.New("checksum mismatch")
 	}
-	meta := boltMeta{pageSize: ne.Uint32(m[8:]), root: ne.Uint64(m[16:]), freelist: ne.Uint64(m[32:]), pgid: ne.Uint64(m[40:])}
+	meta := boltMeta{pageSize: ne.Uint32(m[8:]), root: ne.Uint64(m[16:]), freelist: ne.Uint64(m[32:]), pgid: ne.Uint64(m[40:]), txid: ne.Uint64(m[48:])}
 	if ps := meta.pageSize; ps < minPageSize || ps > maxPageSize || ps&(ps-1) != 0 {
 		return boltMeta{}, fmt.Errorf("page size %d", ps)
 	}

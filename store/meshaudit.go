@@ -9,7 +9,7 @@ import (
 )
 
 // bMeshAudit is the MESH API's request audit (doc.go).
-var bMeshAudit = bucket("mesh_audit")
+var bMeshAudit = bucketSince("mesh_audit")
 
 // MeshAuditRetention is how long MESH audit events are kept.
 const MeshAuditRetention = 90 * 24 * time.Hour

@@ -11,9 +11,9 @@ import (
 // Buckets of the hub's own MESH mailbox and what moved through it
 // (doc.go).
 var (
-	bMeshConn   = bucket("mesh_conn")
-	bMeshPulled = bucket("mesh_client_pulled")
-	bMeshPushed = bucket("mesh_client_pushed")
+	bMeshConn   = bucketSince("mesh_conn")
+	bMeshPulled = bucketSince("mesh_client_pulled")
+	bMeshPushed = bucketSince("mesh_client_pushed")
 )
 
 // Keys of the mesh_conn bucket.

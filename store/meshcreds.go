@@ -14,10 +14,10 @@ import (
 
 // Buckets of the MESH API's accounts (doc.go).
 var (
-	bMeshCreds     = bucket("mesh_creds")
-	bMeshPasswords = bucket("mesh_passwords")
-	bMeshMailboxes = bucket("mesh_mailboxes")
-	bMeshAcks      = bucket("mesh_acks")
+	bMeshCreds     = bucketSince("mesh_creds")
+	bMeshPasswords = bucketSince("mesh_passwords")
+	bMeshMailboxes = bucketSince("mesh_mailboxes")
+	bMeshAcks      = bucketSince("mesh_acks")
 )
 
 // kMeshKey is the shared key's entry in mesh_creds.

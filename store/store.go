@@ -54,12 +54,25 @@ var (
 		bMessages, bMessageIDs, bMessageFiles, bOpen, bOutcomes, bLAState, bAudit}
 )
 
-// bucket names a top-level bucket that Open creates. Each file of this
+// laterBuckets are the buckets added after the first stores were made:
+// Open creates one an older store lacks. Every other bucket is part of
+// every store, and a store that lacks one is damaged (a store without
+// its plans must never answer "no alert").
+var laterBuckets = map[string]bool{}
+
+// bucket names a top-level bucket that every store has. Each file of this
 // package declares the buckets it owns with it (and lists them in doc.go).
 func bucket(name string) []byte {
 	b := []byte(name)
 	allBuckets = append(allBuckets, b)
 	return b
+}
+
+// bucketSince names a top-level bucket added to the layout after stores
+// were in use: Open adds it to a store that lacks it.
+func bucketSince(name string) []byte {
+	laterBuckets[name] = true
+	return bucket(name)
 }
 
 // DB is an open store.
@@ -221,9 +234,13 @@ func prepare(b *bolt.DB) error {
 			return damaged("no creation time in the schema record")
 		}
 		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
-				missing = true
+			if tx.Bucket(name) != nil {
+				continue
 			}
+			if !laterBuckets[string(name)] {
+				return damaged("bucket %s is missing", name)
+			}
+			missing = true
 		}
 		if v := meta.Get(kAuthorities); v == nil {
 			missing = true
