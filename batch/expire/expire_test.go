@@ -1,6 +1,9 @@
 package expire_test
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -8,6 +11,7 @@ import (
 
 	"cpis/batch/expire"
 	"cpis/batch/hubtest"
+	"cpis/mesh"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/plans"
@@ -106,5 +110,42 @@ func TestAuditRetention(t *testing.T) {
 	}
 	if again, err := expire.Run(db, now); err != nil || again.SFTPAudits != 0 || again.MeshAudits != 0 {
 		t.Errorf("expire again: %+v, %v; want nothing purged", again, err)
+	}
+}
+
+// TestArchiveUncollectedGoesOnPastABrokenOutbox: an LA whose outbox is
+// broken fails alone; the other LAs' messages uncollected for 30 days
+// still move to the archive.
+func TestArchiveUncollectedGoesOnPastABrokenOutbox(t *testing.T) {
+	hb := hubtest.New(t, hubtest.Options{LAs: []string{"202", "841"}})
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	old := now.Add(-expire.ArchiveAfter - time.Hour)
+	out841 := filepath.Join(hb.Dir, "mailboxes", "LA841HC001", "outbox")
+	for _, name := range []string{"CPIS_841_ACCESS_20261020.csv", "CPIS_841_ACCESS_20261020.ctl"} {
+		p := filepath.Join(out841, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out202 := filepath.Join(hb.Dir, "mailboxes", "LA202HC001", "outbox")
+	if err := os.RemoveAll(out202); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out202, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := expire.ArchiveUncollected(hb.Dir, hb.DB, now)
+	var lae *mesh.LAError
+	if !errors.As(err, &lae) || lae.LA != "202" {
+		t.Errorf("ArchiveUncollected: %v, want LA 202's failure", err)
+	}
+	if moved != 1 {
+		t.Errorf("moved %d, want LA 841's message", moved)
+	}
+	if left, _ := os.ReadDir(out841); len(left) != 0 {
+		t.Errorf("LA 841's outbox still holds %d file(s)", len(left))
 	}
 }

@@ -33,44 +33,58 @@ func ArchiveUncollected(dataDir string, db *store.DB, now time.Time) (int, error
 	}); err != nil {
 		return 0, err
 	}
+	// One LA's broken outbox does not keep the others' messages from the
+	// archive: each LA is tried, the failures returned together.
 	moved := 0
+	var failed []error
 	for _, a := range las {
-		mb := local.Open(dataDir, a.MailboxID)
-		files, err := mb.Outbox()
+		n, err := archiveUncollected(db, a, local.Open(dataDir, a.MailboxID), now)
+		moved += n
 		if err != nil {
+			failed = append(failed, &mesh.LAError{LA: a.Code, Err: err})
+		}
+	}
+	return moved, errors.Join(failed...)
+}
+
+// archiveUncollected moves LA a's outbox messages (mailbox mb) older than
+// ArchiveAfter to the archive, and the control files left alone.
+func archiveUncollected(db *store.DB, a store.Authority, mb *local.Mailbox, now time.Time) (int, error) {
+	moved := 0
+	files, err := mb.Outbox()
+	if err != nil {
+		return moved, err
+	}
+	for _, f := range files {
+		if now.Sub(f.ModTime) < ArchiveAfter {
+			continue
+		}
+		if _, _, err := mb.ArchiveOutbox(f.Name); err != nil {
+			return moved, fmt.Errorf("archive uncollected %s/%s: %w", a.MailboxID, f.Name, err)
+		}
+		moved++
+		if err := db.Update(func(tx *store.Tx) error {
+			return tx.Audit(store.AuditEvent{At: now, Action: "outbox.archived_uncollected", LA: a.Code, Note: f.Name})
+		}); err != nil {
 			return moved, err
 		}
-		for _, f := range files {
-			if now.Sub(f.ModTime) < ArchiveAfter {
-				continue
-			}
-			if _, _, err := mb.ArchiveOutbox(f.Name); err != nil {
-				return moved, fmt.Errorf("archive uncollected %s/%s: %w", a.MailboxID, f.Name, err)
-			}
-			moved++
-			if err := db.Update(func(tx *store.Tx) error {
-				return tx.Audit(store.AuditEvent{At: now, Action: "outbox.archived_uncollected", LA: a.Code, Note: f.Name})
-			}); err != nil {
-				return moved, err
-			}
+	}
+	// A control file whose data file has left without it (a run killed
+	// between the two moves of ArchiveOutbox) follows it once it is as
+	// old: an LA's collector must never find a control file alone.
+	orphans, err := orphanControls(mb, files, now)
+	if err != nil {
+		return moved, err
+	}
+	for _, name := range orphans {
+		if _, _, err := mb.ArchiveOutbox(name); err != nil {
+			return moved, fmt.Errorf("archive uncollected %s/%s: %w", a.MailboxID, name, err)
 		}
-		// A control file whose data file has left without it (a run killed
-		// between the two moves of ArchiveOutbox) follows it once it is as
-		// old: an LA's collector must never find a control file alone.
-		orphans, err := orphanControls(mb, files, now)
-		if err != nil {
+		moved++
+		if err := db.Update(func(tx *store.Tx) error {
+			return tx.Audit(store.AuditEvent{At: now, Action: "outbox.archived_uncollected", LA: a.Code, Note: name})
+		}); err != nil {
 			return moved, err
-		}
-		for _, name := range orphans {
-			if _, _, err := mb.ArchiveOutbox(name); err != nil {
-				return moved, fmt.Errorf("archive uncollected %s/%s: %w", a.MailboxID, name, err)
-			}
-			moved++
-			if err := db.Update(func(tx *store.Tx) error {
-				return tx.Audit(store.AuditEvent{At: now, Action: "outbox.archived_uncollected", LA: a.Code, Note: name})
-			}); err != nil {
-				return moved, err
-			}
 		}
 	}
 	return moved, nil

@@ -94,15 +94,19 @@ func Run(cfg Config) ([]Written, error) {
 			days = append(days, d)
 		}
 	}
+	// One LA whose mailbox cannot take a file (its outbox gone, a full
+	// disk there) does not keep the others from being told: every day and
+	// LA is tried, and the failures are returned together.
 	var out []Written
+	var errs []error
 	for _, day := range days {
 		w, err := writeDay(cfg, las, day)
 		out = append(out, w...)
 		if err != nil {
-			return out, err
+			errs = append(errs, err)
 		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // writeDay decides every LA's file for day in one transaction, writes the
@@ -139,6 +143,8 @@ func writeDay(cfg Config, las []store.Authority, day caldate.Date) ([]Written, e
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].Code < due[j].Code })
 	var out []Written
+	var failed []error
+	delivered := due[:0:0]
 	for _, a := range due {
 		f := files[a.Code]
 		written := 0
@@ -156,14 +162,19 @@ func writeDay(cfg Config, las []store.Authority, day caldate.Date) ([]Written, e
 			})
 		}
 		if err := mb.Deliver(f.File, write, ctl); err != nil {
-			return out, fmt.Errorf("notify LA %s day %s: %w", a.Code, day, err)
+			failed = append(failed, &mesh.LAError{LA: a.Code, Err: fmt.Errorf("notify day %s: %w", day, err)})
+			continue
 		}
 		f.Rows = written
 		files[a.Code] = f
 		out = append(out, Written{Day: day, LA: a.Code, File: f.File, Rows: written})
+		delivered = append(delivered, a)
+	}
+	if len(delivered) == 0 {
+		return out, errors.Join(failed...)
 	}
 	err = cfg.DB.Update(func(tx *store.Tx) error {
-		for _, a := range due {
+		for _, a := range delivered {
 			f := files[a.Code]
 			f.WrittenAt = cfg.Now.UTC()
 			if err := tx.PutDayFile(day, a.Code, f); err != nil {
@@ -173,9 +184,12 @@ func writeDay(cfg Config, las []store.Authority, day caldate.Date) ([]Written, e
 				return err
 			}
 		}
-		return tx.Audit(store.AuditEvent{At: cfg.Now, Action: "notify.written", Note: day.String(), Counts: map[string]int{"files": len(due)}})
+		return tx.Audit(store.AuditEvent{At: cfg.Now, Action: "notify.written", Note: day.String(), Counts: map[string]int{"files": len(delivered)}})
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, errors.Join(failed...)
 }
 
 // londonTime is RFC 3339 with the offset always written as digits

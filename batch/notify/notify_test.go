@@ -443,3 +443,50 @@ func TestWithdrawnOrPurgedPlansAreStillReported(t *testing.T) {
 		}
 	}
 }
+
+// TestOneBrokenMailboxTellsTheOthers: an LA whose outbox cannot take its
+// file fails alone: every other LA still gets its file, the failure names
+// the LA, and the next run, once the mailbox is mended, writes the file it
+// owes (with the rows it held), and nothing twice.
+func TestOneBrokenMailboxTellsTheOthers(t *testing.T) {
+	h := newHub(t, utc("2026-11-20T09:00:00Z"), child841CPP, child201LAC)
+	h.access(utc("2026-11-21T10:00:00Z"), child, "RXX01", "A Clinician", "ED")
+	broken := h.outbox("201")
+	if err := os.RemoveAll(broken); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	written, err := h.run(utc("2026-11-22T09:00:00Z"), "2026-11-21")
+	var lae *mesh.LAError
+	if !errors.As(err, &lae) || lae.LA != "201" {
+		t.Fatalf("run: %v, want the failure of LA 201", err)
+	}
+	var got []string
+	for _, w := range written {
+		got = append(got, fmt.Sprintf("%s %s %d", w.LA, w.File, w.Rows))
+	}
+	want := []string{"203 CPIS_203_ACCESS_20261121.csv 0", "841 CPIS_841_ACCESS_20261121.csv 1", "850 CPIS_850_ACCESS_20261121.csv 0"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("written with LA 201's outbox broken (-want +got):\n%s", diff)
+	}
+
+	if err := os.Remove(broken); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(broken, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	written, err = h.run(utc("2026-11-22T10:00:00Z"), "2026-11-21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, w := range written {
+		got = append(got, fmt.Sprintf("%s %s %d", w.LA, w.File, w.Rows))
+	}
+	if diff := cmp.Diff([]string{"201 CPIS_201_ACCESS_20261121.csv 1"}, got); diff != "" {
+		t.Errorf("written once mended (-want +got):\n%s", diff)
+	}
+}
