@@ -135,6 +135,17 @@ type InitOptions struct {
 	Now   time.Time
 }
 
+// ErrStoreLost means the data directory holds a hub's archive but no
+// store: the store was lost, and a new empty one would answer "no alert"
+// for every child the lost one knew.
+var ErrStoreLost = errors.New("it holds a hub's archive but no cpis.db: restore the store from a backup; init --force makes a new, empty hub")
+
+// holdsArchive reports whether dir's archive folder holds anything.
+func holdsArchive(dir string) bool {
+	des, err := os.ReadDir(filepath.Join(dir, "archive"))
+	return err == nil && len(des) > 0
+}
+
 // Init makes a data directory: the store, the authorities, one mailbox per
 // LA, the archive and reports folders, and (optionally) the demographics
 // reference. A fresh init that fails leaves no store behind, so it can
@@ -160,7 +171,9 @@ func Init(dir string, opts InitOptions) (err error) {
 	}
 	storePath := filepath.Join(dir, store.FileName)
 	var db *store.DB
-	if _, statErr := os.Stat(storePath); statErr == nil {
+	if _, statErr := os.Lstat(storePath); statErr == nil {
+		// Something is there (a link to a missing file too): it is opened,
+		// checked and refused as it is, never removed.
 		// Opening checks the file and changes nothing when it is refused.
 		if db, err = store.Open(dir, store.Options{Now: opts.Now}); err != nil {
 			return err
@@ -173,17 +186,21 @@ func Init(dir string, opts InitOptions) (err error) {
 			return fmt.Errorf("init %s: %w", dir, err)
 		}
 	} else {
-		defer func() {
-			if err != nil {
-				os.Remove(storePath)
-			}
-		}()
+		if !opts.Force && holdsArchive(dir) {
+			return fmt.Errorf("init %s: %w", dir, ErrStoreLost)
+		}
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("init %s: %w", dir, err)
 		}
 		if db, err = store.Open(dir, store.Options{Create: true, Now: opts.Now, Setup: putAuthorities}); err != nil {
 			return err
 		}
+		// Only the store made here is removed when the rest fails.
+		defer func() {
+			if err != nil {
+				os.Remove(storePath)
+			}
+		}()
 		defer db.Close()
 	}
 	for _, sub := range []string{"mailboxes", "archive", "reports"} {

@@ -95,3 +95,40 @@ func TestInitFailureLeavesNoStore(t *testing.T) {
 		t.Errorf("a failed init left the store: %v", err)
 	}
 }
+
+// TestInitLostStore: a data directory whose archive shows it held a hub
+// but whose cpis.db is gone (or is a link to a missing file) is not
+// quietly given a new, empty store: without --force init refuses, and it
+// never removes what it did not make.
+func TestInitLostStore(t *testing.T) {
+	t.Run("archive without a store", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "archive", "LA841HC001", "in"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := datadir.Init(dir, opts(false)); !errors.Is(err, datadir.ErrStoreLost) {
+			t.Errorf("init: %v, want ErrStoreLost", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, store.FileName)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a store was made: %v", err)
+		}
+		if err := datadir.Init(dir, opts(true)); err != nil {
+			t.Errorf("init --force: %v", err)
+		}
+	})
+	t.Run("a link to a missing store", func(t *testing.T) {
+		dir := t.TempDir()
+		link := filepath.Join(dir, store.FileName)
+		if err := os.Symlink(filepath.Join(dir, "absent", store.FileName), link); err != nil {
+			t.Fatal(err)
+		}
+		for _, force := range []bool{false, true} {
+			if err := datadir.Init(dir, opts(force)); err == nil {
+				t.Errorf("init (force %v) made a store through a link to a missing file", force)
+			}
+			if _, err := os.Lstat(link); err != nil {
+				t.Errorf("init (force %v) removed the link: %v", force, err)
+			}
+		}
+	})
+}

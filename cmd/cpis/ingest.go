@@ -110,6 +110,9 @@ func printIngest(w io.Writer, rep jobs.IngestResult, asJSON bool) {
 		fmt.Fprintln(w, "No returns were taken: every LA failed.")
 	case len(rep.Waiting) > 0:
 		printWaiting(w, rep)
+	case len(rep.Failed) > 0:
+		// The LAs that failed may have had returns; no other LA had one.
+		fmt.Fprintf(w, "No returns were taken: %d LA(s) failed, and no other LA had a return waiting.\n", len(rep.Failed))
 	default:
 		fmt.Fprintln(w, "No returns were waiting.")
 	}

@@ -109,9 +109,10 @@ func TestCLIIngestSaysWhy(t *testing.T) {
 		if diff := cmp.Diff([]string{"cpis: every LA failed: none of the 1 LA(s) could be processed\n"}, cpisLines(r.stderr)); diff != "" {
 			t.Errorf("stderr (-want +got):\n%s", diff)
 		}
-		// The other LAs were still served by a whole run: the old message.
+		// The other LAs were still served by a whole run; none had a
+		// return, and the one that failed is not said to have had none.
 		r = h.run("ingest")
-		if r.code != exitFailure || !strings.HasPrefix(r.stdout, "No returns were waiting.\nFAILED LA 841: ") ||
+		if r.code != exitFailure || !strings.HasPrefix(r.stdout, "No returns were taken: 1 LA(s) failed, and no other LA had a return waiting.\nFAILED LA 841: ") ||
 			!strings.HasSuffix(r.stderr, "cpis: 1 LA(s) could not be processed; the others were\n") {
 			t.Errorf("ingest: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}

@@ -258,6 +258,7 @@ Example:
 					return printMeshAudit(g, db, from, asJSON)
 				}
 				enc := json.NewEncoder(g.stdout)
+				enc.SetEscapeHTML(false) // what was sent, as sent (escaped only in the table)
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 				if !asJSON {
 					fmt.Fprintln(tw, "AT (UTC)\tORG\tSETTING\tUSER\tROLE\tNHS NUMBER\tVIA\tOUTCOME\tSTATUS")
@@ -303,6 +304,7 @@ Example:
 // printSFTPAudit prints the SFTP session audit from from on, oldest first.
 func printSFTPAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error {
 	enc := json.NewEncoder(g.stdout)
+	enc.SetEscapeHTML(false)
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	if !asJSON {
 		fmt.Fprintln(tw, "AT (UTC)\tSESSION\tMAILBOX\tREMOTE\tEVENT\tPATH\tBYTES\tOUTCOME")

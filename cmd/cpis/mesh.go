@@ -225,6 +225,7 @@ Example:
 // (`cpis audit --mesh`).
 func printMeshAudit(g *globals, db *store.DB, from time.Time, asJSON bool) error {
 	enc := json.NewEncoder(g.stdout)
+	enc.SetEscapeHTML(false)
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	if !asJSON {
 		fmt.Fprintln(tw, "AT (UTC)\tMAILBOX\tREMOTE\tACTION\tMESSAGE\tCHUNK\tBYTES\tSTATUS\tOUTCOME")
