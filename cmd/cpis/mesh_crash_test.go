@@ -1,0 +1,405 @@
+//go:build linux
+
+package main
+
+// Crash tests of the MESH API (`cpis serve --mesh`) and of the hub as a
+// MESH client (the push job through `cpis mesh connect`), with the real
+// binary and SIGKILL (mesh-api.md, "Durability": 202 only once the
+// message or chunk is on disk, a message appears in an inbox only whole,
+// a crash at any moment loses no accepted message and delivers none in
+// part).
+//
+//   - TestMeshCrashChunkedUpload: an LA's client sends returns in gzipped
+//     chunks; the daemon is killed after a chunk's 202, while a chunk's
+//     body streams, or once a chunk is sent and before (or as) it is
+//     answered; the client resends the chunk it got no answer for, with a
+//     fresh token, as NHS England's client would, and goes on.
+//   - TestMeshCrashAcknowledge: the LA downloads a response and
+//     acknowledges it; the daemon is killed during or after the PUT.
+//   - TestMeshCrashPush: hub B pushes its outbox through hub A's MESH API
+//     (A plays NHS MESH; B's mailbox there is one of A's LA mailboxes); B
+//     is killed as its push makes progress (files arriving at A, leaving
+//     B's outbox).
+//
+// Each loop fails when too few kills landed mid-operation. Reproduce a run
+// with CPIS_KILL_SEED=<seed logged>.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cpis/mesh"
+)
+
+// meshCrashLA is the LA whose MESH client the tests play.
+const (
+	meshCrashLA      = "201"
+	meshCrashMailbox = "LA201HC001"
+	meshCrashPW      = "pw-of-201"
+)
+
+// meshCrashHub is a data dir whose LA 201 logs in to the MESH API.
+type meshCrashHub struct {
+	t              *testing.T
+	bin, dir, data string
+	key            string
+	people         []string
+}
+
+// newMeshCrashHub makes a hub in dir/name with the authorities given
+// (authorities.csv rows) and a MESH password for LA201HC001 when it is one
+// of its mailboxes.
+func newMeshCrashHub(t *testing.T, bin, dir, name, authorities string, password bool) *meshCrashHub {
+	t.Helper()
+	h := &meshCrashHub{t: t, bin: bin, dir: filepath.Join(dir, name), data: filepath.Join(dir, name, "data"), people: testNHS(80)}
+	if err := os.MkdirAll(h.dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"authorities.csv": "la_code,gss_code,name,region,mailbox_id,emergency_phone,office_phone\n" + authorities,
+		"pds.csv":         pdsCSV(h.people),
+	}
+	for n, body := range files {
+		if err := os.WriteFile(filepath.Join(h.dir, n), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binOK(t, bin, h.data, serveNow, "init", "--authorities", filepath.Join(h.dir, "authorities.csv"), "--pds", filepath.Join(h.dir, "pds.csv"))
+	if password {
+		cmd := binCommand(bin, h.data, serveNow, nil, "mesh", "password", meshCrashMailbox, "--stdin")
+		cmd.Stdin = strings.NewReader(meshCrashPW + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Fatalf("mesh password --stdin: %v %q", err, out)
+		}
+	}
+	h.key = strings.TrimSpace(binOK(t, bin, h.data, serveNow, "mesh", "key"))
+	return h
+}
+
+// returnFile is a return of LA 201 extracted on day (1..28 of November
+// 2026), with rows plans; its name and content.
+func (h *meshCrashHub) returnFile(day, rows int) (string, []byte) {
+	var b strings.Builder
+	b.WriteString("nhs_number,plan_type,start_date,local_id\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%s,%s,2026-%02d-%02d,R%d-%d\n", h.people[i%len(h.people)], []string{"CPP", "LAC"}[i%2], 1+i%10, 1+i%27, day, i)
+	}
+	return fmt.Sprintf("CPIS_%s_FULL_202611%02d.csv", meshCrashLA, day), []byte(b.String())
+}
+
+var meshListening = regexp.MustCompile(`MESH API listening" addr=(\S+)`)
+
+// start starts the daemon with the MESH API on a free loopback port and
+// returns it with the API's base URL. A control socket left by a killed
+// daemon is removed first, so that startDaemon waits for the new one.
+func (h *meshCrashHub) start(args ...string) (*daemon, string) {
+	h.t.Helper()
+	if err := os.Remove(filepath.Join(h.data, "cpis.sock")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		h.t.Fatal(err)
+	}
+	d := startDaemon(h.t, h.bin, h.data, append([]string{"--mesh", "127.0.0.1:0"}, args...)...)
+	waitLog(h.t, d, "MESH API listening")
+	m := meshListening.FindStringSubmatch(d.log.String())
+	if m == nil {
+		h.t.Fatalf("no MESH address in the log:\n%s", d.log)
+	}
+	return d, "http://" + m[1]
+}
+
+// client is LA 201's MESH client of the API at base.
+func (h *meshCrashHub) client(base string) *cliMeshClient {
+	now, _ := time.Parse(time.RFC3339, serveNow)
+	return &cliMeshClient{t: h.t, base: base, mailbox: meshCrashMailbox, password: meshCrashPW, key: h.key, now: now,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}}
+}
+
+// inboxDir is LA 201's inbox folder.
+func (h *meshCrashHub) inboxDir() string {
+	return filepath.Join(h.data, "mailboxes", meshCrashMailbox, "inbox")
+}
+
+// call is c.do for a daemon that may die under it: a request with a
+// fresh token whose failure to get an answer is returned, not fatal.
+// body (nil: none) is sent with Content-Length size.
+func meshCall(c *cliMeshClient, method, path string, h map[string]string, body io.Reader, size int64) (int, http.Header, []byte, error) {
+	c.nonce++
+	req, err := http.NewRequest(method, c.base+"/messageexchange/"+c.mailbox+path, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if body != nil {
+		req.ContentLength = size
+	}
+	req.Header.Set("Accept", "application/vnd.mesh.v2+json")
+	req.Header.Set("Authorization", meshSign(c.key, c.mailbox, fmt.Sprintf("n-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now))
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// pausingBody is a request body that stops after its first at bytes
+// (closing paused) until resume is closed; sent is closed once the
+// transport has read it all.
+type pausingBody struct {
+	b              []byte
+	off, at        int
+	paused, resume chan struct{}
+	sent           chan struct{}
+	once           sync.Once
+}
+
+func newPausingBody(b []byte, at int) *pausingBody {
+	return &pausingBody{b: b, at: at, paused: make(chan struct{}), resume: make(chan struct{}), sent: make(chan struct{})}
+}
+
+func (p *pausingBody) Read(buf []byte) (int, error) {
+	if p.off == p.at && p.at < len(p.b) {
+		select {
+		case <-p.paused:
+		default:
+			close(p.paused)
+		}
+		<-p.resume
+	}
+	end := len(p.b)
+	if p.off < p.at {
+		end = p.at
+	}
+	n := copy(buf, p.b[p.off:end])
+	p.off += n
+	if p.off == len(p.b) {
+		p.once.Do(func() { close(p.sent) })
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// meshInboxCheck fails the test when LA 201's inbox folder shows a data
+// file that is not whole: every data file (temporary names aside) must
+// have its control file and be the whole content sent under its name.
+func meshInboxCheck(t *testing.T, dir string, sent map[string][]byte, when string) {
+	t.Helper()
+	for _, n := range listDir(t, dir) {
+		if mesh.IsTempName(n) || mesh.IsControlName(n) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if want, ok := sent[n]; !ok || !bytes.Equal(b, want) {
+			t.Errorf("%s: the inbox shows %s with %d bytes, want the %d bytes sent (sent: %v)", when, n, len(b), len(want), ok)
+		}
+		if _, err := os.Stat(filepath.Join(dir, mesh.ControlName(n))); err != nil {
+			t.Errorf("%s: the inbox shows %s without its control file: %v", when, n, err)
+		}
+	}
+}
+
+// meshInboxControl returns the control file of the inbox's data file name.
+func meshInboxControl(t *testing.T, dir, name string) mesh.Control {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, mesh.ControlName(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := mesh.ParseControl(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctl
+}
+
+func meshSplit(b []byte, n int) [][]byte {
+	var out [][]byte
+	size := (len(b) + n - 1) / n
+	for off := 0; off < len(b); off += size {
+		out = append(out, b[off:min(off+size, len(b))])
+	}
+	return out
+}
+
+// Kills of `serve --mesh` during chunked uploads: the whole return is in
+// the LA's inbox once, never a part of it; ingest takes each return once.
+func TestMeshCrashChunkedUpload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, kills and restarts the daemon")
+	}
+	started := time.Now()
+	seed := killSeed(t, "CPIS_KILL_SEED")
+	t.Logf("seed %d (rerun with CPIS_KILL_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	const iterations, chunks = 8, 4
+
+	h := newMeshCrashHub(t, cpisBinary(t), t.TempDir(), "hub",
+		"201,E09000001,City of London,London,,020 7946 0001,\n202,E09000007,Camden,London,,020 7946 0002,\n", true)
+	d, base := h.start("--no-scheduler")
+	c := h.client(base)
+	sent := map[string][]byte{}
+	ids := map[string]string{} // message ID -> name
+	mid := 0
+	var answerTook time.Duration // the last chunk POST's round trip
+	for it := range iterations {
+		name, content := h.returnFile(it+1, 60)
+		sent[name] = content
+		parts := meshSplit(content, chunks)
+		killAt := 1 + rng.IntN(chunks)
+		mode := []string{"after its 202", "while its body streams", "once its body is sent"}[rng.IntN(3)]
+		killed := false
+		restart := func() {
+			t.Helper()
+			d.kill()
+			meshInboxCheck(t, h.inboxDir(), sent, fmt.Sprintf("iteration %d, killed at chunk %d %s", it, killAt, mode))
+			d, base = h.start("--no-scheduler")
+			c.base = base
+		}
+		id := ""
+		for k := 1; k <= chunks; k++ {
+			hdr := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip", "Mex-Chunk-Range": fmt.Sprintf("%d:%d", k, chunks)}
+			path := "/outbox/" + id + "/" + strconv.Itoa(k)
+			if k == 1 {
+				path = "/outbox"
+				hdr["Mex-To"], hdr["Mex-WorkflowID"], hdr["Mex-FileName"], hdr["Mex-LocalID"] = mesh.HubMailbox, mesh.WorkflowUpload, name, fmt.Sprintf("local-%d", it)
+			}
+			body := gzipped(parts[k-1])
+			var status int
+			var answer []byte
+			var err error
+			if k == killAt && !killed && mode != "after its 202" {
+				// Kill with this chunk in flight.
+				killed = true
+				at := len(body)
+				if mode == "while its body streams" {
+					at = 1 + rng.IntN(len(body)-1)
+				}
+				pb := newPausingBody(body, at)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					status, _, answer, err = meshCall(c, "POST", path, hdr, pb, int64(len(body)))
+				}()
+				if mode == "while its body streams" {
+					select {
+					case <-pb.paused:
+					case <-done:
+					}
+				} else {
+					select {
+					case <-pb.sent:
+						time.Sleep(time.Duration(rng.Int64N(int64(answerTook)/2 + 1)))
+					case <-done:
+					}
+				}
+				d.kill()
+				close(pb.resume)
+				<-done
+				if err != nil {
+					mid++
+				}
+				t.Logf("iteration %d: SIGKILL at chunk %d/%d %s: answer %d %v", it, k, chunks, mode, status, err)
+				restart()
+				if err != nil {
+					// No answer: resend it, a fresh token; chunk 1 again is
+					// a new message (its ID never reached the client).
+					status, _, answer, err = meshCall(c, "POST", path, hdr, bytes.NewReader(body), int64(len(body)))
+					if status == http.StatusLocked && k == chunks && k > 1 {
+						status = http.StatusAccepted // complete: delivered before the kill or at restart
+					}
+				}
+			} else {
+				t0 := time.Now()
+				status, _, answer, err = meshCall(c, "POST", path, hdr, bytes.NewReader(body), int64(len(body)))
+				answerTook = time.Since(t0)
+			}
+			if err != nil || status != http.StatusAccepted {
+				t.Fatalf("iteration %d: chunk %d/%d: %d %s %v\n%s", it, k, chunks, status, answer, err, d.log)
+			}
+			if k == 1 {
+				var v struct {
+					ID string `json:"message_id"`
+				}
+				if err := json.Unmarshal(answer, &v); err != nil || !mesh.ValidMessageID(v.ID) {
+					t.Fatalf("iteration %d: send answered %s", it, answer)
+				}
+				id = v.ID
+			}
+			if k == killAt && !killed {
+				killed = true
+				t.Logf("iteration %d: SIGKILL after the 202 of chunk %d/%d", it, k, chunks)
+				restart()
+			}
+		}
+		ids[id] = name
+		// Exactly one copy, whole, under the message ID given.
+		meshInboxCheck(t, h.inboxDir(), sent, fmt.Sprintf("iteration %d, done", it))
+		ctl := meshInboxControl(t, h.inboxDir(), name)
+		if ctl.DTSID != id {
+			t.Errorf("iteration %d: %s has DTSId %s, want the MESH ID %s", it, name, ctl.DTSID, id)
+		}
+		var tr map[string]any
+		c.getJSON("/outbox/tracking?messageID="+url.QueryEscape(id), &tr)
+		if tr["status"] != "accepted" || tr["filename"] != name {
+			t.Errorf("iteration %d: tracking %v", it, tr)
+		}
+	}
+	if files := listDir(t, h.inboxDir()); countData(files) != iterations {
+		t.Errorf("inbox holds %v, want the %d returns once each", files, iterations)
+	}
+	if mid < minMidRun(iterations) {
+		t.Errorf("only %d of %d kills landed with a chunk unanswered, want at least %d", mid, iterations, minMidRun(iterations))
+	}
+
+	// Ingest takes each return once, under its MESH message ID.
+	out, stderr, code := d.run(t, h.dir, "ingest", "--json")
+	if code != 0 {
+		t.Fatalf("ingest: %d %s", code, stderr)
+	}
+	for id, name := range ids {
+		if n := strings.Count(out, `"message_id":"`+id+`"`); n != 1 {
+			t.Errorf("ingest took %s (%s) %d times:\n%s", id, name, n, out)
+		}
+	}
+	if n := strings.Count(out, `"message_id":`); n != iterations {
+		t.Errorf("ingest took %d returns, want %d:\n%s", n, iterations, out)
+	}
+	if out, _, _ := d.run(t, h.dir, "ingest", "--json"); strings.Contains(out, `"message_id":`) {
+		t.Errorf("a second ingest took more:\n%s", out)
+	}
+	d.kill()
+	t.Logf("%d kills, %d with a chunk unanswered; %s in all", iterations, mid, time.Since(started).Round(time.Millisecond))
+}
+
+// countData counts the data files among names.
+func countData(names []string) int {
+	n := 0
+	for _, f := range names {
+		if !mesh.IsTempName(f) && !mesh.IsControlName(f) {
+			n++
+		}
+	}
+	return n
+}
