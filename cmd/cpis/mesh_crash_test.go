@@ -27,7 +27,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -36,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"cpis/mesh"
+	"cpis/store"
 )
 
 // meshCrashLA is the LA whose MESH client the tests play.
@@ -56,16 +57,17 @@ const (
 type meshCrashHub struct {
 	t              *testing.T
 	bin, dir, data string
+	now            string // the daemon's clock (--now)
 	key            string
 	people         []string
 }
 
 // newMeshCrashHub makes a hub in dir/name with the authorities given
 // (authorities.csv rows) and a MESH password for LA201HC001 when it is one
-// of its mailboxes.
+// of its mailboxes. Its daemon's clock is serveNow.
 func newMeshCrashHub(t *testing.T, bin, dir, name, authorities string, password bool) *meshCrashHub {
 	t.Helper()
-	h := &meshCrashHub{t: t, bin: bin, dir: filepath.Join(dir, name), data: filepath.Join(dir, name, "data"), people: testNHS(80)}
+	h := &meshCrashHub{t: t, bin: bin, dir: filepath.Join(dir, name), data: filepath.Join(dir, name, "data"), now: serveNow, people: testNHS(80)}
 	if err := os.MkdirAll(h.dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +105,13 @@ func (h *meshCrashHub) returnFile(day, rows int) (string, []byte) {
 
 var meshListening = regexp.MustCompile(`MESH API listening" addr=(\S+)`)
 
-// start starts the daemon with the MESH API on a free loopback port and
-// returns it with the API's base URL. A control socket left by a killed
-// daemon is removed first, so that startDaemon waits for the new one.
+// start starts the daemon (no SFTP, no HTTP lookups) with the MESH API
+// on a free loopback port, and returns it with the API's base URL once it
+// listens (its control socket made before).
 func (h *meshCrashHub) start(args ...string) (*daemon, string) {
 	h.t.Helper()
-	if err := os.Remove(filepath.Join(h.data, "cpis.sock")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		h.t.Fatal(err)
-	}
-	d := startDaemon(h.t, h.bin, h.data, append([]string{"--mesh", "127.0.0.1:0"}, args...)...)
+	d := &daemon{bin: h.bin, data: h.data}
+	d.proc = startProc(h.t, binCommand(h.bin, h.data, h.now, nil, append([]string{"serve", "--no-http", "--no-sftp", "--mesh", "127.0.0.1:0"}, args...)...))
 	waitLog(h.t, d, "MESH API listening")
 	m := meshListening.FindStringSubmatch(d.log.String())
 	if m == nil {
@@ -122,7 +122,7 @@ func (h *meshCrashHub) start(args ...string) (*daemon, string) {
 
 // client is LA 201's MESH client of the API at base.
 func (h *meshCrashHub) client(base string) *cliMeshClient {
-	now, _ := time.Parse(time.RFC3339, serveNow)
+	now, _ := time.Parse(time.RFC3339, h.now)
 	return &cliMeshClient{t: h.t, base: base, mailbox: meshCrashMailbox, password: meshCrashPW, key: h.key, now: now,
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}}}
 }
@@ -402,4 +402,388 @@ func countData(names []string) int {
 		}
 	}
 	return n
+}
+
+// meshAcked reports whether the store of the stopped hub at data records
+// LA 201's acknowledgement of message id.
+func meshAcked(t *testing.T, data, id string) bool {
+	t.Helper()
+	db, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ok bool
+	if err := db.View(func(tx *store.Tx) (err error) { _, ok, err = tx.MeshAck(meshCrashMailbox, id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// meshListed returns LA 201's MESH inbox.
+func meshListed(c *cliMeshClient) []string {
+	var inbox struct {
+		Messages []string `json:"messages"`
+	}
+	c.getJSON("/inbox", &inbox)
+	return inbox.Messages
+}
+
+// Kills of `serve --mesh` during and after acknowledgements: a message is
+// either still listed (and acknowledged again) or gone and recorded
+// collected, never both, never neither; a repeated acknowledgement
+// answers 200.
+func TestMeshCrashAcknowledge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, kills and restarts the daemon")
+	}
+	started := time.Now()
+	seed := killSeed(t, "CPIS_KILL_SEED")
+	t.Logf("seed %d (rerun with CPIS_KILL_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	const iterations = 8
+
+	h := newMeshCrashHub(t, cpisBinary(t), t.TempDir(), "hub",
+		"201,E09000001,City of London,London,,020 7946 0001,\n202,E09000007,Camden,London,,020 7946 0002,\n", true)
+	// A response per return waits in LA 201's outbox, its MESH inbox.
+	var names []string
+	for day := 1; day <= iterations; day++ {
+		name, content := h.returnFile(day, 3)
+		if err := os.WriteFile(filepath.Join(h.dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, filepath.Join(h.dir, name))
+	}
+	binOK(t, h.bin, h.data, serveNow, append([]string{"mailbox", "send", "--la", meshCrashLA}, names...)...)
+	binOK(t, h.bin, h.data, serveNow, "ingest")
+
+	d, base := h.start("--no-scheduler")
+	c := h.client(base)
+	waiting := meshListed(c)
+	if len(waiting) != iterations {
+		t.Fatalf("MESH inbox %v, want %d responses", waiting, iterations)
+	}
+	ackTook := 20 * time.Millisecond // an acknowledgement's round trip, as last seen
+	mid := 0
+	for it := range iterations {
+		id := waiting[it]
+		if status, hdr, body := c.do("GET", "/inbox/"+id, nil, nil); status != http.StatusOK || hdr.Get("mex-messageid") != id {
+			t.Fatalf("iteration %d: download %s: %d %v %s", it, id, status, hdr, body)
+		}
+		after := rng.IntN(4) == 0
+		delay := time.Duration(rng.Int64N(int64(ackTook) + 1))
+		var status int
+		var err error
+		done := make(chan struct{})
+		t0 := time.Now()
+		go func() {
+			defer close(done)
+			status, _, _, err = meshCall(c, "PUT", "/inbox/"+id+"/status/acknowledged", nil, nil, 0)
+		}()
+		if after {
+			<-done
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("iteration %d: acknowledge: %d %v", it, status, err)
+			}
+			ackTook = time.Since(t0)
+		} else {
+			select {
+			case <-done:
+			case <-time.After(delay):
+			}
+		}
+		d.kill()
+		<-done
+		if err != nil {
+			mid++
+		}
+		acked := meshAcked(t, h.data, id)
+		t.Logf("iteration %d: SIGKILL %s the acknowledgement of %s (%v, last one took %v): answer %d %v; recorded %v", it,
+			map[bool]string{true: "after", false: "during"}[after], id, delay, ackTook, status, err, acked)
+
+		d, base = h.start("--no-scheduler")
+		c.base = base
+		listed := false
+		for _, m := range meshListed(c) {
+			listed = listed || m == id
+		}
+		switch {
+		case listed && acked:
+			t.Errorf("iteration %d: %s is listed after its collection was recorded", it, id)
+		case !listed && !acked:
+			t.Errorf("iteration %d: %s left the inbox and its collection is not recorded", it, id)
+		case listed && err == nil && status == http.StatusOK:
+			t.Errorf("iteration %d: %s acknowledged 200 and listed after the restart", it, id)
+		}
+		if listed {
+			t1 := time.Now()
+			if status, _, body := c.do("PUT", "/inbox/"+id+"/status/acknowledged", nil, nil); status != http.StatusOK {
+				t.Errorf("iteration %d: acknowledge again after the restart: %d %s", it, status, body)
+			}
+			ackTook = time.Since(t1)
+		}
+		if status, _, body := c.do("PUT", "/inbox/"+id+"/status/acknowledged", nil, nil); status != http.StatusOK {
+			t.Errorf("iteration %d: repeated acknowledgement after the restart: %d %s", it, status, body)
+		}
+		for _, m := range meshListed(c) {
+			if m == id {
+				t.Errorf("iteration %d: %s still listed after its acknowledgement", it, id)
+			}
+		}
+	}
+	if left := meshListed(c); len(left) != 0 {
+		t.Errorf("MESH inbox after every acknowledgement: %v", left)
+	}
+	d.kill()
+	for _, id := range waiting {
+		if !meshAcked(t, h.data, id) {
+			t.Errorf("%s: no acknowledgement recorded", id)
+		}
+	}
+	if files := countData(listDir(t, filepath.Join(h.data, "mailboxes", meshCrashMailbox, "outbox"))); files != 0 {
+		t.Errorf("%d data files left in the outbox", files)
+	}
+	if mid < minMidRun(iterations) {
+		t.Errorf("only %d of %d kills landed with the acknowledgement unanswered, want at least %d", mid, iterations, minMidRun(iterations))
+	}
+	t.Logf("%d kills, %d with the acknowledgement unanswered; %s in all", iterations, mid, time.Since(started).Round(time.Millisecond))
+}
+
+// meshPushMessage is a message put in hub B's outbox for its push.
+type meshPushMessage struct {
+	name, id string // the data file, its control file's DTSId
+	content  []byte
+}
+
+// meshPushDone reports whether B's outbox is empty and A's inbox holds
+// want data files.
+func meshPushDone(t *testing.T, outbox, inbox string, want int) bool {
+	return len(listDir(t, outbox)) == 0 && countData(listDir(t, inbox)) == want
+}
+
+// meshChunksSeen adds the chunk files now in the MESH upload area dir to
+// seen and returns how many it has seen: chunks reaching A are steps of
+// B's push, as files arriving and leaving are.
+func meshChunksSeen(dir string, seen map[string]bool) int {
+	ups, _ := os.ReadDir(dir)
+	for _, u := range ups {
+		files, _ := os.ReadDir(filepath.Join(dir, u.Name()))
+		for _, f := range files {
+			if _, err := strconv.Atoi(strings.TrimSuffix(f.Name(), ".gz")); err == nil {
+				seen[u.Name()+"/"+f.Name()] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// Kills of hub B during its push through hub A's MESH API: each message
+// reaches A once and whole, and leaves B's outbox once, recorded sent and
+// collected once.
+func TestMeshCrashPush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, kills and restarts daemons")
+	}
+	started := time.Now()
+	seed := killSeed(t, "CPIS_KILL_SEED")
+	t.Logf("seed %d (rerun with CPIS_KILL_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 4))
+	const iterations, perRun = 5, 2 // the first run is the reference, never killed
+	bin := cpisBinary(t)
+	tmp := t.TempDir()
+
+	// Hub A plays NHS MESH: B's mailbox there is A's LA201HC001, which may
+	// send returns to CPISHUB01; they land in A's LA 201 inbox folder.
+	a := newMeshCrashHub(t, bin, tmp, "a", "201,E09000001,City of London,London,,020 7946 0001,\n", true)
+	// B's client signs its tokens with the real clock, which A's must be
+	// near (within 2 hours).
+	a.now = time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	da, baseA := a.start("--no-scheduler")
+	ca := a.client(baseA)
+	// Hub B's LA 201 has the mailbox CPISHUB01 (A's hub): B's push sends
+	// its outbox there, as LA201HC001 at A.
+	b := newMeshCrashHub(t, bin, tmp, "b", "201,E09000001,City of London,London,CPISHUB01,020 7946 0001,\n", false)
+	secret := func(name, v string) string {
+		p := filepath.Join(b.dir, name)
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	binOK(t, bin, b.data, serveNow, "mesh", "connect", "--url", baseA, "--mailbox", meshCrashMailbox,
+		"--password-file", secret("mesh-password", meshCrashPW), "--shared-key-file", secret("mesh-key", a.key),
+		"--chunk-size", "512", "--push", meshCrashLA)
+	sched := filepath.Join(b.dir, "schedules")
+	writeSchedules(t, sched, "@every 1h")
+	plan, err := os.ReadFile(filepath.Join(sched, "test.schedule"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sched, "test.schedule"), []byte(strings.Replace(string(plan), "@every 1h push", "@every 1s push", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outbox := filepath.Join(b.data, "mailboxes", mesh.HubMailbox, "outbox")
+	archive := filepath.Join(b.data, "archive", mesh.HubMailbox, "out")
+
+	var msgs []meshPushMessage
+	sent := map[string][]byte{}
+	var logs []*syncBuffer // every run of B
+	var ref watchedRun     // the progress of the reference run
+	total, mid := 0, 0
+	for it := range iterations {
+		for range perRun {
+			name, content := b.returnFile(len(msgs)+1, 100)
+			m := meshPushMessage{name: name, id: mesh.NewMessageID(time.Now()), content: content}
+			ctl := mesh.OutgoingControl(mesh.HubMailbox, mesh.WorkflowUpload, m.id, name, "CP-IS return", time.Now())
+			for _, f := range []struct {
+				name string
+				b    []byte
+			}{{name, content}, {mesh.ControlName(name), ctl.Marshal()}} {
+				if err := mesh.WriteFileAtomic(outbox, f.name, func(w io.Writer) error { _, err := w.Write(f.b); return err }, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			msgs, sent[name] = append(msgs, m), content
+		}
+		stepsA, stepsB := newFileSteps(t, a.data), newFileSteps(t, b.data)
+		chunks := map[string]bool{}
+		db, _ := b.start("--schedules", sched)
+		logs = append(logs, db.log)
+		begin := time.Now()
+		var run watchedRun
+		look := func() int {
+			n := stepsA.steps(t) + stepsB.steps(t) + meshChunksSeen(filepath.Join(a.data, "mesh_uploads"), chunks)
+			if len(run.seen) == 0 && n > 0 || len(run.seen) > 0 && n != run.seen[len(run.seen)-1].steps {
+				run.seen = append(run.seen, progressSeen{at: time.Since(begin), steps: n})
+			}
+			return n
+		}
+		var moment *killMoment
+		if it > 0 {
+			m := ref.plan(rng)
+			moment = &m
+		}
+		var armed time.Time
+		for {
+			n := look()
+			if moment == nil && meshPushDone(t, outbox, a.inboxDir(), len(msgs)) {
+				break
+			}
+			if moment != nil && n >= moment.step {
+				if armed.IsZero() {
+					armed = time.Now()
+				}
+				if n >= moment.until || time.Since(armed) >= moment.delay {
+					db.kill()
+					break
+				}
+			}
+			if time.Since(begin) > 30*time.Second {
+				t.Fatalf("iteration %d: the push never finished:\n%s", it, db.log)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if moment == nil {
+			ref = run
+			total = run.steps()
+			db.kill()
+			t.Logf("iteration %d (reference): %d steps in %v", it, total, run.seen[len(run.seen)-1].at.Round(time.Millisecond))
+		} else {
+			n, done := run.steps(), meshPushDone(t, outbox, a.inboxDir(), len(msgs))
+			if n > 0 && !done {
+				mid++
+			}
+			t.Logf("iteration %d: SIGKILL after %d of %d steps (plan %+v; the push done: %v)", it, n, total, *moment, done)
+			meshInboxCheck(t, a.inboxDir(), sent, fmt.Sprintf("iteration %d, after the kill", it))
+			db, _ = b.start("--schedules", sched)
+			logs = append(logs, db.log)
+			deadline := time.Now().Add(30 * time.Second)
+			for !meshPushDone(t, outbox, a.inboxDir(), len(msgs)) {
+				if time.Now().After(deadline) {
+					t.Fatalf("iteration %d: the push never finished after the restart:\n%s", it, db.log)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			db.kill()
+		}
+
+		// Every message at A once, whole, tracked by the MESH ID; B's outbox
+		// archived once.
+		meshInboxCheck(t, a.inboxDir(), sent, fmt.Sprintf("iteration %d, done", it))
+		if got := countData(listDir(t, a.inboxDir())); got != len(msgs) {
+			t.Errorf("iteration %d: A's inbox holds %d messages, want %d", it, got, len(msgs))
+		}
+		for _, m := range msgs {
+			id := meshInboxControl(t, a.inboxDir(), m.name).DTSID
+			var tr map[string]any
+			ca.getJSON("/outbox/tracking?messageID="+url.QueryEscape(id), &tr)
+			if tr["status"] != "accepted" || tr["filename"] != m.name || tr["local_id"] != m.id {
+				t.Errorf("iteration %d: tracking %s at A: %v", it, id, tr)
+			}
+		}
+		var want []string
+		for _, m := range msgs {
+			want = append(want, m.name, mesh.ControlName(m.name))
+		}
+		if got := listDir(t, archive); !sameSet(got, want) {
+			t.Errorf("iteration %d: B's archive holds %v, want %v", it, got, want)
+		}
+	}
+	audit, _, _ := da.run(t, a.dir, "audit", "--mesh", "--json")
+	if n := strings.Count(audit, `"action":"deliver"`); n != len(msgs) {
+		t.Errorf("A delivered %d messages, want %d:\n%s", n, len(msgs), audit)
+	}
+	da.kill()
+
+	// B recorded each message sent (the MESH ID A gave), collected and
+	// audited once.
+	bdb, err := store.Open(b.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	pushed, collected := map[string]int{}, map[string]int{}
+	if err := bdb.View(func(tx *store.Tx) error {
+		for _, m := range msgs {
+			p, ok, err := tx.MeshPushed(meshCrashLA, m.id)
+			if err != nil {
+				return err
+			}
+			if id := meshInboxControl(t, a.inboxDir(), m.name).DTSID; !ok || p.State != store.MeshPushSent || p.MeshID != id {
+				t.Errorf("%s: B's record %+v (found %v), want sent as %s", m.name, p, ok, id)
+			}
+		}
+		if err := tx.AuditEvents(func(e store.AuditEvent) error {
+			if e.Action == "mesh_pushed" {
+				pushed[e.MessageID]++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Collections(meshCrashLA, func(c store.Collection) error { collected[c.Name]++; return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if pushed[m.id] != 1 || collected[m.name] != 1 {
+			t.Errorf("%s: audited pushed %d times, collected %d times; want once", m.name, pushed[m.id], collected[m.name])
+		}
+	}
+	for i, l := range logs {
+		if s := l.String(); strings.Contains(s, "mesh push failed") {
+			t.Errorf("run %d of B logged a failed push:\n%s", i, s)
+		}
+	}
+	if kills := iterations - 1; mid < minMidRun(kills) {
+		t.Errorf("only %d of %d kills landed mid-push, want at least %d", mid, kills, minMidRun(kills))
+	}
+	t.Logf("%d messages, %d kills, %d mid-push; %s in all", len(msgs), iterations-1, mid, time.Since(started).Round(time.Millisecond))
+}
+
+func sameSet(got, want []string) bool {
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	return slices.Equal(g, w)
 }
