@@ -263,12 +263,18 @@ func TestMeshCrashChunkedUpload(t *testing.T) {
 	ids := map[string]string{} // message ID -> name
 	mid := 0
 	var answerTook time.Duration // the last chunk POST's round trip
+	// The kills: two after a chunk's 202, three while a chunk's body
+	// streams (the chunk unanswered), three once its body is sent (before
+	// or as it is answered), in a random order, each at a random chunk.
+	modes := []string{"after its 202", "after its 202", "while its body streams", "while its body streams",
+		"while its body streams", "once its body is sent", "once its body is sent", "once its body is sent"}
+	rng.Shuffle(len(modes), func(i, j int) { modes[i], modes[j] = modes[j], modes[i] })
 	for it := range iterations {
 		name, content := h.returnFile(it+1, 60)
 		sent[name] = content
 		parts := meshSplit(content, chunks)
 		killAt := 1 + rng.IntN(chunks)
-		mode := []string{"after its 202", "while its body streams", "once its body is sent"}[rng.IntN(3)]
+		mode := modes[it]
 		killed := false
 		restart := func() {
 			t.Helper()
@@ -463,34 +469,56 @@ func TestMeshCrashAcknowledge(t *testing.T) {
 	if len(waiting) != iterations {
 		t.Fatalf("MESH inbox %v, want %d responses", waiting, iterations)
 	}
-	ackTook := 20 * time.Millisecond // an acknowledgement's round trip, as last seen
+	// The kills: two after the 200; three after a random part of the time
+	// the last acknowledgement took to remove the data file; three as soon
+	// as the data file is seen to go; in a random order.
+	modes := []string{"after", "after", "before the removal", "before the removal", "before the removal",
+		"at the removal", "at the removal", "at the removal"}
+	rng.Shuffle(len(modes), func(i, j int) { modes[i], modes[j] = modes[j], modes[i] })
+	var toRemoval time.Duration // from a PUT to its data file's removal, as last seen
 	mid := 0
 	for it := range iterations {
 		id := waiting[it]
+		t0 := time.Now()
 		if status, hdr, body := c.do("GET", "/inbox/"+id, nil, nil); status != http.StatusOK || hdr.Get("mex-messageid") != id {
 			t.Fatalf("iteration %d: download %s: %d %v %s", it, id, status, hdr, body)
 		}
-		after := rng.IntN(4) == 0
-		delay := time.Duration(rng.Int64N(int64(ackTook) + 1))
+		if toRemoval == 0 {
+			toRemoval = 2 * time.Since(t0)
+		}
+		mode := modes[it]
+		delay := time.Duration(rng.Int64N(int64(toRemoval) + 1))
+		steps := newFileSteps(t, h.data)
 		var status int
 		var err error
+		removed := false
 		done := make(chan struct{})
-		t0 := time.Now()
+		t0 = time.Now()
 		go func() {
 			defer close(done)
 			status, _, _, err = meshCall(c, "PUT", "/inbox/"+id+"/status/acknowledged", nil, nil, 0)
 		}()
-		if after {
-			<-done
-			if err != nil || status != http.StatusOK {
-				t.Fatalf("iteration %d: acknowledge: %d %v", it, status, err)
-			}
-			ackTook = time.Since(t0)
-		} else {
+	watch:
+		for {
 			select {
 			case <-done:
-			case <-time.After(delay):
+				if mode != "after" {
+					t.Logf("iteration %d: the acknowledgement was answered before the kill", it)
+				}
+				break watch
+			default:
 			}
+			n := steps.steps(t)
+			if n > 0 && mode == "after" && !removed {
+				toRemoval, removed = time.Since(t0), true
+			}
+			if mode == "at the removal" && n > 0 || mode == "before the removal" && time.Since(t0) >= delay {
+				break
+			}
+			steps.wait(200 * time.Microsecond)
+		}
+		if mode == "after" && (err != nil || status != http.StatusOK) {
+			t.Fatalf("iteration %d: acknowledge: %d %v", it, status, err)
 		}
 		d.kill()
 		<-done
@@ -498,8 +526,8 @@ func TestMeshCrashAcknowledge(t *testing.T) {
 			mid++
 		}
 		acked := meshAcked(t, h.data, id)
-		t.Logf("iteration %d: SIGKILL %s the acknowledgement of %s (%v, last one took %v): answer %d %v; recorded %v", it,
-			map[bool]string{true: "after", false: "during"}[after], id, delay, ackTook, status, err, acked)
+		t.Logf("iteration %d: SIGKILL %s (delay %v of %v) of the acknowledgement of %s: answer %d %v; recorded %v", it,
+			mode, delay, toRemoval, id, status, err, acked)
 
 		d, base = h.start("--no-scheduler")
 		c.base = base
@@ -516,11 +544,9 @@ func TestMeshCrashAcknowledge(t *testing.T) {
 			t.Errorf("iteration %d: %s acknowledged 200 and listed after the restart", it, id)
 		}
 		if listed {
-			t1 := time.Now()
 			if status, _, body := c.do("PUT", "/inbox/"+id+"/status/acknowledged", nil, nil); status != http.StatusOK {
 				t.Errorf("iteration %d: acknowledge again after the restart: %d %s", it, status, body)
 			}
-			ackTook = time.Since(t1)
 		}
 		if status, _, body := c.do("PUT", "/inbox/"+id+"/status/acknowledged", nil, nil); status != http.StatusOK {
 			t.Errorf("iteration %d: repeated acknowledgement after the restart: %d %s", it, status, body)
@@ -588,7 +614,7 @@ func TestMeshCrashPush(t *testing.T) {
 	seed := killSeed(t, "CPIS_KILL_SEED")
 	t.Logf("seed %d (rerun with CPIS_KILL_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 4))
-	const iterations, perRun = 5, 2 // the first run is the reference, never killed
+	const iterations, perRun = 7, 2 // the first run is the reference, never killed
 	bin := cpisBinary(t)
 	tmp := t.TempDir()
 
