@@ -46,7 +46,8 @@ import (
 	"cpis/store"
 )
 
-// meshCrashLA is the LA whose MESH client the tests play.
+// The LA whose MESH client the tests play: its code, mailbox and MESH
+// password.
 const (
 	meshCrashLA      = "201"
 	meshCrashMailbox = "LA201HC001"
@@ -132,7 +133,7 @@ func (h *meshCrashHub) inboxDir() string {
 	return filepath.Join(h.data, "mailboxes", meshCrashMailbox, "inbox")
 }
 
-// call is c.do for a daemon that may die under it: a request with a
+// meshCall is c.do for a daemon that may die under it: a request with a
 // fresh token whose failure to get an answer is returned, not fatal.
 // body (nil: none) is sent with Content-Length size.
 func meshCall(c *cliMeshClient, method, path string, h map[string]string, body io.Reader, size int64) (int, http.Header, []byte, error) {
@@ -234,6 +235,7 @@ func meshInboxControl(t *testing.T, dir, name string) mesh.Control {
 	return ctl
 }
 
+// meshSplit cuts b into n parts of the same size (the last shorter).
 func meshSplit(b []byte, n int) [][]byte {
 	var out [][]byte
 	size := (len(b) + n - 1) / n
@@ -333,7 +335,10 @@ func TestMeshCrashChunkedUpload(t *testing.T) {
 					// a new message (its ID never reached the client).
 					status, _, answer, err = meshCall(c, "POST", path, hdr, bytes.NewReader(body), int64(len(body)))
 					if status == http.StatusLocked && k == chunks && k > 1 {
-						status = http.StatusAccepted // complete: delivered before the kill or at restart
+						// Complete: delivered before the kill or at the
+						// restart (the tracking below says so).
+						t.Logf("iteration %d: the resent last chunk answered 423, the message complete", it)
+						status = http.StatusAccepted
 					}
 				}
 			} else {
