@@ -475,8 +475,9 @@ func TestMeshCrashAcknowledge(t *testing.T) {
 		t.Fatalf("MESH inbox %v, want %d responses", waiting, iterations)
 	}
 	// The kills: two after the 200; three after a random part of the time
-	// the last acknowledgement took to remove the data file; three as soon
-	// as the data file is seen to go; in a random order.
+	// the last acknowledgement took to remove the data file (at once if it
+	// is seen to go sooner); three as soon as the data file is seen to go;
+	// in a random order.
 	modes := []string{"after", "after", "before the removal", "before the removal", "before the removal",
 		"at the removal", "at the removal", "at the removal"}
 	rng.Shuffle(len(modes), func(i, j int) { modes[i], modes[j] = modes[j], modes[i] })
@@ -517,7 +518,7 @@ func TestMeshCrashAcknowledge(t *testing.T) {
 			if n > 0 && mode == "after" && !removed {
 				toRemoval, removed = time.Since(t0), true
 			}
-			if mode == "at the removal" && n > 0 || mode == "before the removal" && time.Since(t0) >= delay {
+			if mode == "at the removal" && n > 0 || mode == "before the removal" && (n > 0 || time.Since(t0) >= delay) {
 				break
 			}
 			steps.wait(200 * time.Microsecond)
