@@ -335,8 +335,52 @@ func (a *MeshAPI) outbox(la store.Authority) ([]outMessage, error) {
 		}
 		out = append(out, outMessage{la: la, name: f.Name, path: filepath.Join(mb.OutboxDir(), f.Name), size: f.Size, mod: f.ModTime, ctl: ctl})
 	}
-	slices.SortFunc(out, func(x, y outMessage) int { return strings.Compare(x.ctl.DTSID, y.ctl.DTSID) })
-	return out, nil
+	// A message whose acknowledgement is recorded was collected: its files
+	// are still there only when a crash cut Acknowledge short between the
+	// record and their removal. They are removed now, and it is not listed
+	// again.
+	acked := map[string]bool{}
+	if len(out) > 0 {
+		if err := a.DB.View(func(tx *store.Tx) error {
+			for _, m := range out {
+				_, ok, err := tx.MeshAck(la.MailboxID, m.ctl.DTSID)
+				if err != nil {
+					return err
+				}
+				acked[m.ctl.DTSID] = ok
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	kept := out[:0]
+	for _, m := range out {
+		if !acked[m.ctl.DTSID] {
+			kept = append(kept, m)
+			continue
+		}
+		if err := removeCollected(m); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(kept, func(x, y outMessage) int { return strings.Compare(x.ctl.DTSID, y.ctl.DTSID) })
+	return kept, nil
+}
+
+// removeCollected removes the data file and the control file of a
+// collected message from its outbox folder, and fsyncs the folder.
+func removeCollected(m outMessage) error {
+	dir := filepath.Dir(m.path)
+	for _, n := range []string{m.name, mesh.ControlName(m.name)} {
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove collected %s: %w", m.name, err)
+		}
+	}
+	if err := mesh.SyncDir(dir); err != nil {
+		return fmt.Errorf("remove collected %s: %w", m.name, err)
+	}
+	return nil
 }
 
 // find returns message id of mailbox's outbox folder: ErrNotFound when no
@@ -435,9 +479,10 @@ func (a *MeshAPI) Chunk(_ context.Context, mailbox, id string, k int) (io.ReadCl
 
 // Acknowledge implements meshapi.Inbox: the LA collects the message. The
 // acknowledgement and the collection are recorded first, then the data
-// file and its control file leave the outbox (the folder fsynced), so a
-// crash between the two is finished by the client's retry. A message this
-// mailbox acknowledged already answers nil.
+// file and its control file leave the outbox (the folder fsynced). After
+// a crash between the two the message is not listed again (outbox
+// finishes its removal) and the client's retry answers nil: a message
+// this mailbox acknowledged already answers nil.
 func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 	mailbox = strings.ToUpper(mailbox)
 	m, err := a.find(mailbox, id)
@@ -465,13 +510,7 @@ func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 	}); err != nil {
 		return fmt.Errorf("acknowledge %s: %w", id, err)
 	}
-	dir := filepath.Dir(m.path)
-	for _, n := range []string{m.name, mesh.ControlName(m.name)} {
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("acknowledge %s: %w", id, err)
-		}
-	}
-	if err := mesh.SyncDir(dir); err != nil {
+	if err := removeCollected(m); err != nil {
 		return fmt.Errorf("acknowledge %s: %w", id, err)
 	}
 	return nil

@@ -534,3 +534,37 @@ func filepathOf(t *testing.T, name, content string) string {
 	}
 	return p
 }
+
+// A crash between an acknowledgement's record and the removal of its
+// files: the message is not listed again, its files go at the next
+// listing, and the client's retry is answered as done.
+func TestMeshAckCutShort(t *testing.T) {
+	h := newMeshHub(t)
+	ctx := t.Context()
+	const id = "20261121010000000001_000001"
+	ctl := mesh.OutgoingControl(la841, mesh.WorkflowUploadAck, id, "r.csv", "response", runAt)
+	if err := h.Mailbox("841").Deliver("r.csv", func(w io.Writer) error { _, err := io.WriteString(w, "response"); return err }, ctl); err != nil {
+		t.Fatal(err)
+	}
+	// What Acknowledge commits before it removes the files.
+	if err := h.DB.Update(func(tx *store.Tx) error {
+		if err := tx.RecordMeshAck(la841, id, runAt); err != nil {
+			return err
+		}
+		return tx.RecordCollection(store.Collection{LA: "841", MailboxID: la841, Name: "r.csv", At: runAt, By: store.CollectedByMESH})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.api.List(ctx, la841); err != nil || len(got) != 0 {
+		t.Errorf("list after a recorded acknowledgement: %v %v, want nothing", got, err)
+	}
+	if out := folder(t, h.Mailbox("841").OutboxDir()); len(out) != 0 {
+		t.Errorf("outbox after the listing: %v, want empty", keys(out))
+	}
+	if err := h.api.Acknowledge(ctx, la841, id); err != nil {
+		t.Errorf("acknowledge again: %v", err)
+	}
+	if tr, err := h.api.Track(ctx, mesh.HubMailbox, id); err != nil || tr.Status != meshapi.StatusAcknowledged {
+		t.Errorf("track: %+v %v, want acknowledged", tr, err)
+	}
+}
