@@ -99,7 +99,8 @@ func (x *outboxIndex) control(dir, name string) (mesh.Control, fileStamp, bool, 
 }
 
 // seen records the complete messages of la's outbox folder dir as just
-// read, and forgets the control files of dir no longer there.
+// read, and forgets the control files and message IDs of dir no longer
+// there.
 func (x *outboxIndex) seen(dir string, la store.Authority, msgs []outMessage) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -107,13 +108,20 @@ func (x *outboxIndex) seen(dir string, la store.Authority, msgs []outMessage) {
 		x.ids = map[string]outRef{}
 	}
 	keep := map[string]bool{}
+	ids := map[string]bool{}
 	for _, m := range msgs {
 		x.ids[m.ctl.DTSID] = outRef{la: la, name: m.name}
 		keep[mesh.ControlName(m.name)] = true
+		ids[m.ctl.DTSID] = true
 	}
 	for name := range x.ctls[dir] {
 		if !keep[name] {
 			delete(x.ctls[dir], name)
+		}
+	}
+	for id, ref := range x.ids {
+		if ref.la.Code == la.Code && !ids[id] {
+			delete(x.ids, id)
 		}
 	}
 }
