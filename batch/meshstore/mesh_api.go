@@ -1,7 +1,6 @@
 package meshstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,15 +53,20 @@ func MeshConfig(dataDir string, db *store.DB, now func() time.Time, log *slog.Lo
 	}
 	api := &MeshAPI{DataDir: dataDir, DB: db, Now: now, Log: log}
 	return meshapi.Config{Accounts: api, Router: api, Inbox: api, Tracking: api, Directory: api,
-		Uploads: up, Audit: MeshAudit(db, log), Now: now, Log: log, MaxMessage: sizeLimit}, nil
+		Uploads: up, Audit: meshAudit(api.group(), log), Now: now, Log: log, MaxMessage: sizeLimit}, nil
 }
 
 // MeshAudit returns a meshapi Audit function that appends each event to
-// db's MESH audit. An event that cannot be written is logged on log (nil:
-// dropped silently); the request goes on.
+// db's MESH audit, durably before it returns, in commits shared with
+// concurrent events. An event that cannot be written is logged on log
+// (nil: dropped silently); the request goes on.
 func MeshAudit(db *store.DB, log *slog.Logger) func(meshapi.Event) {
+	return meshAudit(&groupCommit{db: db}, log)
+}
+
+func meshAudit(g *groupCommit, log *slog.Logger) func(meshapi.Event) {
 	return func(e meshapi.Event) {
-		if err := db.AuditMESH(store.MeshEvent(e)); err != nil && log != nil {
+		if err := g.do(func(tx *store.Tx) error { return tx.AuditMESH(store.MeshEvent(e)) }); err != nil && log != nil {
 			log.Error("mesh audit", "action", e.Action, "mailbox", e.Mailbox, "err", err)
 		}
 	}
@@ -92,6 +96,10 @@ type MeshAPI struct {
 	mu    sync.Mutex
 	creds *credentials
 	las   *authorities
+	index outboxIndex
+	// writes shares the store's commits among concurrent handshakes,
+	// acknowledgements and audit events.
+	writes *groupCommit
 }
 
 var (
@@ -126,6 +134,16 @@ func (a *MeshAPI) logError(msg string, args ...any) {
 	if a.Log != nil {
 		a.Log.Error(msg, args...)
 	}
+}
+
+// group returns the writes' group commit.
+func (a *MeshAPI) group() *groupCommit {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.writes == nil {
+		a.writes = &groupCommit{db: a.DB}
+	}
+	return a.writes
 }
 
 // credentials returns the cached credentials, reloaded when a change was
@@ -196,7 +214,7 @@ func (a *MeshAPI) Credentials(_ context.Context, mailbox string) (key, password 
 // Handshake implements meshapi.Accounts: the mailbox's last handshake and
 // client, in a write shared with concurrent ones.
 func (a *MeshAPI) Handshake(_ context.Context, mailbox string, c meshapi.Client, t time.Time) error {
-	return a.DB.Batch(func(tx *store.Tx) error {
+	return a.group().do(func(tx *store.Tx) error {
 		return tx.RecordMeshHandshake(mailbox, c.Version, c.OSName, c.OSVersion, t)
 	})
 }
@@ -305,9 +323,15 @@ func (m outMessage) delivered() time.Time {
 	return m.mod.UTC()
 }
 
+// outboxDir is la's outbox folder.
+func (a *MeshAPI) outboxDir(la store.Authority) string {
+	return local.Open(a.DataDir, la.MailboxID).OutboxDir()
+}
+
 // outbox returns the complete messages of la's outbox folder (a data file
 // with a well-formed control file whose DTSId is a message ID), by
-// message ID.
+// message ID. Control files unchanged since they were last read are not
+// read again (outboxIndex).
 func (a *MeshAPI) outbox(la store.Authority) ([]outMessage, error) {
 	mb := local.Open(a.DataDir, la.MailboxID)
 	files, err := mb.Outbox()
@@ -317,23 +341,23 @@ func (a *MeshAPI) outbox(la store.Authority) ([]outMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir := mb.OutboxDir()
 	var out []outMessage
 	for _, f := range files {
 		if !f.HasControl {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(mb.OutboxDir(), mesh.ControlName(f.Name)))
+		ctl, _, ok, err := a.index.control(dir, mesh.ControlName(f.Name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // collected meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
-		ctl, err := mesh.ParseControl(bytes.NewReader(b))
-		if err != nil || !mesh.ValidMessageID(ctl.DTSID) {
+		if !ok {
 			continue
 		}
-		out = append(out, outMessage{la: la, name: f.Name, path: filepath.Join(mb.OutboxDir(), f.Name), size: f.Size, mod: f.ModTime, ctl: ctl})
+		out = append(out, outMessage{la: la, name: f.Name, path: filepath.Join(dir, f.Name), size: f.Size, mod: f.ModTime, ctl: ctl})
 	}
 	// A message whose acknowledgement is recorded was collected: its files
 	// are still there only when a crash cut Acknowledge short between the
@@ -360,24 +384,27 @@ func (a *MeshAPI) outbox(la store.Authority) ([]outMessage, error) {
 			kept = append(kept, m)
 			continue
 		}
-		if err := removeCollected(m); err != nil {
+		if err := a.removeCollected(m); err != nil {
 			return nil, err
 		}
 	}
 	slices.SortFunc(kept, func(x, y outMessage) int { return strings.Compare(x.ctl.DTSID, y.ctl.DTSID) })
+	a.index.seen(dir, la, kept)
 	return kept, nil
 }
 
 // removeCollected removes the data file and the control file of a
-// collected message from its outbox folder, and fsyncs the folder.
-func removeCollected(m outMessage) error {
+// collected message from its outbox folder, forgets it in the index, and
+// fsyncs the folder (the fsync shared with concurrent removals).
+func (a *MeshAPI) removeCollected(m outMessage) error {
 	dir := filepath.Dir(m.path)
 	for _, n := range []string{m.name, mesh.ControlName(m.name)} {
 		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove collected %s: %w", m.name, err)
 		}
 	}
-	if err := mesh.SyncDir(dir); err != nil {
+	a.index.forget(m.ctl.DTSID)
+	if err := local.SyncDirShared(dir); err != nil {
 		return fmt.Errorf("remove collected %s: %w", m.name, err)
 	}
 	return nil
@@ -391,6 +418,12 @@ func (a *MeshAPI) find(mailbox, id string) (outMessage, error) {
 		return outMessage{}, err
 	}
 	own, isLA := l.byMailbox[strings.ToUpper(mailbox)]
+	if m, ok := a.index.lookup(a, id); ok {
+		if isLA && m.la.Code == own.Code {
+			return m, nil
+		}
+		return outMessage{}, fmt.Errorf("message %s: %w", id, meshapi.ErrForbidden)
+	}
 	if isLA {
 		msgs, err := a.outbox(own)
 		if err != nil {
@@ -499,7 +532,9 @@ func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 		return err
 	}
 	at := a.now()
-	if err := a.DB.Update(func(tx *store.Tx) error {
+	// In a write shared with concurrent acknowledgements and audit
+	// events (one commit and fsync for all), on disk before the files go.
+	if err := a.group().do(func(tx *store.Tx) error {
 		if _, done, err := tx.MeshAck(mailbox, id); err != nil || done {
 			return err
 		}
@@ -510,7 +545,7 @@ func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 	}); err != nil {
 		return fmt.Errorf("acknowledge %s: %w", id, err)
 	}
-	if err := removeCollected(m); err != nil {
+	if err := a.removeCollected(m); err != nil {
 		return fmt.Errorf("acknowledge %s: %w", id, err)
 	}
 	return nil

@@ -4,7 +4,7 @@ package main
 
 // Crash tests of the MESH API (`cpis serve --mesh`) and of the hub as a
 // MESH client (the push job through `cpis mesh connect`), with the real
-// binary and SIGKILL (mesh-api.md, "Durability": 202 only once the
+// binary and SIGKILL (mesh/meshapi/mesh-api.md, "Limits and durability": 202 only once the
 // message or chunk is on disk, a message appears in an inbox only whole,
 // a crash at any moment loses no accepted message and delivers none in
 // part).

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -33,10 +34,13 @@ const (
 // ctl (mesh.ControlName(name)), the same files `cpis mailbox send` writes.
 // A reader of the inbox sees the whole message or nothing, even across a
 // crash: the data file is written and fsynced under a hidden name
-// (".<message ID>.mesh"), then the control file is written atomically,
-// then the data file is renamed to name and the folder fsynced. A control
-// file without its data file is never taken (mailboxes.md), and the data
-// file appears with its control file already there.
+// (".<message ID>.mesh"), the control file likewise (".<message
+// ID>.ctl.tmp") and renamed to its name, the folder fsynced, then the data
+// file is renamed to name and the folder fsynced again. A control file
+// without its data file is never taken (mailboxes.md), and the data file
+// appears with its control file already there and durable. The folder's
+// fsyncs are shared with concurrent receives into the same inbox
+// (SyncDirShared): when Receive returns nil the message is on disk.
 //
 // It is idempotent on ctl.DTSID: a message whose data and control files
 // are in the inbox already, or whose data file is archived under its
@@ -63,37 +67,98 @@ func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	case nameTaken:
 		return fmt.Errorf("receive %s: %w", name, ErrExists)
 	}
-	hidden := "." + ctl.DTSID + ".mesh"
+	dir := m.InboxDir()
+	hidden := filepath.Join(dir, "."+ctl.DTSID+".mesh")
 	copyAll := func(w io.Writer) error {
 		_, err := io.Copy(w, r)
 		return err
 	}
-	if err := mesh.WriteFileAtomic(m.InboxDir(), hidden, copyAll, filePerm); err != nil {
+	if err := writeSynced(hidden, copyAll); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
-	hiddenPath := filepath.Join(m.InboxDir(), hidden)
-	receiveMu.Lock()
-	defer receiveMu.Unlock()
-	if st, err = m.receiveState(name, ctlName, ctl.DTSID); err != nil || st == received || st == nameTaken {
-		_ = os.Remove(hiddenPath)
-		if err == nil && st == nameTaken {
-			err = fmt.Errorf("receive %s: %w", name, ErrExists)
+	// The control file too is written and fsynced before the lock, so
+	// that concurrent receives fsync their files at once.
+	ctlTmp := filepath.Join(dir, "."+ctl.DTSID+".ctl.tmp")
+	if err := writeSynced(ctlTmp, writeBytes(ctl.Marshal())); err != nil {
+		_ = os.Remove(hidden)
+		return fmt.Errorf("receive into %s: %w", m.id, err)
+	}
+	if err := m.placeControl(name, ctlName, ctlTmp, ctl.DTSID); err != nil {
+		_ = os.Remove(hidden)
+		_ = os.Remove(ctlTmp)
+		if errors.Is(err, errReceived) {
+			return nil
 		}
 		return err
 	}
-	if st == nameFree {
-		if err := mesh.WriteFileAtomic(m.InboxDir(), ctlName, writeBytes(ctl.Marshal()), filePerm); err != nil {
-			_ = os.Remove(hiddenPath)
-			return fmt.Errorf("receive into %s: %w", m.id, err)
-		}
-	}
-	if err := os.Rename(hiddenPath, filepath.Join(m.InboxDir(), name)); err != nil {
+	// The control file (and the hidden data file) durable before the
+	// data file takes its name.
+	if err := SyncDirShared(dir); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
-	if err := mesh.SyncDir(m.InboxDir()); err != nil {
+	if err := os.Rename(hidden, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("receive into %s: %w", m.id, err)
+	}
+	if err := SyncDirShared(dir); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
 	return nil
+}
+
+// errReceived reports a message found whole in the inbox meanwhile.
+var errReceived = errors.New("received already")
+
+// placeControl takes the inbox's state of message id again, under
+// receiveMu, and gives the control file written at ctlTmp the name
+// ctlName when neither name is held; its own control file there already
+// is kept. A message whole meanwhile returns errReceived, a name held by
+// another message an error wrapping ErrExists.
+func (m *Mailbox) placeControl(name, ctlName, ctlTmp, id string) error {
+	receiveMu.Lock()
+	defer receiveMu.Unlock()
+	st, err := m.receiveState(name, ctlName, id)
+	switch {
+	case err != nil:
+		return err
+	case st == received:
+		return errReceived
+	case st == nameTaken:
+		return fmt.Errorf("receive %s: %w", name, ErrExists)
+	case st == ownCtl:
+		_ = os.Remove(ctlTmp)
+		return nil
+	}
+	if err := os.Rename(ctlTmp, filepath.Join(m.InboxDir(), ctlName)); err != nil {
+		return fmt.Errorf("receive into %s: %w", m.id, err)
+	}
+	return nil
+}
+
+// writeSynced fills the file at path with write (through a buffer),
+// flushes, fsyncs and closes it; on any failure the file is removed. Its
+// folder is not fsynced.
+func writeSynced(path string, write func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(path)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 64<<10)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	}
+	return f.Close()
 }
 
 // receiveState tells what the inbox (and the archive) hold of message id

@@ -35,6 +35,7 @@ import (
 	"cpis/mesh/meshapi"
 	"cpis/mesh/meshapi/fsstore"
 	"cpis/mesh/meshapi/memory"
+	"cpis/mesh/meshapi/meshload"
 )
 
 const (
@@ -161,21 +162,10 @@ func benchClients(b *testing.B, p *benchProc, n int) []*meshClient {
 	var cs []*meshClient
 	for i := range n {
 		c := newMeshClient(b, p.url, benchMailbox(i), benchPassword, time.Now)
-		c.http = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4}}
+		c.HTTP = &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 4}}
 		cs = append(cs, c)
 	}
 	return cs
-}
-
-// parallel runs f for every client at once.
-func parallel(cs []*meshClient, f func(i int, c *meshClient)) time.Duration {
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Go(func() { f(i, c) })
-	}
-	wg.Wait()
-	return time.Since(start)
 }
 
 func BenchmarkLoad(b *testing.B) {
@@ -199,26 +189,26 @@ func benchSmall(b *testing.B, clients, total, size int) {
 	data := bytes.Repeat([]byte("9990000018,CPP\n"), size/15+1)[:size]
 	cpu0, sync0 := p.usage(b)
 	own0 := selfCPU()
-	sendTime := parallel(cs, func(i int, c *meshClient) {
+	sendTime := meshload.Parallel(cs, func(i int, c *meshClient) {
 		for j := i; j < total; j += clients {
-			c.send(c.mailbox, benchWorkflow, fmt.Sprintf("m%d.csv", j), data, size, false)
+			c.Send(c.Mailbox, benchWorkflow, fmt.Sprintf("m%d.csv", j), data, size, false)
 		}
 	})
 	cpu1, sync1 := p.usage(b)
 	var mu sync.Mutex
 	received := 0
-	recvTime := parallel(cs, func(i int, c *meshClient) {
+	recvTime := meshload.Parallel(cs, func(i int, c *meshClient) {
 		n := 0
 		for {
-			ids := c.ids(500)
+			ids := c.IDs(500)
 			if len(ids) == 0 {
 				break
 			}
 			for _, id := range ids {
-				if got := c.retrieve(id); len(got) != size {
+				if got := c.Retrieve(id); len(got) != size {
 					b.Errorf("%s: %d bytes", id, len(got))
 				}
-				c.ack(id)
+				c.Ack(id)
 				n++
 			}
 		}
@@ -251,16 +241,16 @@ func benchLarge(b *testing.B, count, size, chunk int) {
 	var ids []string
 	start := time.Now()
 	for j := range count {
-		ids = append(ids, c.send(c.mailbox, benchWorkflow, fmt.Sprintf("big%d.csv", j), data, chunk, false))
+		ids = append(ids, c.Send(c.Mailbox, benchWorkflow, fmt.Sprintf("big%d.csv", j), data, chunk, false))
 	}
 	sendTime := time.Since(start)
 	cpu1, _ := p.usage(b)
 	start = time.Now()
 	for _, id := range ids {
-		if got := c.retrieve(id); len(got) != size {
+		if got := c.Retrieve(id); len(got) != size {
 			b.Fatalf("%s: %d bytes", id, len(got))
 		}
-		c.ack(id)
+		c.Ack(id)
 	}
 	recvTime := time.Since(start)
 	cpu2, _ := p.usage(b)
