@@ -615,6 +615,15 @@ func (a *MeshAPI) Track(_ context.Context, mailbox, id string) (meshapi.Tracked,
 		t.StatusTime = f.ModTime.UTC()
 		return t, nil
 	}
+	// A hub message waiting in this LA's MESH inbox: the LA may track it
+	// too (a hub decision: MESH's tracking is the sender's, and the hub,
+	// CPISHUB01, never logs in), so that undeliverable (14) after 5 days is
+	// seen by the one who can collect it.
+	if ht, err := a.trackHub(id); err == nil && strings.EqualFold(ht.To, la.MailboxID) {
+		return ht, nil
+	} else if err != nil && !errors.Is(err, meshapi.ErrNotFound) {
+		return meshapi.Tracked{}, err
+	}
 	return meshapi.Tracked{}, notFound
 }
 

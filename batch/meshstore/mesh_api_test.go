@@ -384,14 +384,17 @@ func TestMeshInboxIsOutboxFolder(t *testing.T) {
 		}
 	}
 
-	// Tracking from the hub's side: b.csv has waited 6 days.
+	// Tracking from the hub's side, and by the LA the message waits for:
+	// b.csv has waited 6 days.
 	for _, tc := range []struct{ id, status, code string }{
 		{id1, meshapi.StatusAccepted, "00"},
 		{id2, meshapi.StatusUndeliverable, "14"},
 	} {
-		tr, err := h.api.Track(ctx, mesh.HubMailbox, tc.id)
-		if err != nil || tr.Status != tc.status || tr.StatusCode != tc.code || tr.To != la841 {
-			t.Errorf("track %s: %+v %v, want %s (%s)", tc.id, tr, err, tc.status, tc.code)
+		for _, by := range []string{mesh.HubMailbox, la841} {
+			tr, err := h.api.Track(ctx, by, tc.id)
+			if err != nil || tr.Status != tc.status || tr.StatusCode != tc.code || tr.To != la841 {
+				t.Errorf("track %s by %s: %+v %v, want %s (%s)", tc.id, by, tr, err, tc.status, tc.code)
+			}
 		}
 	}
 	if _, err := h.api.Track(ctx, la202, id1); !errors.Is(err, meshapi.ErrNotFound) {
