@@ -327,26 +327,40 @@ func (t *Tx) AddLookupAudit(a LookupAudit) error {
 // LookupAudits calls fn for each lookup audit record at or after since,
 // oldest first.
 func (t *Tx) LookupAudits(since time.Time, fn func(LookupAudit) error) error {
-	c := t.b(bLookupAudit).Cursor()
+	return eachSince(t.b(bLookupAudit), since, func(k, v []byte) error {
+		var a LookupAudit
+		if err := jsonUnmarshal(v, &a); err != nil {
+			return fmt.Errorf("decode lookup audit %x: %w", k, err)
+		}
+		return fn(a)
+	})
+}
+
+// PurgeLookupAudits removes lookup audit records before cutoff.
+func (t *Tx) PurgeLookupAudits(cutoff time.Time) (int, error) {
+	return purgeBefore(t.b(bLookupAudit), cutoff)
+}
+
+// eachSince calls fn for each record of b, a bucket keyed by time(8)
+// then more, at or after since, oldest first.
+func eachSince(b *bolt.Bucket, since time.Time, fn func(k, v []byte) error) error {
+	c := b.Cursor()
 	k, v := c.First()
 	if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times would wrap
 		k, v = c.Seek(timeKey(since))
 	}
 	for ; k != nil; k, v = c.Next() {
-		var a LookupAudit
-		if err := jsonUnmarshal(v, &a); err != nil {
-			return fmt.Errorf("decode lookup audit %x: %w", k, err)
-		}
-		if err := fn(a); err != nil {
+		if err := fn(k, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// PurgeLookupAudits removes lookup audit records before cutoff.
-func (t *Tx) PurgeLookupAudits(cutoff time.Time) (int, error) {
-	b := t.b(bLookupAudit)
+// purgeBefore removes the records of b, a bucket keyed by time(8) then
+// more, before cutoff, and reports how many. Keys are collected, then
+// deleted after the cursor loop.
+func purgeBefore(b *bolt.Bucket, cutoff time.Time) (int, error) {
 	c := b.Cursor()
 	var keys [][]byte
 	end := timeKey(cutoff)
@@ -355,7 +369,7 @@ func (t *Tx) PurgeLookupAudits(cutoff time.Time) (int, error) {
 	}
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("purge: %w", err)
 		}
 	}
 	return len(keys), nil

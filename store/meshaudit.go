@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 
@@ -57,37 +56,17 @@ func (db *DB) AuditMESH(e MeshEvent) error {
 // MeshAuditEvents calls fn for each MESH audit event at or after since,
 // oldest first.
 func (t *Tx) MeshAuditEvents(since time.Time, fn func(MeshEvent) error) error {
-	c := t.b(bMeshAudit).Cursor()
-	k, v := c.First()
-	if since.After(time.Unix(0, 0)) { // keys are unsigned: earlier times would wrap
-		k, v = c.Seek(timeKey(since))
-	}
-	for ; k != nil; k, v = c.Next() {
+	return eachSince(t.b(bMeshAudit), since, func(k, v []byte) error {
 		var e MeshEvent
 		if err := jsonUnmarshal(v, &e); err != nil {
 			return fmt.Errorf("decode mesh audit %x: %w", k, err)
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(e)
+	})
 }
 
 // PurgeMeshAudits removes the MESH audit events before cutoff and
 // reports how many.
 func (t *Tx) PurgeMeshAudits(cutoff time.Time) (int, error) {
-	b := t.b(bMeshAudit)
-	c := b.Cursor()
-	var keys [][]byte
-	end := timeKey(cutoff)
-	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0; k, _ = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
-	}
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return 0, fmt.Errorf("purge mesh audit: %w", err)
-		}
-	}
-	return len(keys), nil
+	return purgeBefore(t.b(bMeshAudit), cutoff)
 }
