@@ -2,10 +2,6 @@ package meshstore_test
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cpis/mesh/meshapi/meshload"
 )
 
 // meshClient is a small MESH client as NHS England's client behaves
@@ -31,15 +29,6 @@ type meshClient struct {
 	http     *http.Client
 }
 
-// sign computes an NHSMESH Authorization header as the specification
-// describes it.
-func sign(key, mailbox, nonce, count, password string, at time.Time) string {
-	ts := at.UTC().Format("200601021504")
-	mac := hmac.New(sha256.New, []byte(key))
-	io.WriteString(mac, strings.Join([]string{mailbox, nonce, count, password, ts}, ":"))
-	return "NHSMESH " + strings.Join([]string{mailbox, nonce, count, ts, hex.EncodeToString(mac.Sum(nil))}, ":")
-}
-
 func (c *meshClient) do(method, path string, h map[string]string, body []byte) (int, http.Header, []byte) {
 	c.t.Helper()
 	c.nonce++
@@ -52,7 +41,7 @@ func (c *meshClient) do(method, path string, h map[string]string, body []byte) (
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Accept", "application/vnd.mesh.v2+json")
-	req.Header.Set("Authorization", sign(c.key, c.mailbox, fmt.Sprintf("nonce-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now()))
+	req.Header.Set("Authorization", meshload.Sign(c.key, c.mailbox, fmt.Sprintf("nonce-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now()))
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
@@ -70,14 +59,6 @@ func (c *meshClient) do(method, path string, h map[string]string, body []byte) (
 
 func (c *meshClient) box() string { return "/messageexchange/" + c.mailbox }
 
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	zw.Close()
-	return buf.Bytes()
-}
-
 // send sends data to to in gzipped chunks of chunk bytes and returns the
 // status and body of the first refusal (of any chunk), or 202 and the
 // message ID.
@@ -90,7 +71,7 @@ func (c *meshClient) send(to, workflow, name string, data []byte, chunk int) (in
 	h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip",
 		"Mex-Chunk-Range": fmt.Sprintf("1:%d", len(chunks)), "Mex-To": to, "Mex-WorkflowID": workflow,
 		"Mex-FileName": name, "Mex-LocalID": "local-" + name, "Mex-Subject": "return " + name}
-	status, _, body := c.do("POST", c.box()+"/outbox", h, gz(chunks[0]))
+	status, _, body := c.do("POST", c.box()+"/outbox", h, meshload.Gzip(chunks[0]))
 	if status != http.StatusAccepted {
 		return status, string(body)
 	}
@@ -102,7 +83,7 @@ func (c *meshClient) send(to, workflow, name string, data []byte, chunk int) (in
 	}
 	for k := 2; k <= len(chunks); k++ {
 		h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip", "Mex-Chunk-Range": fmt.Sprintf("%d:%d", k, len(chunks))}
-		if status, _, body := c.do("POST", c.box()+"/outbox/"+sent.ID+"/"+strconv.Itoa(k), h, gz(chunks[k-1])); status != http.StatusAccepted && status != http.StatusOK {
+		if status, _, body := c.do("POST", c.box()+"/outbox/"+sent.ID+"/"+strconv.Itoa(k), h, meshload.Gzip(chunks[k-1])); status != http.StatusAccepted && status != http.StatusOK {
 			return status, string(body)
 		}
 	}

@@ -2,10 +2,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/mesh"
+	"cpis/mesh/meshapi/meshload"
 	"cpis/store"
 )
 
@@ -123,15 +120,6 @@ type cliMeshClient struct {
 	http                         *http.Client
 }
 
-// meshSign computes an NHSMESH Authorization header as the specification
-// describes it.
-func meshSign(key, mailbox, nonce, count, password string, at time.Time) string {
-	ts := at.UTC().Format("200601021504")
-	mac := hmac.New(sha256.New, []byte(key))
-	io.WriteString(mac, strings.Join([]string{mailbox, nonce, count, password, ts}, ":"))
-	return "NHSMESH " + strings.Join([]string{mailbox, nonce, count, ts, hex.EncodeToString(mac.Sum(nil))}, ":")
-}
-
 func (c *cliMeshClient) do(method, path string, h map[string]string, body []byte) (int, http.Header, []byte) {
 	c.t.Helper()
 	c.nonce++
@@ -144,7 +132,7 @@ func (c *cliMeshClient) do(method, path string, h map[string]string, body []byte
 		c.t.Fatal(err)
 	}
 	req.Header.Set("Accept", "application/vnd.mesh.v2+json")
-	req.Header.Set("Authorization", meshSign(c.key, c.mailbox, fmt.Sprintf("n-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now))
+	req.Header.Set("Authorization", meshload.Sign(c.key, c.mailbox, fmt.Sprintf("n-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now))
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
@@ -160,14 +148,6 @@ func (c *cliMeshClient) do(method, path string, h map[string]string, body []byte
 	return resp.StatusCode, resp.Header, b
 }
 
-func gzipped(b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	zw.Close()
-	return buf.Bytes()
-}
-
 // send sends data to the hub in gzipped chunks of chunk bytes and returns
 // the message ID.
 func (c *cliMeshClient) send(name string, data []byte, chunk int) string {
@@ -179,7 +159,7 @@ func (c *cliMeshClient) send(name string, data []byte, chunk int) string {
 	h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip",
 		"Mex-Chunk-Range": fmt.Sprintf("1:%d", len(chunks)), "Mex-To": mesh.HubMailbox, "Mex-WorkflowID": mesh.WorkflowUpload,
 		"Mex-FileName": name, "Mex-LocalID": "local-1"}
-	status, _, body := c.do("POST", "/outbox", h, gzipped(chunks[0]))
+	status, _, body := c.do("POST", "/outbox", h, meshload.Gzip(chunks[0]))
 	var sent struct {
 		ID string `json:"message_id"`
 	}
@@ -188,7 +168,7 @@ func (c *cliMeshClient) send(name string, data []byte, chunk int) string {
 	}
 	for k := 2; k <= len(chunks); k++ {
 		h := map[string]string{"Content-Type": "application/octet-stream", "Content-Encoding": "gzip", "Mex-Chunk-Range": fmt.Sprintf("%d:%d", k, len(chunks))}
-		if status, _, body := c.do("POST", "/outbox/"+sent.ID+"/"+strconv.Itoa(k), h, gzipped(chunks[k-1])); status != http.StatusAccepted {
+		if status, _, body := c.do("POST", "/outbox/"+sent.ID+"/"+strconv.Itoa(k), h, meshload.Gzip(chunks[k-1])); status != http.StatusAccepted {
 			c.t.Fatalf("chunk %d: %d %s", k, status, body)
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"cpis/mesh"
+	"cpis/mesh/meshapi/meshload"
 	"cpis/store"
 )
 
@@ -147,7 +148,7 @@ func meshCall(c *cliMeshClient, method, path string, h map[string]string, body i
 		req.ContentLength = size
 	}
 	req.Header.Set("Accept", "application/vnd.mesh.v2+json")
-	req.Header.Set("Authorization", meshSign(c.key, c.mailbox, fmt.Sprintf("n-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now))
+	req.Header.Set("Authorization", meshload.Sign(c.key, c.mailbox, fmt.Sprintf("n-%d-%d", time.Now().UnixNano(), c.nonce), "0", c.password, c.now))
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
@@ -294,7 +295,7 @@ func TestMeshCrashChunkedUpload(t *testing.T) {
 				path = "/outbox"
 				hdr["Mex-To"], hdr["Mex-WorkflowID"], hdr["Mex-FileName"], hdr["Mex-LocalID"] = mesh.HubMailbox, mesh.WorkflowUpload, name, fmt.Sprintf("local-%d", it)
 			}
-			body := gzipped(parts[k-1])
+			body := meshload.Gzip(parts[k-1])
 			var status int
 			var answer []byte
 			var err error
