@@ -17,22 +17,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata")
 
-// specExample is the incoming control file of mailboxes.md.
-const specExample = `<DTSControl>
-  <Version>1.0</Version>
-  <AddressType>DTS</AddressType>
-  <MessageType>Data</MessageType>
-  <From_DTS>LA841HC001</From_DTS>
-  <To_DTS>CPISHUB01</To_DTS>
-  <Subject>FULL return</Subject>
-  <LocalId>841-2026-11-21-01</LocalId>
-  <DTSId>20261121013000123456_3F9A0C</DTSId>
-  <WorkflowId>CPIS_LA_UPLOAD</WorkflowId>
-  <Compress>N</Compress>
-  <Encrypted>N</Encrypted>
-  <IsCompressed>N</IsCompressed>
-</DTSControl>
-`
+// specExample is the incoming control file of mailboxes.md, as an LA's
+// MESH client writes it (also a seed of the fuzz corpus: gen_fuzz_corpus.go).
+var specExample = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "control", "example.xml"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func specControl() mesh.Control {
 	return mesh.Control{

@@ -10,6 +10,8 @@ package main
 import (
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"cpis/mesh/testenv"
@@ -17,26 +19,14 @@ import (
 	"cpis/mesh"
 )
 
-// specExample is the incoming control file of mailboxes.md.
-const specExample = `<DTSControl>
-  <Version>1.0</Version>
-  <AddressType>DTS</AddressType>
-  <MessageType>Data</MessageType>
-  <From_DTS>LA841HC001</From_DTS>
-  <To_DTS>CPISHUB01</To_DTS>
-  <Subject>FULL return</Subject>
-  <LocalId>841-2026-11-21-01</LocalId>
-  <DTSId>20261121013000123456_3F9A0C</DTSId>
-  <WorkflowId>CPIS_LA_UPLOAD</WorkflowId>
-  <Compress>N</Compress>
-  <Encrypted>N</Encrypted>
-  <IsCompressed>N</IsCompressed>
-</DTSControl>
-`
-
 func main() {
+	// The incoming control file of mailboxes.md, as control_test.go reads it.
+	example, err := os.ReadFile(filepath.Join("testdata", "control", "example.xml"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	files := map[string]string{}
-	for _, s := range controlSeeds() {
+	for _, s := range controlSeeds(string(example)) {
 		files["seed-"+s.name] = testenv.CorpusFile(fmt.Sprintf("[]byte(%q)", s.data))
 	}
 	if err := testenv.WriteCorpus("FuzzParseControl", files); err != nil {
@@ -49,7 +39,8 @@ type controlSeed struct {
 	data []byte
 }
 
-func controlSeeds() []controlSeed {
+// controlSeeds are the seeds, specExample among them.
+func controlSeeds(specExample string) []controlSeed {
 	b := func(s string) []byte { return []byte(s) }
 	laughs := `<?xml version="1.0"?>
 <!DOCTYPE DTSControl [
