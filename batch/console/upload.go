@@ -24,8 +24,9 @@ var errTooLarge = mesh.ErrTooLarge
 type upload struct {
 	// Name is the file's base name as the browser gave it.
 	Name string
-	// Body reads the file, failing with an error wrapping errTooLarge
-	// past the size limit.
+	// Body reads the file as it streams in. The request body as a whole
+	// is bounded a little above the size limit (the form around the file),
+	// failing with an *http.MaxBytesError past that.
 	Body io.Reader
 }
 
@@ -58,7 +59,7 @@ func (c *Ctx) nextUpload(field string) (u upload, ok bool, err error) {
 		if p.FileName() == "" || name == "." || name == "/" {
 			return upload{}, false, nil
 		}
-		return upload{Name: name, Body: mesh.LimitReader(p, c.s.opts.SizeLimit)}, true, nil
+		return upload{Name: name, Body: p}, true, nil
 	}
 }
 
