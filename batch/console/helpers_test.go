@@ -41,14 +41,21 @@ type fixture struct {
 	last map[string]time.Time
 }
 
-// newFixture makes a hub of LAs 841 and 202 (with mailboxes) and serves
-// the console, with the lookup API's stand-in behind it.
-func newFixture(t *testing.T) *fixture {
+// newFixture makes a hub of LAs 841 (Darlington) and 202 (Camden), with
+// mailboxes and the ingest tests' demographics, and serves the console
+// (with sizeLimit, 0 for the default) in front of a stand-in of the
+// lookup API.
+func newFixture(t *testing.T, sizeLimit ...int64) *fixture {
 	t.Helper()
 	f := &fixture{clock: hubtest.NewClock(t0), secrets: map[string]string{}, last: map[string]time.Time{}}
-	f.hub = hubtest.New(t, hubtest.Options{LAs: []string{"841", "202"}, Created: t0.Add(-72 * time.Hour)})
+	demo := hubtest.File{Name: "demographics.csv", Data: hubtest.ReadFile(t, hubtest.Testdata("ingest", "demographics.csv"))}
+	f.hub = hubtest.New(t, hubtest.Options{LAs: []string{"841", "202"}, Created: t0.Add(-72 * time.Hour), Demographics: &demo})
 	f.acc = accounts.New(f.hub.DB, accounts.Options{Now: f.clock.Now})
-	con, err := console.New(console.Options{DataDir: f.hub.Dir, DB: f.hub.DB, Accounts: f.acc, Now: f.clock.Now})
+	opts := console.Options{DataDir: f.hub.Dir, DB: f.hub.DB, Accounts: f.acc, Now: f.clock.Now}
+	if len(sizeLimit) > 0 {
+		opts.SizeLimit = sizeLimit[0]
+	}
+	con, err := console.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,6 @@ func (c *Ctx) nextUpload(field string) (u upload, ok bool, err error) {
 	deadline := time.Now().Add(uploadTime)
 	_ = rc.SetReadDeadline(deadline) // unsupported only on writers of tests
 	_ = rc.SetWriteDeadline(deadline)
-	c.R.Body = http.MaxBytesReader(c.W, c.R.Body, c.s.opts.SizeLimit+1<<20) // the file and the form around it
 	for {
 		p, err := c.Multipart.NextPart()
 		if errors.Is(err, io.EOF) {
