@@ -76,6 +76,9 @@ type User struct {
 	Created   time.Time
 	Enrolled  bool // set-up complete
 	LastLogin time.Time
+	// SetupExpires is when the set-up link stops working; zero once
+	// set-up is complete.
+	SetupExpires time.Time
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -120,7 +123,8 @@ func New(db *store.DB, opts Options) *Service {
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
 func userOf(u store.WebUser) User {
-	return User{Email: u.Email, Role: Role(u.Role), LA: u.LA, Created: u.Created, Enrolled: u.Enrolled, LastLogin: u.LastLogin}
+	return User{Email: u.Email, Role: Role(u.Role), LA: u.LA, Created: u.Created, Enrolled: u.Enrolled, LastLogin: u.LastLogin,
+		SetupExpires: u.SetupExpires}
 }
 
 // NormalizeEmail returns email trimmed and in lower case, or ErrBadEmail
