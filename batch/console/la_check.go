@@ -30,6 +30,11 @@ type checkRow struct {
 // Rejected reports whether the row is rejected (not only warned).
 func (r checkRow) Rejected() bool { return r.Code != codes.RowWarning }
 
+// Outcome is the result's file outcome, for the template's sentence.
+func (r checkResult) Outcome() store.Outcome {
+	return store.Outcome{Code: r.Code, Detail: r.Detail, Text: r.Text, Counts: r.Counts}
+}
+
 // FileFix is what the LA should do about the file's outcome ("" when the
 // outcome is not about the file as a whole).
 func (r checkResult) FileFix() string {
