@@ -62,9 +62,9 @@ var funcs = template.FuncMap{
 	},
 	// capital starts a text with a capital letter.
 	"capital": capital,
-	"field":    field,
-	"navFor": navFor,
-	"homeOf": homeOf,
+	"field":   field,
+	"navFor":  navFor,
+	"homeOf":  homeOf,
 }
 
 func loadPages(fsys fs.FS) (*pages, error) {
