@@ -740,7 +740,10 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 		case xml.EndElement:
 			switch t.Name.Local {
 			case "c":
-				if hasFormula && !hasValue {
+				// A formula's cached number, date, boolean or error is
+				// never empty: an empty <v> (as openpyxl writes) is no
+				// value. An empty cached text is a formula's "".
+				if hasFormula && (!hasValue || typ != "str" && typ != "inlineStr" && strings.TrimSpace(value.String()) == "") {
 					c.noValue = true
 					return c, nil
 				}

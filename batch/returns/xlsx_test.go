@@ -227,11 +227,11 @@ func TestXLSXReader(t *testing.T) {
 			sheet: header() +
 				row(2, `<c r="A2" t="str"><f>"999"&amp;"0000018"</f><v>9990000018</v></c>`, is("B2", "CPP"), `<c r="C2" s="1"><f>DATE(2026,3,2)</f><v>46083</v></c>`,
 					`<c r="D2" t="str"><f>IF(1,"","x")</f><v></v></c>`, is("F2", "C-1")) +
-				row(3, is("A3", "9990000026"), is("B3", "CPP"), `<c r="C3" s="1"><f>TODAY()</f></c>`, `<c r="F3"><f t="shared" ref="F3:F4" si="0">ROW()</f></c>`) +
+				row(3, is("A3", "9990000026"), is("B3", "CPP"), `<c r="C3" s="1"><f>TODAY()</f></c>`, `<c r="D3"><f>C3+1</f><v></v></c>`, `<c r="F3"><f t="shared" ref="F3:F4" si="0">ROW()</f></c>`) +
 				row(4, `<c r="A4"><f>A3</f></c>`, is("B4", "CPP"), `<c r="F4"><f t="shared" si="0"/></c>`),
 			want: excelOutcome{Rows: []returns.Row{
 				r(2, "9990000018", "CPP", "2026-03-02", "C-1"),
-				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", NoValue: noValue(map[int]string{2: "C3", 5: "F3"})},
+				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", NoValue: noValue(map[int]string{2: "C3", 3: "D3", 5: "F3"})},
 				{Line: 4, PlanType: "CPP", NoValue: noValue(map[int]string{0: "A4", 5: "F4"})},
 			}}},
 		{name: "a row of formulas without values is not empty",
@@ -415,4 +415,56 @@ func lyingZip(t *testing.T, good []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestXLSXNoValueChecks: a cell holding a formula without a cached value
+// fails its column's own check (so the first rejection in check order
+// still wins), naming the cell; a DELETE row, whose other cells are
+// ignored, is rejected too.
+func TestXLSXNoValueChecks(t *testing.T) {
+	full, err := returns.ParseName(fullXLSX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := returns.ParseName(deltaXLSX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const how = " is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)"
+	base := returns.Row{Line: 7, NHSNumber: "9990000018", PlanType: "UCPP", StartDate: "2026-03-02", DueDate: "2026-12-01", LocalID: "C-1"}
+	cases := []struct {
+		name   string
+		n      returns.Name
+		change func(*returns.Row)
+		want   *codes.Problem // nil: accepted
+	}{
+		{"nhs_number", full, func(r *returns.Row) { r.NHSNumber = ""; r.NoValue[0] = "A7" }, &codes.Problem{Detail: codes.R001, Text: "nhs_number in cell A7" + how}},
+		{"plan_type", full, func(r *returns.Row) { r.PlanType = ""; r.NoValue[1] = "B7" }, &codes.Problem{Detail: codes.R004, Text: "plan_type in cell B7" + how}},
+		{"start_date", full, func(r *returns.Row) { r.StartDate = ""; r.NoValue[2] = "C7" }, &codes.Problem{Detail: codes.R005, Text: "start_date in cell C7" + how}},
+		{"end_date", full, func(r *returns.Row) { r.NoValue[3] = "D7" }, &codes.Problem{Detail: codes.R006, Text: "end_date in cell D7" + how}},
+		{"due_date", full, func(r *returns.Row) { r.DueDate = ""; r.NoValue[4] = "E7" }, &codes.Problem{Detail: codes.R008, Text: "due_date in cell E7" + how}},
+		{"local_id", full, func(r *returns.Row) { r.LocalID = ""; r.NoValue[5] = "F7" }, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
+		{"family_name", full, func(r *returns.Row) { r.NoValue[6] = "G7" }, &codes.Problem{Detail: codes.R013, Text: "family_name in cell G7" + how}},
+		{"given_name", full, func(r *returns.Row) { r.NoValue[7] = "H7" }, &codes.Problem{Detail: codes.R013, Text: "given_name in cell H7" + how}},
+		{"date_of_birth", full, func(r *returns.Row) { r.NoValue[8] = "I7" }, &codes.Problem{Detail: codes.R012, Text: "date_of_birth in cell I7" + how}},
+		{"action", delta, func(r *returns.Row) { r.NoValue[9] = "J7" }, &codes.Problem{Detail: codes.R011, Text: "action in cell J7" + how}},
+		{"an earlier check still wins", full, func(r *returns.Row) { r.NHSNumber = "12"; r.NoValue[8] = "I7" },
+			&codes.Problem{Detail: codes.R002, Text: `NHS number "12" is not 10 digits (it has 2)`}},
+		{"the first cell in check order wins", full, func(r *returns.Row) { r.NoValue[8] = "I7"; r.NoValue[3] = "D7" },
+			&codes.Problem{Detail: codes.R006, Text: "end_date in cell D7" + how}},
+		{"DELETE: local_id", delta, func(r *returns.Row) { r.Action = "DELETE"; r.NoValue[5] = "F7" }, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
+		{"DELETE: an ignored cell still rejects", delta, func(r *returns.Row) { r.Action = "DELETE"; r.NoValue[6] = "G7" },
+			&codes.Problem{Detail: codes.R013, Text: "family_name in cell G7" + how}},
+		{"DELETE without formulas", delta, func(r *returns.Row) { r.Action = "DELETE"; r.StartDate = "=x" }, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := base
+			c.change(&r)
+			got := returns.Check(r, c.n)
+			if diff := cmp.Diff(c.want, got.Reject); diff != "" {
+				t.Errorf("rejection (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
