@@ -221,7 +221,7 @@ func TestXLSXReader(t *testing.T) {
 		{name: "shared strings, rich text and phonetic guides; booleans and error values as shown",
 			sheet: header() + row(2, `<c r="A2" t="s"><v>0</v></c>`, `<c r="B2" t="s"><v>1</v></c>`, `<c r="C2" t="s"><v>2</v></c>`,
 				`<c r="D2" t="b"><v>1</v></c>`, `<c r="E2" t="e"><v>#N/A</v></c>`, `<c r="F2" t="s"><v>3</v></c>`),
-			o: rawOptions{shared: []string{"<t>9990000018</t>", "<r><t>C</t></r><r><rPr><b/></rPr><t>PP</t></r>", "<t>2026-03-02</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh>", "<t xml:space=\"preserve\"> C&amp;1 </t>"}},
+			o:    rawOptions{shared: []string{"<t>9990000018</t>", "<r><t>C</t></r><r><rPr><b/></rPr><t>PP</t></r>", "<t>2026-03-02</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh>", "<t xml:space=\"preserve\"> C&amp;1 </t>"}},
 			want: excelOutcome{Rows: []returns.Row{{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", EndDate: "TRUE", DueDate: "#N/A", LocalID: " C&1 "}}}},
 		{name: "formulas: the cached value is read; without one the cell is named",
 			sheet: header() +
@@ -278,7 +278,7 @@ func TestXLSXReader(t *testing.T) {
 		{name: "macros", sheet: header(), o: rawOptions{macros: true},
 			want: excelOutcome{Err: &codes.Error{Detail: codes.F002, Text: `the workbook holds macros (xl/vbaProject.bin): save it from Excel as an "Excel Workbook (.xlsx)" without a password`}}},
 		{name: "a macro-enabled workbook without its macros", sheet: header(),
-			o: rawOptions{override: map[string][]byte{"[Content_Types].xml": []byte(`<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/XL/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/></Types>`)}},
+			o:    rawOptions{override: map[string][]byte{"[Content_Types].xml": []byte(`<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/XL/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/></Types>`)}},
 			want: excelOutcome{Err: &codes.Error{Detail: codes.F002, Text: `the workbook is macro-enabled: save it from Excel as an "Excel Workbook (.xlsx)" without a password`}}},
 		{name: "a worksheet that is not UTF-8", sheet: header() + textRow(2, "Ren\xe9e"),
 			want: excelOutcome{Err: &codes.Error{Detail: codes.F001, Text: "the workbook's part xl/worksheets/sheet1.xml is not readable: XML line 2: the file is not valid UTF-8 text (byte 0xE9)"}}},
