@@ -21,6 +21,7 @@
 //	GET  /la/send               Send a return: upload form
 //	POST /la/send               into the LA's inbox; 303 /la/returns?sent=<message ID>
 //	GET  /la/returns            this LA's returns: waiting in the inbox, then taken, newest first
+//	GET  /la/returns/{id}       one return taken: outcome, what to fix, rejected and warned rows
 //	GET  /la/collect            this LA's outbox: download, mark collected
 //	POST /la/collect            mark one file (form field file) collected; 303 /la/collect?collected=
 //	GET  /la/files/{name}       download one outbox file (does not collect it)
@@ -101,7 +102,10 @@
 // #result-rejected, #result-warnings, #result-withdrawn, table
 // #result-rows with one tr#row-<line> per row (cells: line, code and
 // detail code, detail, what to fix), #result-no-rows, #result-truncated,
-// link #result-send. Send: form#send-form, input#file, button
+// link #result-send. A return's page: #return-id, #return-taken,
+// #return-status, #return-code, #return-text, #return-counts,
+// #return-fix, #return-response, link #return-download, #back-returns, and
+// the rows as on Check (#result-rows, tr#row-<line>). Send: form#send-form, input#file, button
 // #send-submit. Returns: table#returns-table, one tr#return-<message ID>
 // per return, #returns-none. Collect: table#collect-table, rows
 // tr#file-<i> (oldest first) with link #download-<i> and button

@@ -294,6 +294,26 @@ func TestReturnsAndCollect(t *testing.T) {
 		}
 	}
 
+	// The return's own page: its outcome and rows, as the response has them.
+	rp := b.get("/la/returns/" + id)
+	if rp.Status != http.StatusOK || text(rp, "return-code") != "CPF03" || !strings.Contains(rp.Body, `id="return-download">`+resp) {
+		t.Errorf("the return's page: %d %q", rp.Status, text(rp, "return-code"))
+	}
+	var wantRows []string
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		return tx.Outcomes(msgs[0].Key, func(r store.RowOutcome) error { wantRows = append(wantRows, "row-"+strconv.Itoa(r.Line)); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantRows, rowIDs(rp)); len(wantRows) == 0 || diff != "" {
+		t.Errorf("the return's rows (-store +page):\n%s", diff)
+	}
+	for _, path := range []string{"/la/returns/" + id, "/la/returns/20261124013000000001_FFFFFF", "/la/returns/x"} {
+		if p := other.get(path); p.Status != http.StatusNotFound {
+			t.Errorf("202 asking for %s: %d, want 404", path, p.Status)
+		}
+	}
+
 	// Another LA sees nothing of it.
 	if strings.Contains(other.get("/la/returns").Body, id) || strings.Contains(other.get("/la/collect").Body, resp) {
 		t.Errorf("202's pages show 841's return")
