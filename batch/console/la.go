@@ -171,8 +171,8 @@ func capital(s string) string {
 type returnRow struct {
 	MessageID string
 	// Taken says the hub took it (it has a page of its own).
-	Taken     bool
-	File      string
+	Taken bool
+	File  string
 	// Date is when the hub took it (zero while it waits in the inbox).
 	Date    time.Time
 	Sent    time.Time // when it reached the inbox, for those waiting
