@@ -119,7 +119,11 @@
 //     file and message ID are a MESH upload's (MeshAPI.Deliver). A name
 //     already waiting in the inbox is refused (409), as over SFTP.
 //   - Check takes any name the inbox would take and shows the ingest's
-//     decision, a bad name included. It lists at most 5,000 rows.
+//     decision, a bad name included. It lists at most 5,000 rows. Two
+//     checks run at once; more wait their turn (the hub's few cores also
+//     answer lookups).
+//   - Returns lists what waits in the inbox, then the newest 200 returns
+//     taken; each taken one has its page with its rows (kept 90 days).
 //   - Marking a file collected is MeshAPI.Collect: the collection and a
 //     MESH acknowledgement recorded (store.CollectedByWeb), then the files
 //     leave the outbox, as over MESH. Downloading alone does not collect.
@@ -127,7 +131,8 @@
 //     once collected the page says so (SFTP deletes it; the archive keeps
 //     only what aged out uncollected).
 //   - The upload size limit is the ingest's (--size-limit); over it, Send
-//     refuses (413) and Check shows the ingest's own F006. An upload lifts
+//     refuses (413), and Check shows the ingest's own F006 up to 1 MiB
+//     past the limit, a 413 beyond (the request is cut off). An upload lifts
 //     the server's 30-second read and write timeouts for its own request
 //     to 30 minutes.
 //   - "/" is not the console's: it stays the lookup API's JSON 404.

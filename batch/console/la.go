@@ -193,7 +193,13 @@ type laReturnsData struct {
 	Rows []returnRow
 	// Sent is the message ID just sent ("" when none).
 	Sent string
+	// More is how many older returns are not listed.
+	More int
 }
+
+// maxReturnsListed bounds the returns taken that the Returns page lists,
+// newest first (a year of daily DELTAs is a long page already).
+const maxReturnsListed = 200
 
 func (s *Server) laReturns(c *Ctx) error {
 	a, err := c.authority()
@@ -231,6 +237,9 @@ func (s *Server) laReturns(c *Ctx) error {
 		return err
 	}
 	slices.Reverse(taken) // newest first
+	if len(taken) > maxReturnsListed {
+		taken, d.More = taken[:maxReturnsListed], len(taken)-maxReturnsListed
+	}
 	d.Rows = append(d.Rows, taken...)
 	var notice string
 	if id := c.R.URL.Query().Get("sent"); mesh.ValidMessageID(id) {

@@ -84,6 +84,14 @@ func (s *Server) laCheck(c *Ctx) error {
 	if err := checkUploadName(up.Name); err != nil {
 		return again(http.StatusBadRequest, capital(err.Error()))
 	}
+	// One check at a time per slot: the hub's few cores also answer
+	// lookups and run the night.
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-c.R.Context().Done():
+		return c.R.Context().Err()
+	}
 	cfg := ingest.Config{DataDir: s.opts.DataDir, DB: s.opts.DB, Now: s.opts.Now, SizeLimit: s.opts.SizeLimit, Log: s.log}
 	res, err := ingest.Check(c.R.Context(), cfg, a.Code, up.Name, up.Body)
 	if err != nil {
