@@ -422,3 +422,17 @@ func TestNoInlineCode(t *testing.T) {
 		}
 	}
 }
+
+func TestSetupThrottled(t *testing.T) {
+	f := newFixture(t)
+	token := f.addUser(t, "new@example.org", accounts.RoleLA, "841")
+	b := f.browser(t)
+	csrf := b.csrf(b.get("/setup/" + token))
+	var resp page
+	for range accounts.MaxFailures + 1 {
+		resp = b.post("/setup/"+token, url.Values{"csrf": {csrf}, "password": {password}, "confirm": {password}, "code": {"000000"}})
+	}
+	if resp.Status != http.StatusTooManyRequests || !strings.Contains(resp.Body, `<a href="#code">Too many wrong codes`) {
+		t.Errorf("status %d, want 429 and the reason", resp.Status)
+	}
+}
