@@ -54,7 +54,11 @@
 // on it is ErrThrottled, right password or not. A successful login clears
 // the account's count; an address's count only runs out. The counts are
 // in the store, so a restart does not reset them. Bad codes on the set-up
-// page count against the account the same way.
+// page count against the account the same way. A login refused by a lock
+// is audited once a minute per account and address, not at every try, so
+// that whoever keeps trying cannot fill the store with the audit of it.
+// An email that is not one is counted and audited as typed, cut to 254
+// bytes.
 //
 // # Sessions
 //

@@ -120,10 +120,10 @@ func (s *Server) laSend(c *Ctx) error {
 	id := mesh.NewMessageID(c.Now())
 	env := meshapi.Envelope{ID: id, From: a.MailboxID, To: mesh.HubMailbox, Workflow: mesh.WorkflowUpload,
 		FileName: up.Name, LocalID: up.Name}
-	if err := s.mesh.Deliver(c.R.Context(), env, up.Body); err != nil {
+	if err := s.mesh.Deliver(c.R.Context(), env, mesh.LimitReader(up.Body, s.opts.SizeLimit)); err != nil {
 		switch {
 		case errors.Is(err, errTooLarge):
-			_ = c.Audit("send refused", fmt.Sprintf("file=%s reason=size", mesh.Printable(up.Name)))
+			_ = c.Audit("la.send.refused", fmt.Sprintf("file=%s reason=size", mesh.Printable(up.Name)))
 			return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
 		case errors.Is(err, local.ErrExists):
 			return again(http.StatusConflict, "A file called "+up.Name+" is already waiting in your inbox for tonight's ingest. Send it under another name (add _2 after the date), or wait for tonight's response")
@@ -134,7 +134,7 @@ func (s *Server) laSend(c *Ctx) error {
 		}
 		return fmt.Errorf("send %s: %w", mesh.Printable(up.Name), err)
 	}
-	if err := c.Audit("send", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(up.Name), id)); err != nil {
+	if err := c.Audit("la.send", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(up.Name), id)); err != nil {
 		return err
 	}
 	return c.Redirect("/la/returns?sent=" + url.QueryEscape(id))
@@ -383,7 +383,7 @@ func (s *Server) laCollected(c *Ctx) error {
 		}
 		return fmt.Errorf("collect %s: %w", mesh.Printable(name), err)
 	}
-	if err := c.Audit("collect", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(name), f.MessageID)); err != nil {
+	if err := c.Audit("la.collect", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(name), f.MessageID)); err != nil {
 		return err
 	}
 	return c.Redirect("/la/collect?collected=" + url.QueryEscape(name))
@@ -430,7 +430,7 @@ func (s *Server) laFile(c *Ctx) error {
 		return err
 	}
 	defer fh.Close()
-	if err := c.Audit("download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
+	if err := c.Audit("la.download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
 		return err
 	}
 	h := c.W.Header()

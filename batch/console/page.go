@@ -242,6 +242,9 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			var token string
 			if isMultipart(r) {
+				// The file and the form around it; the ingest's own size
+				// check (F006) sees a file a little over the limit.
+				r.Body = http.MaxBytesReader(w, r.Body, s.opts.SizeLimit+1<<20)
 				token, c.Multipart = firstPartToken(r)
 			} else {
 				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
