@@ -165,15 +165,8 @@ func (s *Server) opsHeldDecide(c *Ctx) error {
 		}
 		return err
 	}
-	if err := c.Audit("return."+d.Action+"d", fmt.Sprintf("%s outcome=%s%s %s response=%s", what, res.Code, detailSuffix(res), res.Counts, mesh.Printable(filepath.Base(res.Response)))); err != nil {
+	if err := c.Audit("return."+d.Action+"d", fmt.Sprintf("%s outcome=%s%s %s response=%s", what, res.Code, detailSuffix(res.Detail), res.Counts, mesh.Printable(filepath.Base(res.Response)))); err != nil {
 		return err
 	}
 	return c.Redirect("/ops/held?done=" + d.Action + "d&id=" + u.MessageID)
-}
-
-func detailSuffix(r ingest.Result) string {
-	if r.Detail == "" {
-		return ""
-	}
-	return "/" + string(r.Detail)
 }
