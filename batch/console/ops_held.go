@@ -99,11 +99,17 @@ func (s *Server) opsHeldReview(c *Ctx) error {
 	return c.Render("ops_held_review", "Held return "+d.Return.MessageID, "held", d)
 }
 
-// heldOps are the operations on a held return, by the form's action:
-// the functions `cpis returns release` and `cpis returns discard` call.
-var heldOps = map[string]func(context.Context, ingest.Config, string) (ingest.Result, error){
-	"release": ingest.Release,
-	"discard": ingest.Discard,
+// heldOp is an operation on a held return: the function `cpis returns
+// release` or `cpis returns discard` calls, and its name once done.
+type heldOp struct {
+	do   func(context.Context, ingest.Config, string) (ingest.Result, error)
+	done string
+}
+
+// heldOps are the operations on a held return, by the form's action.
+var heldOps = map[string]heldOp{
+	"release": {ingest.Release, "released"},
+	"discard": {ingest.Discard, "discarded"},
 }
 
 // opsHeldDecide releases or discards a held return. The action and a
@@ -155,7 +161,7 @@ func (s *Server) opsHeldDecide(c *Ctx) error {
 		return review(http.StatusConflict, []FieldError{{"", fmt.Sprintf("Nothing was done: the %s is running. Try again when it has finished.", running)}})
 	}
 	defer release()
-	res, err := op(c.R.Context(), ingest.Config{DataDir: s.opts.DataDir, DB: s.opts.DB, Now: s.opts.Now, Log: s.log, SizeLimit: s.opts.SizeLimit}, u.MessageID)
+	res, err := op.do(c.R.Context(), ingest.Config{DataDir: s.opts.DataDir, DB: s.opts.DB, Now: s.opts.Now, Log: s.log, SizeLimit: s.opts.SizeLimit}, u.MessageID)
 	if err != nil {
 		if aerr := c.Audit("return."+d.Action+".failed", what); aerr != nil {
 			return aerr
@@ -165,8 +171,8 @@ func (s *Server) opsHeldDecide(c *Ctx) error {
 		}
 		return err
 	}
-	if err := c.Audit("return."+d.Action+"d", fmt.Sprintf("%s outcome=%s%s %s response=%s", what, res.Code, detailSuffix(res.Detail), res.Counts, mesh.Printable(filepath.Base(res.Response)))); err != nil {
+	if err := c.Audit("return."+op.done, fmt.Sprintf("%s outcome=%s%s %s response=%s", what, res.Code, detailSuffix(res.Detail), res.Counts, mesh.Printable(filepath.Base(res.Response)))); err != nil {
 		return err
 	}
-	return c.Redirect("/ops/held?done=" + d.Action + "d&id=" + u.MessageID)
+	return c.Redirect("/ops/held?done=" + op.done + "&id=" + u.MessageID)
 }

@@ -1,21 +1,27 @@
 package console_test
 
 import (
+	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"cpis/batch/accounts"
 	"cpis/batch/console"
 	"cpis/batch/hubtest"
 	"cpis/batch/jobs"
+	"cpis/batch/overview"
 	"cpis/batch/overview/overviewtest"
+	"cpis/store"
 )
 
 const opsEmail = "ops@example.org"
@@ -147,4 +153,383 @@ func TestOpsPages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opsPaths are every operations page and form.
+var opsPaths = []struct{ method, path string }{
+	{"GET", "/ops/"},
+	{"GET", "/ops/held"},
+	{"GET", "/ops/held/" + overviewtest.HeldID},
+	{"POST", "/ops/held/" + overviewtest.HeldID},
+	{"GET", "/ops/undelivered"},
+	{"GET", "/ops/quiet"},
+	{"GET", "/ops/reports"},
+	{"GET", "/ops/reports/" + overviewtest.Report22},
+	{"GET", "/ops/users"},
+}
+
+// TestOpsRefusals: an LA user gets 403 on every operations page and
+// form, and changes nothing; without a session, the login.
+func TestOpsRefusals(t *testing.T) {
+	f, _, _ := newOpsFixture(t, nil)
+	la, csrf := f.officer(t, "officer@example.org", "841")
+	anon := f.browser(t)
+	for _, p := range opsPaths {
+		form := url.Values{"csrf": {csrf}, "action": {"release"}, "reason": {"agreed with the LA"}}
+		var got, gotAnon page
+		if p.method == "GET" {
+			got, gotAnon = la.get(p.path), anon.get(p.path)
+		} else {
+			got, gotAnon = la.post(p.path, form), anon.post(p.path, form)
+		}
+		if got.Status != http.StatusForbidden {
+			t.Errorf("%s %s as an LA user: status %d, want 403", p.method, p.path, got.Status)
+		}
+		if gotAnon.Status != http.StatusSeeOther || !strings.HasPrefix(gotAnon.Location, "/login") {
+			t.Errorf("%s %s signed out: status %d to %q, want 303 to /login", p.method, p.path, gotAnon.Status, gotAnon.Location)
+		}
+	}
+	if got := heldIDs(t, f); !cmp.Equal(got, []string{overviewtest.HeldID}) {
+		t.Errorf("held after the refusals: %v", got)
+	}
+	if got := returnAudits(t, f); len(got) != 0 {
+		t.Errorf("audited: %+v", got)
+	}
+}
+
+// TestOpsNotFound: a return that is not held and a name that is not a
+// nightly report's are 404.
+func TestOpsNotFound(t *testing.T) {
+	f, b, csrf := newOpsFixture(t, nil)
+	for _, path := range []string{
+		"/ops/held/20261121013000123456_3F9A0C", // the DELTA, not taken
+		"/ops/held/20261113010000000001_000001", // Camden's, applied
+		"/ops/held/nothing",
+		"/ops/reports/report-20261120.xlsx",
+		"/ops/reports/notes.txt",
+		"/ops/reports/..%2Fcpis.db",
+		"/ops/reports/report-2026112.xlsx",
+		"/ops/nothing",
+	} {
+		if p := b.get(path); p.Status != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", path, p.Status)
+		}
+	}
+	p := b.post("/ops/held/"+overviewtest.CamdenID, url.Values{"csrf": {csrf}, "action": {"release"}, "reason": {"x"}})
+	if p.Status != http.StatusNotFound {
+		t.Errorf("release of an applied return: status %d, want 404", p.Status)
+	}
+	if got := returnAudits(t, f); len(got) != 0 {
+		t.Errorf("audited: %+v", got)
+	}
+}
+
+// TestOpsReportDownload: the workbook as it is, as an attachment, and the
+// download audited.
+func TestOpsReportDownload(t *testing.T) {
+	f, b, _ := newOpsFixture(t, nil)
+	p := b.get("/ops/reports/" + overviewtest.Report22)
+	if p.Status != http.StatusOK || p.Body != "workbook of 22" {
+		t.Fatalf("download: status %d, body %q", p.Status, p.Body)
+	}
+	want := http.Header{
+		"Content-Type":        {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+		"Content-Disposition": {`attachment; filename="report-20261122.xlsx"; filename*=UTF-8''report-20261122.xlsx`},
+		"Cache-Control":       {"no-store"},
+	}
+	for k, v := range want {
+		if !cmp.Equal(p.Header[k], v) {
+			t.Errorf("%s: %q, want %q", k, p.Header[k], v)
+		}
+	}
+	got := webAudits(t, f, "report.")
+	wantAudit := []store.WebEvent{{At: f.clock.Now(), User: opsEmail, Remote: "127.0.0.1", Action: "report.downloaded", Detail: "file=report-20261122.xlsx"}}
+	if diff := cmp.Diff(wantAudit, got); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// heldIDs returns the message IDs of the held returns.
+func heldIDs(t *testing.T, f *fixture) []string {
+	t.Helper()
+	held, _, err := overview.Held(f.hub.Dir, f.hub.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range held {
+		ids = append(ids, u.MessageID)
+	}
+	return ids
+}
+
+// returnAudits returns the web audit records of held-return actions.
+func returnAudits(t *testing.T, f *fixture) []store.WebEvent {
+	t.Helper()
+	return webAudits(t, f, "return.")
+}
+
+// webAudits returns the web audit records whose action begins with prefix.
+func webAudits(t *testing.T, f *fixture, prefix string) []store.WebEvent {
+	t.Helper()
+	var out []store.WebEvent
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		return tx.WebAuditEvents(time.Time{}, func(e store.WebEvent) error {
+			if strings.HasPrefix(e.Action, prefix) {
+				out = append(out, e)
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOpsHeldDecide: releasing or discarding a held return needs the
+// action and a reason (else the error summary, and nothing is done or
+// audited), goes through ingest.Release or ingest.Discard under the job
+// lock, and is audited with its reason before and its outcome after.
+func TestOpsHeldDecide(t *testing.T) {
+	defer console.SetLockWait(200 * time.Millisecond)()
+	held := overviewtest.HeldID
+	what := "la=841 message=" + held + " file=" + overviewtest.HeldFile
+	tests := []struct {
+		name string
+		// form is what is posted; csrf "" means the session's token, "-"
+		// none.
+		form url.Values
+		// busy holds the job lock as this holder while the form is posted.
+		busy string
+		// status is the answer; 303 means done, to the held returns page.
+		status int
+		// errors are the error summary's entries, as "#field message".
+		errors []string
+		// audits are the actions and details audited ("RESPONSE" stands
+		// for the new response's name).
+		audits [][2]string
+		// outcome is the return's code and detail after, "" when still held.
+		outcome string
+		notice  string
+	}{
+		{
+			name:   "release with a reason",
+			form:   url.Values{"action": {"release"}, "reason": {"  Agreed with Darlington's data team (J. Smith): 22 plans closed.\n"}},
+			status: http.StatusSeeOther,
+			audits: [][2]string{
+				{"return.release", what + ` reason="Agreed with Darlington's data team (J. Smith): 22 plans closed."`},
+				{"return.released", what + " outcome=CPF02 read=3 applied=3 rejected=0 warnings=1 withdrawn=22 response=RESPONSE"},
+			},
+			outcome: "CPF02",
+			notice:  "The return " + held + " was released: it was applied as the store is now, and the LA has a new response.",
+		},
+		{
+			name:   "discard with a reason",
+			form:   url.Values{"action": {"discard"}, "reason": {"Sent by mistake: the LA sends a corrected FULL return."}},
+			status: http.StatusSeeOther,
+			audits: [][2]string{
+				{"return.discard", what + ` reason="Sent by mistake: the LA sends a corrected FULL return."`},
+				{"return.discarded", what + " outcome=CPF04/F012 read=0 applied=0 rejected=0 warnings=0 withdrawn=0 response=RESPONSE"},
+			},
+			outcome: "CPF04 F012",
+			notice:  "The return " + held + " was discarded: it will never be applied, and the LA has a new response (CPF04 F012).",
+		},
+		{
+			name:   "release without a reason",
+			form:   url.Values{"action": {"release"}, "reason": {""}},
+			status: http.StatusOK,
+			errors: []string{"#reason Enter why the return is released or discarded"},
+		},
+		{
+			name:   "discard with a blank reason",
+			form:   url.Values{"action": {"discard"}, "reason": {" \n\t "}},
+			status: http.StatusOK,
+			errors: []string{"#reason Enter why the return is released or discarded"},
+		},
+		{
+			name:   "no action, no reason",
+			form:   url.Values{},
+			status: http.StatusOK,
+			errors: []string{"#action-release Select whether to release or discard the return", "#reason Enter why the return is released or discarded"},
+		},
+		{
+			name:   "an action that is neither",
+			form:   url.Values{"action": {"apply"}, "reason": {"why not"}},
+			status: http.StatusOK,
+			errors: []string{"#action-release Select whether to release or discard the return"},
+		},
+		{
+			name:   "a reason too long",
+			form:   url.Values{"action": {"release"}, "reason": {strings.Repeat("x", 501)}},
+			status: http.StatusOK,
+			errors: []string{"#reason The reason must be 500 characters or fewer"},
+		},
+		{
+			name:   "no CSRF token",
+			form:   url.Values{"csrf": {"-"}, "action": {"release"}, "reason": {"agreed"}},
+			status: http.StatusForbidden,
+		},
+		{
+			name:   "a wrong CSRF token",
+			form:   url.Values{"csrf": {"not-the-token"}, "action": {"release"}, "reason": {"agreed"}},
+			status: http.StatusForbidden,
+		},
+		{
+			name:   "a job running",
+			form:   url.Values{"action": {"release"}, "reason": {"agreed"}},
+			busy:   "ingest job",
+			status: http.StatusConflict,
+			errors: []string{"Nothing was done: the ingest job is running. Try again when it has finished."},
+			audits: [][2]string{
+				{"return.release", what + ` reason="agreed"`},
+				{"return.release.busy", what + ` running="ingest job"`},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lock := &jobs.Lock{}
+			f, b, csrf := newOpsFixture(t, lock)
+			before := outboxNames(t, f)
+			form := url.Values{}
+			for k, v := range tt.form {
+				form[k] = v
+			}
+			switch form.Get("csrf") {
+			case "":
+				form.Set("csrf", csrf)
+			case "-":
+				form.Del("csrf")
+			}
+			if tt.busy != "" {
+				release, err := lock.Acquire(context.Background(), tt.busy, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+			}
+			p := b.post("/ops/held/"+held, form)
+			if p.Status != tt.status {
+				t.Fatalf("status %d, want %d:\n%s", p.Status, tt.status, p.Body)
+			}
+			if tt.status == http.StatusSeeOther {
+				done := map[string]string{"release": "released", "discard": "discarded"}[form.Get("action")]
+				if want := "/ops/held?done=" + done + "&id=" + held; p.Location != want {
+					t.Errorf("to %q, want %q", p.Location, want)
+				}
+				if got := text(b.get(p.Location), "notice-text"); got != tt.notice {
+					t.Errorf("notice %q, want %q", got, tt.notice)
+				}
+			}
+			if diff := cmp.Diff(tt.errors, errorSummary(p), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("error summary (-want +got):\n%s", diff)
+			}
+			if len(tt.errors) > 0 && tt.status == http.StatusOK {
+				// The form comes back with what was typed.
+				if r := form.Get("reason"); len(r) < 100 && !strings.Contains(p.Body, ">"+html.EscapeString(strings.TrimSpace(r))+"</textarea>") {
+					t.Errorf("the reason typed is not in the form again")
+				}
+			}
+
+			added := newNames(before, outboxNames(t, f))
+			var wantAudits []store.WebEvent
+			for _, a := range tt.audits {
+				detail := a[1]
+				if strings.Contains(detail, "RESPONSE") {
+					if len(added) != 1 {
+						t.Fatalf("new responses %v, want one", added)
+					}
+					detail = strings.ReplaceAll(detail, "RESPONSE", added[0])
+				}
+				wantAudits = append(wantAudits, store.WebEvent{At: f.clock.Now(), User: opsEmail, Remote: "127.0.0.1", Action: a[0], Detail: detail})
+			}
+			if diff := cmp.Diff(wantAudits, returnAudits(t, f), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("audit (-want +got):\n%s", diff)
+			}
+			if tt.outcome == "" {
+				if got := heldIDs(t, f); !cmp.Equal(got, []string{held}) {
+					t.Errorf("held returns after: %v, want still %s", got, held)
+				}
+				if len(added) != 0 {
+					t.Errorf("responses written: %v", added)
+				}
+				return
+			}
+			if got := heldIDs(t, f); len(got) != 0 {
+				t.Errorf("held returns after: %v, want none", got)
+			}
+			if got := outcomeOf(t, f, held); got != tt.outcome {
+				t.Errorf("outcome %q, want %q", got, tt.outcome)
+			}
+			if p := b.get("/ops/held/" + held); p.Status != http.StatusNotFound {
+				t.Errorf("the return's page after: status %d, want 404", p.Status)
+			}
+			if p := b.post("/ops/held/"+held, form); p.Status != http.StatusNotFound {
+				t.Errorf("the form posted again: status %d, want 404", p.Status)
+			}
+		})
+	}
+}
+
+var summaryRE = regexp.MustCompile(`(?s)<li>(?:<a href="([^"]*)">)?([^<]*)`)
+
+// errorSummary returns the entries of p's error summary as "#field
+// message" (or the message alone).
+func errorSummary(p page) []string {
+	i := strings.Index(p.Body, `id="error-summary"`)
+	if i < 0 {
+		return nil
+	}
+	body := p.Body[i:]
+	body = body[:strings.Index(body, "</ul>")]
+	var out []string
+	for _, m := range summaryRE.FindAllStringSubmatch(body, -1) {
+		e := html.UnescapeString(m[2])
+		if m[1] != "" {
+			e = m[1] + " " + e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// outboxNames returns the names in Darlington's outbox.
+func outboxNames(t *testing.T, f *fixture) map[string]bool {
+	t.Helper()
+	files, err := f.hub.Mailbox("841").Outbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range files {
+		out[f.Name] = true
+	}
+	return out
+}
+
+func newNames(before, after map[string]bool) []string {
+	var out []string
+	for n := range after {
+		if !before[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// outcomeOf returns the code and detail of Darlington's message id.
+func outcomeOf(t *testing.T, f *fixture, id string) string {
+	t.Helper()
+	var got string
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		m, ok, err := tx.MessageByID("841", id)
+		if err != nil || !ok || m.Outcome == nil {
+			return fmt.Errorf("message %s: %v, %v", id, ok, err)
+		}
+		got = strings.TrimSpace(string(m.Outcome.Code) + " " + string(m.Outcome.Detail))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
