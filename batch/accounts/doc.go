@@ -15,8 +15,10 @@
 // only the SHA-256. Whoever opens the link sees the authenticator's key
 // (as a QR code and as base32 text, the same on every visit until set-up
 // is complete), chooses a password and proves the authenticator with a
-// code; the token then stops working. A link that expired is replaced by
-// removing the account and adding it again.
+// code; the token then stops working. Showing the page does not use the
+// link up (a mail scanner that opens it leaves it working); only
+// completing set-up does. A link that expired is replaced by removing the
+// account and adding it again.
 //
 // Emails are kept in lower case: one person, one account, whatever the
 // case they type. A password is 12 to 1024 characters and is not the

@@ -71,7 +71,7 @@ func TestNoOtherOrigin(t *testing.T) {
 func TestAPIUnchanged(t *testing.T) {
 	f := newFixture(t)
 	b := f.browser(t)
-	for _, path := range []string{"/", "/v1/alerts/9434765919", "/lax", "/loginx"} {
+	for _, path := range []string{"/", "/v1/alerts/9990000018", "/lax", "/loginx"} {
 		if p := b.get(path); p.Body != `{"api":true}` {
 			t.Errorf("GET %s went to the console: %d %q", path, p.Status, p.Body)
 		}

@@ -56,7 +56,12 @@ type Server struct {
 	pages   *pages
 	csrfKey []byte
 	mesh    *meshstore.MeshAPI
+	// checks holds a slot per check running (maxChecks at once).
+	checks chan struct{}
 }
+
+// maxChecks is how many checks of a return run at once; more wait.
+const maxChecks = 2
 
 // New returns the console over opts.
 func New(opts Options) (*Server, error) {
@@ -80,7 +85,8 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux(), pages: p, csrfKey: make([]byte, 32),
-		mesh: &meshstore.MeshAPI{DataDir: opts.DataDir, DB: opts.DB, Now: opts.Now, Log: opts.Log}}
+		mesh:   &meshstore.MeshAPI{DataDir: opts.DataDir, DB: opts.DB, Now: opts.Now, Log: opts.Log},
+		checks: make(chan struct{}, maxChecks)}
 	if _, err := rand.Read(s.csrfKey); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}

@@ -21,6 +21,7 @@
 //	GET  /la/send               Send a return: upload form
 //	POST /la/send               into the LA's inbox; 303 /la/returns?sent=<message ID>
 //	GET  /la/returns            this LA's returns: waiting in the inbox, then taken, newest first
+//	GET  /la/returns/{id}       one return taken: outcome, what to fix, rejected and warned rows
 //	GET  /la/collect            this LA's outbox: download, mark collected
 //	POST /la/collect            mark one file (form field file) collected; 303 /la/collect?collected=
 //	GET  /la/files/{name}       download one outbox file (does not collect it)
@@ -101,7 +102,10 @@
 // #result-rejected, #result-warnings, #result-withdrawn, table
 // #result-rows with one tr#row-<line> per row (cells: line, code and
 // detail code, detail, what to fix), #result-no-rows, #result-truncated,
-// link #result-send. Send: form#send-form, input#file, button
+// link #result-send. A return's page: #return-id, #return-taken,
+// #return-status, #return-code, #return-text, #return-counts,
+// #return-fix, #return-response, link #return-download, #back-returns, and
+// the rows as on Check (#result-rows, tr#row-<line>). Send: form#send-form, input#file, button
 // #send-submit. Returns: table#returns-table, one tr#return-<message ID>
 // per return, #returns-none. Collect: table#collect-table, rows
 // tr#file-<i> (oldest first) with link #download-<i> and button
@@ -176,7 +180,11 @@
 //     file and message ID are a MESH upload's (MeshAPI.Deliver). A name
 //     already waiting in the inbox is refused (409), as over SFTP.
 //   - Check takes any name the inbox would take and shows the ingest's
-//     decision, a bad name included. It lists at most 5,000 rows.
+//     decision, a bad name included. It lists at most 5,000 rows. Two
+//     checks run at once; more wait their turn (the hub's few cores also
+//     answer lookups).
+//   - Returns lists what waits in the inbox, then the newest 200 returns
+//     taken; each taken one has its page with its rows (kept 90 days).
 //   - Marking a file collected is MeshAPI.Collect: the collection and a
 //     MESH acknowledgement recorded (store.CollectedByWeb), then the files
 //     leave the outbox, as over MESH. Downloading alone does not collect.
@@ -184,7 +192,8 @@
 //     once collected the page says so (SFTP deletes it; the archive keeps
 //     only what aged out uncollected).
 //   - The upload size limit is the ingest's (--size-limit); over it, Send
-//     refuses (413) and Check shows the ingest's own F006. An upload lifts
+//     refuses (413), and Check shows the ingest's own F006 up to 1 MiB
+//     past the limit, a 413 beyond (the request is cut off). An upload lifts
 //     the server's 30-second read and write timeouts for its own request
 //     to 30 minutes.
 //   - "/" is not the console's: it stays the lookup API's JSON 404.

@@ -30,6 +30,11 @@ type checkRow struct {
 // Rejected reports whether the row is rejected (not only warned).
 func (r checkRow) Rejected() bool { return r.Code != codes.RowWarning }
 
+// Outcome is the result's file outcome, for the template's sentence.
+func (r checkResult) Outcome() store.Outcome {
+	return store.Outcome{Code: r.Code, Detail: r.Detail, Text: r.Text, Counts: r.Counts}
+}
+
 // FileFix is what the LA should do about the file's outcome ("" when the
 // outcome is not about the file as a whole).
 func (r checkResult) FileFix() string {
@@ -78,6 +83,14 @@ func (s *Server) laCheck(c *Ctx) error {
 	}
 	if err := checkUploadName(up.Name); err != nil {
 		return again(http.StatusBadRequest, capital(err.Error()))
+	}
+	// One check at a time per slot: the hub's few cores also answer
+	// lookups and run the night.
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-c.R.Context().Done():
+		return c.R.Context().Err()
 	}
 	cfg := ingest.Config{DataDir: s.opts.DataDir, DB: s.opts.DB, Now: s.opts.Now, SizeLimit: s.opts.SizeLimit, Log: s.log}
 	res, err := ingest.Check(c.R.Context(), cfg, a.Code, up.Name, up.Body)

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"html"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
 
 	"cpis/batch/ingest"
 	"cpis/mesh"
@@ -115,7 +117,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("the fixture's return: %s with %d rows, want CPF03 with rows", want.Code, len(want.Rows))
 	}
 	got := map[string]string{"code": text(p, "result-code"), "text": text(p, "result-text"), "read": text(p, "result-read"), "rejected": text(p, "result-rejected")}
-	wantPage := map[string]string{"code": string(want.Code), "text": want.Text, "read": "4", "rejected": "2"}
+	wantPage := map[string]string{"code": string(want.Code), "text": strings.TrimPrefix(want.Text, want.Counts.String()+" "), "read": "4", "rejected": "2"}
 	if diff := cmp.Diff(wantPage, got); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
 	}
@@ -292,6 +294,26 @@ func TestReturnsAndCollect(t *testing.T) {
 		}
 	}
 
+	// The return's own page: its outcome and rows, as the response has them.
+	rp := b.get("/la/returns/" + id)
+	if rp.Status != http.StatusOK || text(rp, "return-code") != "CPF03" || !strings.Contains(rp.Body, `id="return-download">`+resp) {
+		t.Errorf("the return's page: %d %q", rp.Status, text(rp, "return-code"))
+	}
+	var wantRows []string
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		return tx.Outcomes(msgs[0].Key, func(r store.RowOutcome) error { wantRows = append(wantRows, "row-"+strconv.Itoa(r.Line)); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantRows, rowIDs(rp)); len(wantRows) == 0 || diff != "" {
+		t.Errorf("the return's rows (-store +page):\n%s", diff)
+	}
+	for _, path := range []string{"/la/returns/" + id, "/la/returns/20261124013000000001_FFFFFF", "/la/returns/x"} {
+		if p := other.get(path); p.Status != http.StatusNotFound {
+			t.Errorf("202 asking for %s: %d, want 404", path, p.Status)
+		}
+	}
+
 	// Another LA sees nothing of it.
 	if strings.Contains(other.get("/la/returns").Body, id) || strings.Contains(other.get("/la/collect").Body, resp) {
 		t.Errorf("202's pages show 841's return")
@@ -399,4 +421,85 @@ func allFiles(t *testing.T, dir string) map[string][32]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// xlsxOf is the CSV text c as a workbook: its first sheet, one cell per
+// field, every cell text.
+func xlsxOf(t *testing.T, c string) []byte {
+	t.Helper()
+	x := excelize.NewFile()
+	defer x.Close()
+	for i, line := range strings.Split(strings.TrimSpace(c), "\r\n") {
+		var cells []any
+		for _, v := range strings.Split(line, ",") {
+			cells = append(cells, v)
+		}
+		cell, err := excelize.CoordinatesToCellName(1, i+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.SetSheetRow("Sheet1", cell, &cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := x.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestXLSX: a workbook is checked and sent like its CSV.
+func TestXLSX(t *testing.T) {
+	f := newFixture(t)
+	b, token := f.officer(t, "officer@example.org", "841")
+	const name = "CPIS_841_FULL_20261124.xlsx"
+	csvPage := b.upload("/la/check", token, badName, []byte(badReturn))
+	p := b.upload("/la/check", token, name, xlsxOf(t, badReturn))
+	if p.Status != http.StatusOK {
+		t.Fatalf("check: %d:\n%s", p.Status, p.Body)
+	}
+	for _, id := range []string{"result-code", "result-text", "result-read", "result-rejected", "result-warnings"} {
+		if got, want := text(p, id), text(csvPage, id); got != want || got == "" {
+			t.Errorf("%s: %q, the CSV's %q", id, got, want)
+		}
+	}
+	if diff := cmp.Diff(rowIDs(csvPage), rowIDs(p)); diff != "" {
+		t.Errorf("rows (-csv +xlsx):\n%s", diff)
+	}
+	s := b.upload("/la/send", token, name, xlsxOf(t, badReturn))
+	if s.Status != http.StatusSeeOther {
+		t.Fatalf("send: %d:\n%s", s.Status, s.Body)
+	}
+	if _, err := os.Stat(filepath.Join(f.hub.Mailbox("841").InboxDir(), name)); err != nil {
+		t.Errorf("the workbook is not in the inbox: %v", err)
+	}
+}
+
+// TestReturnsStatuses: held, waiting and interrupted returns say so.
+func TestReturnsStatuses(t *testing.T) {
+	f := newFixture(t)
+	b, _ := f.officer(t, "officer@example.org", "841")
+	for _, m := range []*store.Message{
+		{LA: "841", MailboxID: f.hub.Mailbox("841").ID(), MessageID: "20261123013000000001_0000A1", File: "CPIS_841_FULL_20261122.csv", TakenAt: t0.Add(-48 * time.Hour), State: store.Held,
+			Outcome: &store.Outcome{Code: "CPF04", Detail: "F009", Text: "read=9 applied=0 rejected=0 warnings=0 withdrawn=0 held", Counts: store.Counts{Read: 9}}},
+		{LA: "841", MailboxID: f.hub.Mailbox("841").ID(), MessageID: "20261124013000000001_0000A2", File: "CPIS_841_DELTA_20261123.csv", TakenAt: t0.Add(-24 * time.Hour), State: store.Waiting},
+		{LA: "202", MailboxID: f.hub.Mailbox("202").ID(), MessageID: "20261124013000000001_0000B1", File: "CPIS_202_DELTA_20261123.csv", TakenAt: t0.Add(-24 * time.Hour), State: store.Held},
+	} {
+		if err := f.hub.DB.Update(func(tx *store.Tx) error { return tx.NewMessage(m) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := b.get("/la/returns")
+	var got []string
+	for _, m := range regexp.MustCompile(`(?s)<tr class="nhsuk-table__row" id="return-([^"]+)">.*?<strong class="nhsuk-tag [^"]*">([^<]*)</strong>`).FindAllStringSubmatch(p.Body, -1) {
+		got = append(got, m[1]+" "+html.UnescapeString(m[2]))
+	}
+	want := []string{"20261124013000000001_0000A2 Waiting for demographics", "20261123013000000001_0000A1 Held: operations must release it"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("statuses, newest first (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(p.Body, "<strong>CPF04 F009</strong> held") {
+		t.Errorf("the held return's outcome is not shown without its counts")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -198,7 +199,8 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 			return err
 		}
 		h := console.Wrap(con, httpapi.Handler(svc, db, log))
-		log.Info("HTTP lookup API and web console listening", "addr", httpL.Addr().String(), "tls", opts.http.CertFile != "")
+		log.Info("HTTP lookup API listening", "addr", httpL.Addr().String(), "tls", opts.http.CertFile != "")
+		log.Info("web console on the same address", "paths", strings.Join(console.Prefixes, " "))
 		start("http", func() error { return httpapi.Serve(serveCtx, httpL, h, opts.http) })
 	}
 	if sftpL != nil {
