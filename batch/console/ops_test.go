@@ -117,6 +117,7 @@ func TestOpsPages(t *testing.T) {
 			"held-extract":   "2026-11-20",
 			"held-taken":     "22 Nov 2026 02:15",
 			"held-withdrawn": "22 visible plans",
+			"held-behind":    "CPIS_841_DELTA_20261121.csv",
 			"confirm":        "Confirm",
 		}},
 		{path: "/ops/undelivered", want: map[string]string{
