@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cpis/batch/ingest"
+	"cpis/batch/jobs"
 	"cpis/batch/meshstore"
 	"cpis/store"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	// SizeLimit is the largest return accepted by upload: the ingest's
 	// size limit (--size-limit); 0 means ingest.DefaultSizeLimit.
 	SizeLimit int64
+	// Jobs is the daemon's job lock: releasing or discarding a held return
+	// takes it, as `cpis returns release` does inside the daemon, so that
+	// it never runs beside a job; nil means a lock of the console's own.
+	Jobs *jobs.Lock
 }
 
 // Server is the console: an http.Handler for the paths of Prefixes.
@@ -71,6 +76,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.SizeLimit == 0 {
 		opts.SizeLimit = ingest.DefaultSizeLimit
+	}
+	if opts.Jobs == nil {
+		opts.Jobs = &jobs.Lock{}
 	}
 	p, err := loadPages(templateFS)
 	if err != nil {

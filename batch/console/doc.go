@@ -25,7 +25,7 @@
 //	GET  /la/collect            this LA's outbox: download, mark collected
 //	POST /la/collect            mark one file (form field file) collected; 303 /la/collect?collected=
 //	GET  /la/files/{name}       download one outbox file (does not collect it)
-//	     /ops/...               the operations pages (ops*.go)
+//	     /ops/...               the operations pages (ops*.go): "Operations pages" below
 //
 // # Adding a page
 //
@@ -110,6 +110,68 @@
 // per return, #returns-none. Collect: table#collect-table, rows
 // tr#file-<i> (oldest first) with link #download-<i> and button
 // #collect-<i>, #collect-none.
+//
+// # Operations pages
+//
+// For operations users only (an LA user gets 403, as on every page of the
+// other role). The data is batch/overview's, which reads what the
+// commands read (`cpis jobs`, `cpis returns list`, the operations report).
+//
+//	GET  /ops/                  last night: what waits (held, undelivered, quiet, latest report), each job, each LA's returns taken
+//	GET  /ops/held              held FULL returns, then the other unfinished returns (cpis returns list)
+//	GET  /ops/held/{id}         one held return: what it would withdraw; the release or discard form
+//	POST /ops/held/{id}         action=release|discard, reason (required); 303 /ops/held?done=released|discarded&id=
+//	GET  /ops/undelivered       outbox messages not collected within 5 days
+//	GET  /ops/quiet             LAs with no return taken for 7 days
+//	GET  /ops/reports           the latest 14 nightly report workbooks
+//	GET  /ops/reports/{name}    download one (report-YYYYMMDD.xlsx only; audited)
+//	GET  /ops/users             web accounts (adding and removing them: cpis users)
+//
+// Releasing and discarding call ingest.Release and ingest.Discard, the
+// functions of `cpis returns release|discard`, holding the daemon's job
+// lock (Options.Jobs) as that command does inside the daemon, so neither
+// runs beside a scheduled job. A page waits at most 10 seconds for the
+// lock, then says which job runs and that nothing was done (409). The
+// action and its reason are audited before anything is done
+// (return.release, return.discard: la=, message=, file=, reason= quoted),
+// and the outcome after (return.released, return.discarded: outcome=,
+// the counts, response=), or return.release.busy / .failed. A return no
+// longer held is 404 (its page, and the form posted again). An empty or
+// blank reason, or no action chosen, shows the error summary and does
+// nothing; a reason is at most 500 characters.
+//
+// Stable ids: navigation #nav-home (Last night), #nav-held, #nav-undelivered,
+// #nav-quiet, #nav-reports, #nav-users. Last night: #glance-held,
+// #glance-held-count, #glance-undelivered, #glance-undelivered-count,
+// #glance-quiet, #glance-quiet-count, #glance-reports, #glance-latest;
+// table#jobs-table with tr#job-<job> (pull, ingest, expire, notify,
+// report, push) and its tag #job-<job>-status (OK, Failed, Skipped, Did
+// not run); table#la-returns-table with tr#la-return-<message ID>,
+// #returns-none, #returns-silent. Held returns: table#held-table with
+// tr#held-<message ID> and its link #review-<message ID>, #held-none,
+// table#others-table with tr#other-<file>, #others-none; after a release
+// or discard, #notice-text. A held return: #back, #held-la, #held-file,
+// #held-id, #held-extract, #held-taken, #held-withdrawn, #held-behind
+// (the DELTA returns waiting behind it), form
+// #decision-form with radios #action-release and #action-discard
+// (name action), textarea #reason, button #confirm; its errors link to
+// #action-release and #reason. Undelivered: table#undelivered-table,
+// tr#undelivered-<file>, #undelivered-none. Quiet LAs: table#quiet-table,
+// tr#quiet-<LA code>, #quiet-none. Reports: table#reports-table,
+// tr#report-<YYYYMMDD>, link #download-<YYYYMMDD>, #reports-none. Users:
+// table#users-table, tr#user-<email>, #users-none.
+//
+// So, operations release a held return: #nav-held, #review-<message ID>,
+// #action-release, type in #reason, #confirm; then #notice-text names
+// the message ID and tr#held-<message ID> is gone.
+//
+// Choices for the operations pages: "last night", "quiet" and
+// "undelivered" are batch/overview's (its package doc). Accounts are
+// listed, not added or removed, on the page: a set-up link is a
+// credential until used, and `cpis users add` prints it once to whoever
+// runs it on the hub's host. The reports page offers the nightly
+// workbooks in <data>/reports; another period, or CSV files, come from
+// `cpis report --since DATE --csv DIR`.
 //
 // # Choices the spec leaves open
 //

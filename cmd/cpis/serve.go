@@ -194,7 +194,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		}
 		defer svc.Close()
 		con, err := console.New(console.Options{DataDir: g.data, DB: db, Accounts: accounts.New(db, accounts.Options{Now: g.clock}),
-			Now: g.clock, Log: log, SizeLimit: g.sizeLimit})
+			Now: g.clock, Log: log, SizeLimit: g.sizeLimit, Jobs: jobLock})
 		if err != nil {
 			return err
 		}
