@@ -59,6 +59,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"cpis/batch/expire"
 	"cpis/mesh"
 	"cpis/store"
 	"cpis/store/caldate"
@@ -73,7 +74,7 @@ const LateAfter = 7
 
 // UndeliveredAfter is how long a message may wait in an outbox before it
 // counts as undelivered (MESH code 14).
-const UndeliveredAfter = 5 * 24 * time.Hour
+const UndeliveredAfter = expire.UndeliveredAfter
 
 // ExpiringDays is how far ahead the Expiring sheet looks.
 const ExpiringDays = 30
