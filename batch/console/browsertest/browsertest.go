@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -165,6 +166,7 @@ type Page struct {
 	b         *Browser
 	ctx       context.Context
 	downloads string
+	noScript  bool // DisableScript was called
 
 	mu         sync.Mutex
 	requests   []string // URLs asked for since the last check
@@ -270,6 +272,23 @@ func (p *Page) navigate(what string, actions ...chromedp.Action[chromedp.Void]) 
 		p.t.Fatalf("%s: no document loaded", what)
 	}
 	return int(resp.Status)
+}
+
+// DisableScript turns the page's own scripts off from the next document on,
+// as for a person whose browser runs none: the pages must work without
+// them. The checks (axe-core) still run.
+func (p *Page) DisableScript() {
+	p.t.Helper()
+	p.noScript = true
+	p.do("disable scripts", p.scripts(false))
+}
+
+// scripts turns script execution on or off.
+func (p *Page) scripts(on bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	})
 }
 
 // Open loads url and returns the HTTP status of the document.
@@ -429,6 +448,13 @@ func (v Violation) String() string {
 // violations (none when the page passes).
 func (p *Page) Axe() []Violation {
 	p.t.Helper()
+	if p.noScript {
+		// axe-core's promise needs the page's event loop to run scripts;
+		// turning them on now runs none of the page's own, which had
+		// their chance when the document loaded.
+		p.do("enable scripts for axe-core", p.scripts(true))
+		defer p.do("disable scripts", p.scripts(false))
+	}
 	p.do("inject axe-core", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		// A page's Content-Security-Policy would refuse the script: the
 		// check must not need the hub to relax its policy.

@@ -69,6 +69,9 @@ func server(t *testing.T) *httptest.Server {
 		// its port 1, so the request fails at once.
 		fmt.Fprint(w, page("Foreign", `<img alt="" src="http://127.0.0.2:1/pixel.gif">`))
 	})
+	mux.HandleFunc("GET /script", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, page("Script", `<p id="s">no script</p><script>document.getElementById("s").textContent = "script ran"</script>`))
+	})
 	mux.HandleFunc("GET /throws", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, page("Throws", `<script>null.x</script>`))
 	})
@@ -140,6 +143,18 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("another page sees cookie %q", got)
 	}
 
+	// A page without scripts: the page's do not run, the checks still do.
+	p.Open(ts.URL + "/script")
+	if got := p.Text("#s"); got != "script ran" {
+		t.Errorf("with scripts: %q", got)
+	}
+	q.DisableScript()
+	q.Open(ts.URL + "/script")
+	if got := q.Text("#s"); got != "no script" {
+		t.Errorf("without scripts: %q", got)
+	}
+	q.Check("noscript")
+
 	shots, err := filepath.Glob(filepath.Join(b.ScreenshotDir(), "*.png"))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +162,7 @@ func TestBrowser(t *testing.T) {
 	for i := range shots {
 		shots[i] = filepath.Base(shots[i])
 	}
-	if diff := cmp.Diff([]string{"01-form.png", "02-sent.png"}, shots); diff != "" && os.Getenv(browsertest.EnvScreenshots) == "" {
+	if diff := cmp.Diff([]string{"01-form.png", "02-sent.png", "03-noscript.png"}, shots); diff != "" && os.Getenv(browsertest.EnvScreenshots) == "" {
 		t.Errorf("screenshots (-want +got):\n%s", diff)
 	}
 }
