@@ -297,26 +297,47 @@ func (p *Page) Open(url string) int {
 	return p.navigate("open "+url, chromedp.Navigate(url))
 }
 
+// present ends the test at once when nothing in the current document
+// matches the CSS selector, naming the page it is on: the pages are
+// rendered by the server, so an element missing now never comes, and
+// waiting for it would only turn the failure into a timeout.
+func (p *Page) present(css string) {
+	p.t.Helper()
+	sel, _ := json.Marshal(css)
+	found := run(p, "look for "+css, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%s) !== null`, sel)))
+	if !found {
+		heading := run(p, "heading", chromedp.Evaluate[string](`(document.querySelector("h1")?.innerText ?? "") + " " + (document.querySelector(".nhsuk-error-summary")?.innerText ?? "")`))
+		p.t.Fatalf("no %s on %s (%q): %s", css, p.URL(), p.Title(), strings.Join(strings.Fields(heading), " "))
+	}
+}
+
 // Fill types value into the field with the id, after clearing it.
 func (p *Page) Fill(id, value string) {
 	p.t.Helper()
+	p.present("#" + id)
 	p.do("fill #"+id, chromedp.Clear(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), value))
 }
 
-// Upload chooses the file at path in the file input with the id.
+// Upload chooses the file at path in the file input with the id. The
+// NHS.UK frontend's file upload component, once its script has run, gives
+// that id to its own drop button and renames the input id-input: either is
+// found.
 func (p *Page) Upload(id, path string) {
 	p.t.Helper()
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.do("upload into #"+id, chromedp.SetUploadFiles(chromedp.ID(id), []string{abs}))
+	sel := fmt.Sprintf(`input[type=file][id=%q], input[type=file][id=%q]`, id, id+"-input")
+	p.present(sel)
+	p.do("upload into #"+id, chromedp.SetUploadFiles(chromedp.CSS(sel), []string{abs}))
 }
 
 // Click clicks the element with the id and waits for the document it loads
 // (a link, or a form's button), returning its HTTP status.
 func (p *Page) Click(id string) int {
 	p.t.Helper()
+	p.present("#" + id)
 	return p.navigate("click #"+id, chromedp.Click(chromedp.ID(id)))
 }
 
@@ -324,6 +345,7 @@ func (p *Page) Click(id string) int {
 // elements without an id (a link in a table row).
 func (p *Page) ClickSelector(css string) int {
 	p.t.Helper()
+	p.present(css)
 	return p.navigate("click "+css, chromedp.Click(chromedp.CSS(css)))
 }
 
@@ -334,6 +356,7 @@ func (p *Page) Download(css string) (name string, content []byte) {
 	for len(p.dlDone) > 0 {
 		<-p.dlDone
 	}
+	p.present(css)
 	p.do("click "+css, chromedp.Click(chromedp.CSS(css)))
 	select {
 	case ev := <-p.dlDone:
@@ -367,9 +390,10 @@ func (p *Page) Title() string {
 }
 
 // Text is the rendered text (innerText) of the first element matching the
-// CSS selector, waiting for it to be there.
+// CSS selector.
 func (p *Page) Text(css string) string {
 	p.t.Helper()
+	p.present(css)
 	return run(p, "text of "+css, chromedp.Text(chromedp.CSS(css)))
 }
 

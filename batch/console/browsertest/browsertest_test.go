@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -88,6 +90,23 @@ type recorder struct {
 
 func (r *recorder) Errorf(format string, args ...any) {
 	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// Fatalf records the error and ends the goroutine, as testing's does; run
+// the calls that may end it with fatal.
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// fatal runs f on its own goroutine, which the recorder's Fatalf may end.
+func fatal(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // TestBrowser drives the tiny site through every helper: a good page passes
@@ -183,6 +202,19 @@ func TestCheckFails(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, p.Axe()); diff != "" {
 		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+
+	// An element that is not there ends the test at once, naming the page.
+	rec := &recorder{TB: t}
+	start := time.Now()
+	q := b.NewPage(rec)
+	q.Open(ts.URL + "/form")
+	fatal(func() { q.Click("nothing") })
+	if want := `no #nothing on ` + ts.URL + `/form ("Send a file"): Send a file`; len(rec.errs) != 1 || rec.errs[0] != want {
+		t.Errorf("click on nothing: %q, want %q", rec.errs, want)
+	}
+	if took := time.Since(start); took > browsertest.StepTimeout/2 {
+		t.Errorf("click on nothing took %v", took)
 	}
 
 	for _, c := range []struct {
