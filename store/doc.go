@@ -171,7 +171,10 @@
 // exactly while its lifecycle is unfinished; every message_ids,
 // message_files and open_messages entry names a message that matches it;
 // every outcomes key is a messages key + line(4) of an existing message
-// (messages are never deleted, only their outcomes purged).
+// (messages are never deleted, only their outcomes purged); every web user
+// is kept under its own email, "la" with an LA held or "ops" with none,
+// enrolled only with a password hash and an authenticator key; every web
+// session is a user's.
 //
 // Backup writes the store as of one read transaction (bbolt's WriteTo)
 // to a temporary file beside the target, syncs and checks it, then names

@@ -76,6 +76,9 @@ type User struct {
 	Created   time.Time
 	Enrolled  bool // set-up complete
 	LastLogin time.Time
+	// SetupExpires is when the set-up link stops working; zero once
+	// set-up is complete.
+	SetupExpires time.Time
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -98,6 +101,9 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string // a hash to check unknown users against
+
+	mu              sync.Mutex
+	throttleAudited map[string]time.Time // email + NUL + host -> last login.throttled audited
 }
 
 // New returns a Service on db.
@@ -114,13 +120,14 @@ func New(db *store.DB, opts Options) *Service {
 	if opts.Issuer == "" {
 		opts.Issuer = "CP-IS hub"
 	}
-	return &Service{db: db, opts: opts}
+	return &Service{db: db, opts: opts, throttleAudited: map[string]time.Time{}}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
 func userOf(u store.WebUser) User {
-	return User{Email: u.Email, Role: Role(u.Role), LA: u.LA, Created: u.Created, Enrolled: u.Enrolled, LastLogin: u.LastLogin}
+	return User{Email: u.Email, Role: Role(u.Role), LA: u.LA, Created: u.Created, Enrolled: u.Enrolled, LastLogin: u.LastLogin,
+		SetupExpires: u.SetupExpires}
 }
 
 // NormalizeEmail returns email trimmed and in lower case, or ErrBadEmail
@@ -251,8 +258,12 @@ func (s *Service) Remove(email string) error {
 	return nil
 }
 
-// maxDetail bounds an audit detail, in bytes.
-const maxDetail = 1000
+// Bounds of what Audit records, in bytes.
+const (
+	maxDetail = 1000
+	maxAction = 100
+	maxAddr   = 100
+)
 
 // Audit records an action on the web pages: who (email), from where (the
 // client's address), what (action, e.g. "return.checked") and a detail
@@ -261,10 +272,8 @@ func (s *Service) Audit(email, addr, action, detail string) error {
 	if action == "" {
 		return fmt.Errorf("web audit: no action")
 	}
-	if len(detail) > maxDetail {
-		detail = strings.ToValidUTF8(detail[:maxDetail], "")
-	}
-	if err := s.db.AuditWeb(store.WebEvent{At: s.now(), User: email, Remote: addr, Action: action, Detail: detail}); err != nil {
+	e := store.WebEvent{At: s.now(), User: clip(email, maxEmail), Remote: clip(addr, maxAddr), Action: clip(action, maxAction), Detail: clip(detail, maxDetail)}
+	if err := s.db.AuditWeb(e); err != nil {
 		return fmt.Errorf("web audit: %w", err)
 	}
 	return nil

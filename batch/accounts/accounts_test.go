@@ -132,9 +132,9 @@ func TestAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []accounts.User{
-		{Email: "existing@example.org", Role: accounts.RoleOps, Created: t0},
-		{Email: officer, Role: accounts.RoleLA, LA: "841", Created: t0},
-		{Email: "ops@example.org", Role: accounts.RoleOps, Created: t0},
+		{Email: "existing@example.org", Role: accounts.RoleOps, Created: t0, SetupExpires: t0.Add(24 * time.Hour)},
+		{Email: officer, Role: accounts.RoleLA, LA: "841", Created: t0, SetupExpires: t0.Add(24 * time.Hour)},
+		{Email: "ops@example.org", Role: accounts.RoleOps, Created: t0, SetupExpires: t0.Add(24 * time.Hour)},
 	}
 	if diff := cmp.Diff(want, users); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)

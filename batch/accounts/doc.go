@@ -15,8 +15,10 @@
 // only the SHA-256. Whoever opens the link sees the authenticator's key
 // (as a QR code and as base32 text, the same on every visit until set-up
 // is complete), chooses a password and proves the authenticator with a
-// code; the token then stops working. A link that expired is replaced by
-// removing the account and adding it again.
+// code; the token then stops working. Showing the page does not use the
+// link up (a mail scanner that opens it leaves it working); only
+// completing set-up does. A link that expired is replaced by removing the
+// account and adding it again.
 //
 // Emails are kept in lower case: one person, one account, whatever the
 // case they type. A password is 12 to 1024 characters and is not the
@@ -54,7 +56,11 @@
 // on it is ErrThrottled, right password or not. A successful login clears
 // the account's count; an address's count only runs out. The counts are
 // in the store, so a restart does not reset them. Bad codes on the set-up
-// page count against the account the same way.
+// page count against the account the same way. A login refused by a lock
+// is audited once a minute per account and address, not at every try, so
+// that whoever keeps trying cannot fill the store with the audit of it.
+// An email that is not one is counted and audited as typed, cut to 254
+// bytes.
 //
 // # Sessions
 //

@@ -3,6 +3,7 @@ package accounts
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cpis/store"
@@ -70,6 +71,39 @@ func (s *Service) fail(tx *store.Tx, email, addr string, now time.Time) error {
 	return nil
 }
 
+// maxEmail bounds an email as audited and counted, in bytes.
+const maxEmail = 254
+
+// clip returns s cut to at most n bytes, valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}
+
+// throttleAuditEvery is how often, at most, a login refused by a lock on
+// the same account and address is audited: a lock is there because
+// someone keeps trying, and each try audited would let them fill the
+// store. The first refusal of each minute is.
+const throttleAuditEvery = time.Minute
+
+// auditThrottle reports whether a refused login of email from addr is to
+// be audited, and notes it when so.
+func (s *Service) auditThrottle(email, addr string, now time.Time) bool {
+	key := email + "\x00" + hostOf(addr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.throttleAudited[key]; ok && now.Sub(last) < throttleAuditEvery && !now.Before(last) {
+		return false
+	}
+	if len(s.throttleAudited) >= 10000 { // a flood of names: start again rather than grow
+		clear(s.throttleAudited)
+	}
+	s.throttleAudited[key] = now
+	return true
+}
+
 // dummyHash is a hash that unknown users' passwords are checked against,
 // so that a login takes as long whether the account exists or not.
 func (s *Service) dummyHash() string {
@@ -84,7 +118,7 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 	now := s.now()
 	e, emailErr := NormalizeEmail(email)
 	if emailErr != nil {
-		e = email // counted and audited as typed
+		e = clip(email, maxEmail) // counted and audited as typed, within bounds
 	}
 	var u store.WebUser
 	var known bool
@@ -97,7 +131,9 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 		return err
 	})
 	if errors.Is(err, ErrThrottled) {
-		_ = s.db.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login.throttled"})
+		if s.auditThrottle(e, addr, now) {
+			_ = s.db.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login.throttled"})
+		}
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
 	if err != nil {
@@ -105,12 +141,17 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 	}
 	reason := ""
 	hash := u.PasswordHash
-	if !known || !u.Enrolled || hash == "" {
-		hash = s.dummyHash()
+	switch {
+	case !known:
 		reason = "unknown user"
-		if known {
-			reason = "set-up not complete"
-		}
+	case !u.Enrolled || hash == "":
+		reason = "set-up not complete"
+	case len(password) > 4*MaxPasswordLength: // no set password is this long: not worth hashing
+		reason = "wrong password"
+		password = ""
+	}
+	if reason != "" {
+		hash = s.dummyHash()
 	}
 	okPass, err := checkPassword(hash, password)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"cpis/batch/accounts"
 	"cpis/store"
 )
@@ -95,6 +97,41 @@ func TestThrottleSurvivesRestart(t *testing.T) {
 	svc := accounts.New(db, accounts.Options{Now: f.clock.Now})
 	if _, err := svc.Login(officer, password, f.code(secret, 0), "198.51.100.1:1"); !errors.Is(err, accounts.ErrThrottled) {
 		t.Errorf("login after a restart: %v, want ErrThrottled", err)
+	}
+}
+
+// TestThrottledAudit: logins refused by a lock are audited once a minute
+// per account and address.
+func TestThrottledAudit(t *testing.T) {
+	f := newFixture(t)
+	secret := f.enrol(officer)
+	for range accounts.MaxFailures {
+		if _, err := f.svc.Login(officer, "wrong password!", f.code(secret, 0), addr); !errors.Is(err, accounts.ErrBadLogin) {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []time.Duration{0, 10 * time.Second, 49 * time.Second, time.Second, 0} {
+		f.advance(d)
+		if _, err := f.svc.Login(officer, password, f.code(secret, 0), addr); !errors.Is(err, accounts.ErrThrottled) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Login(officer, password, f.code(secret, 0), "198.51.100.1:1"); !errors.Is(err, accounts.ErrThrottled) {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range f.audit() {
+		if strings.HasPrefix(line, "login.throttled") {
+			got = append(got, line)
+		}
+	}
+	want := []string{
+		"login.throttled " + officer + " " + addr,
+		"login.throttled " + officer + " " + addr,
+		"login.throttled " + officer + " 198.51.100.1:1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("throttled logins audited (-want +got):\n%s", diff)
 	}
 }
 

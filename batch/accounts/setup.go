@@ -86,7 +86,9 @@ func (s *Service) CompleteSetup(token, password, code, addr string) error {
 		_ = s.db.AuditWeb(store.WebEvent{At: now, Remote: addr, Action: "setup.refused", Detail: "unknown, expired or used link"})
 		return fmt.Errorf("set-up: %w", err)
 	case errors.Is(err, ErrThrottled):
-		_ = s.db.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.throttled"})
+		if s.auditThrottle(u.Email, addr, now) {
+			_ = s.db.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.throttled"})
+		}
 		return fmt.Errorf("set-up: %w", err)
 	case err != nil:
 		return fmt.Errorf("set-up: %w", err)

@@ -1,72 +1,47 @@
 package console
 
-import (
-	"errors"
-	"time"
-)
+import "cpis/batch/accounts"
 
 // Accounts is what the console needs of the web accounts (batch/accounts):
 // set-up links, logins, sessions and the web audit. *accounts.Service
-// implements it; the console never touches passwords or TOTP secrets
-// beyond passing them through.
+// implements it (logins, set-up steps and logouts audit themselves; the
+// pages audit their actions with Ctx.Audit). The console never keeps a
+// password, code or secret: it passes them through.
 type Accounts interface {
-	// Setup returns what the set-up page shows for a one-time link.
-	Setup(token string) (SetupInfo, error)
-	// CompleteSetup sets the password and enrols the authenticator.
+	Setup(token string) (accounts.SetupInfo, error)
 	CompleteSetup(token, password, code, addr string) error
-	// Login checks the password and TOTP code and opens a session.
-	Login(email, password, code, addr string) (Session, error)
-	// Session returns the live session of token (ErrNoSession when none:
-	// unknown, logged out or idle too long) and marks it used.
-	Session(token string) (Session, error)
-	// Logout ends the session of token.
+	Login(email, password, code, addr string) (accounts.Session, error)
+	Session(token string) (accounts.Session, error)
 	Logout(token string) error
-	// Audit records one web action.
 	Audit(email, addr, action, detail string) error
 }
 
-// Role is what a user may do: RoleLA (one LA's pages) or RoleOps.
-type Role string
+var _ Accounts = (*accounts.Service)(nil)
+
+// The accounts' types and roles as the pages use them.
+type (
+	// User is a person with a web account.
+	User = accounts.User
+	// Role is what a user may do.
+	Role = accounts.Role
+	// Session is a logged-in user's session.
+	Session = accounts.Session
+	// SetupInfo is what the set-up page shows.
+	SetupInfo = accounts.SetupInfo
+)
 
 // The roles.
 const (
-	RoleLA  Role = "la"
-	RoleOps Role = "ops"
+	RoleLA  = accounts.RoleLA
+	RoleOps = accounts.RoleOps
 )
 
-// User is a person with a web account.
-type User struct {
-	Email     string
-	Role      Role
-	LA        string // the LA code of an RoleLA user
-	Created   time.Time
-	Enrolled  time.Time
-	LastLogin time.Time
-}
-
-// Session is a logged-in user's session.
-type Session struct {
-	Token   string
-	CSRF    string
-	User    User
-	Expires time.Time
-}
-
-// SetupInfo is what the set-up page shows: the account's email, the TOTP
-// secret as text and as an otpauth URL, and its QR code as a PNG.
-type SetupInfo struct {
-	Email  string
-	Secret string
-	URL    string
-	QRPNG  []byte
-}
-
-// Errors of Accounts that the pages tell apart.
+// The accounts' errors the pages tell apart.
 var (
-	ErrBadLogin     = errors.New("email, password or code not accepted")
-	ErrThrottled    = errors.New("too many failed logins: try again later")
-	ErrNoSession    = errors.New("no such session")
-	ErrWeakPassword = errors.New("password too weak")
-	ErrBadCode      = errors.New("code not accepted")
-	ErrSetupInvalid = errors.New("set-up link unknown, used or expired")
+	ErrBadLogin     = accounts.ErrBadLogin
+	ErrThrottled    = accounts.ErrThrottled
+	ErrNoSession    = accounts.ErrNoSession
+	ErrWeakPassword = accounts.ErrWeakPassword
+	ErrBadCode      = accounts.ErrBadCode
+	ErrSetupInvalid = accounts.ErrSetupInvalid
 )

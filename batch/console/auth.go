@@ -16,6 +16,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess Session, 
 	if err == nil && c.Value != "" {
 		sess, err = s.opts.Accounts.Session(c.Value)
 		if err == nil {
+			sess.Token = c.Value // Session gives the token back only at Login
 			return sess, true
 		}
 		if !errors.Is(err, ErrNoSession) {
@@ -216,9 +217,6 @@ func (s *Server) logoutForm(c *Ctx) error {
 }
 
 func (s *Server) logout(c *Ctx) error {
-	if err := c.Audit("logout", ""); err != nil {
-		return err
-	}
 	if err := s.opts.Accounts.Logout(c.Session.Token); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cpis/batch/ingest"
+	"cpis/batch/jobs"
 	"cpis/batch/meshstore"
 	"cpis/store"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	// SizeLimit is the largest return accepted by upload: the ingest's
 	// size limit (--size-limit); 0 means ingest.DefaultSizeLimit.
 	SizeLimit int64
+	// Jobs is the daemon's job lock: releasing or discarding a held return
+	// takes it, as `cpis returns release` does inside the daemon, so that
+	// it never runs beside a job; nil means a lock of the console's own.
+	Jobs *jobs.Lock
 }
 
 // Server is the console: an http.Handler for the paths of Prefixes.
@@ -51,7 +56,12 @@ type Server struct {
 	pages   *pages
 	csrfKey []byte
 	mesh    *meshstore.MeshAPI
+	// checks holds a slot per check running (maxChecks at once).
+	checks chan struct{}
 }
+
+// maxChecks is how many checks of a return run at once; more wait.
+const maxChecks = 2
 
 // New returns the console over opts.
 func New(opts Options) (*Server, error) {
@@ -67,12 +77,16 @@ func New(opts Options) (*Server, error) {
 	if opts.SizeLimit == 0 {
 		opts.SizeLimit = ingest.DefaultSizeLimit
 	}
+	if opts.Jobs == nil {
+		opts.Jobs = &jobs.Lock{}
+	}
 	p, err := loadPages(templateFS)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	s := &Server{opts: opts, log: opts.Log, mux: http.NewServeMux(), pages: p, csrfKey: make([]byte, 32),
-		mesh: &meshstore.MeshAPI{DataDir: opts.DataDir, DB: opts.DB, Now: opts.Now, Log: opts.Log}}
+		mesh:   &meshstore.MeshAPI{DataDir: opts.DataDir, DB: opts.DB, Now: opts.Now, Log: opts.Log},
+		checks: make(chan struct{}, maxChecks)}
 	if _, err := rand.Read(s.csrfKey); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"cpis/mesh/local"
 	"cpis/mesh/meshapi"
 	"cpis/store"
+	"cpis/store/codes"
 )
 
 // laRoutes registers the pages of LA data teams. Every one works on the
@@ -30,6 +31,7 @@ func (s *Server) laRoutes() {
 	s.handle("GET /la/send", RoleLA, s.laSendForm)
 	s.handle("POST /la/send", RoleLA, s.laSend)
 	s.handle("GET /la/returns", RoleLA, s.laReturns)
+	s.handle("GET /la/returns/{id}", RoleLA, s.laReturn)
 	s.handle("GET /la/collect", RoleLA, s.laCollect)
 	s.handle("POST /la/collect", RoleLA, s.laCollected)
 	s.handle("GET /la/files/{name}", RoleLA, s.laFile)
@@ -120,10 +122,10 @@ func (s *Server) laSend(c *Ctx) error {
 	id := mesh.NewMessageID(c.Now())
 	env := meshapi.Envelope{ID: id, From: a.MailboxID, To: mesh.HubMailbox, Workflow: mesh.WorkflowUpload,
 		FileName: up.Name, LocalID: up.Name}
-	if err := s.mesh.Deliver(c.R.Context(), env, up.Body); err != nil {
+	if err := s.mesh.Deliver(c.R.Context(), env, mesh.LimitReader(up.Body, s.opts.SizeLimit)); err != nil {
 		switch {
 		case errors.Is(err, errTooLarge):
-			_ = c.Audit("send refused", fmt.Sprintf("file=%s reason=size", mesh.Printable(up.Name)))
+			_ = c.Audit("la.send.refused", fmt.Sprintf("file=%s reason=size", mesh.Printable(up.Name)))
 			return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
 		case errors.Is(err, local.ErrExists):
 			return again(http.StatusConflict, "A file called "+up.Name+" is already waiting in your inbox for tonight's ingest. Send it under another name (add _2 after the date), or wait for tonight's response")
@@ -134,7 +136,7 @@ func (s *Server) laSend(c *Ctx) error {
 		}
 		return fmt.Errorf("send %s: %w", mesh.Printable(up.Name), err)
 	}
-	if err := c.Audit("send", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(up.Name), id)); err != nil {
+	if err := c.Audit("la.send", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(up.Name), id)); err != nil {
 		return err
 	}
 	return c.Redirect("/la/returns?sent=" + url.QueryEscape(id))
@@ -168,7 +170,9 @@ func capital(s string) string {
 // returnRow is one line of the Returns page.
 type returnRow struct {
 	MessageID string
-	File      string
+	// Taken says the hub took it (it has a page of its own).
+	Taken bool
+	File  string
 	// Date is when the hub took it (zero while it waits in the inbox).
 	Date    time.Time
 	Sent    time.Time // when it reached the inbox, for those waiting
@@ -189,7 +193,13 @@ type laReturnsData struct {
 	Rows []returnRow
 	// Sent is the message ID just sent ("" when none).
 	Sent string
+	// More is how many older returns are not listed.
+	More int
 }
+
+// maxReturnsListed bounds the returns taken that the Returns page lists,
+// newest first (a year of daily DELTAs is a long page already).
+const maxReturnsListed = 200
 
 func (s *Server) laReturns(c *Ctx) error {
 	a, err := c.authority()
@@ -227,6 +237,9 @@ func (s *Server) laReturns(c *Ctx) error {
 		return err
 	}
 	slices.Reverse(taken) // newest first
+	if len(taken) > maxReturnsListed {
+		taken, d.More = taken[:maxReturnsListed], len(taken)-maxReturnsListed
+	}
 	d.Rows = append(d.Rows, taken...)
 	var notice string
 	if id := c.R.URL.Query().Get("sent"); mesh.ValidMessageID(id) {
@@ -238,7 +251,7 @@ func (s *Server) laReturns(c *Ctx) error {
 
 // messageRow is the Returns page's line of a message the hub took.
 func messageRow(m *store.Message, outbox map[string]bool) returnRow {
-	r := returnRow{MessageID: m.MessageID, File: m.File, Date: m.TakenAt, Outcome: m.Outcome}
+	r := returnRow{MessageID: m.MessageID, Taken: true, File: m.File, Date: m.TakenAt, Outcome: m.Outcome}
 	if !m.Extract.IsZero() {
 		r.Extract = m.Extract.String()
 	}
@@ -269,6 +282,66 @@ func messageRow(m *store.Message, outbox map[string]bool) returnRow {
 	}
 	return r
 }
+
+// laReturnData is the page of one return.
+type laReturnData struct {
+	LA  store.Authority
+	Row returnRow
+	// Fix is what to do about the file outcome ("" when nothing).
+	Fix string
+	// Rows are its rejected and warned rows (at most maxCheckRows), kept
+	// for 90 days after it was taken (batch/expire).
+	Rows      []checkRow
+	Truncated bool
+}
+
+// laReturn shows one return the hub took: its outcome and its rejected and
+// warned rows. Another LA's message ID is not found (404).
+func (s *Server) laReturn(c *Ctx) error {
+	a, err := c.authority()
+	if err != nil {
+		return err
+	}
+	id := c.R.PathValue("id")
+	if !mesh.ValidMessageID(id) {
+		return ErrNotFound
+	}
+	mb := local.Open(s.opts.DataDir, a.MailboxID)
+	outbox, err := outboxNames(mb)
+	if err != nil {
+		return err
+	}
+	d := laReturnData{LA: a}
+	found := false
+	if err := s.opts.DB.View(func(tx *store.Tx) error {
+		m, ok, err := tx.MessageByID(a.Code, id)
+		if err != nil || !ok || m.LA != a.Code {
+			return err
+		}
+		found = true
+		d.Row = messageRow(m, outbox)
+		if m.Outcome != nil && m.Outcome.Detail != "" {
+			d.Fix = codes.Fix(m.Outcome.Detail)
+		}
+		return tx.Outcomes(m.Key, func(r store.RowOutcome) error {
+			if len(d.Rows) == maxCheckRows {
+				d.Truncated = true
+				return errStop
+			}
+			d.Rows = append(d.Rows, checkRow{RowOutcome: r, Fix: codes.Fix(r.Detail)})
+			return nil
+		})
+	}); err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if !found {
+		return ErrNotFound
+	}
+	return c.Render("la_return", d.Row.File, "returns", d)
+}
+
+// errStop ends a store loop early.
+var errStop = errors.New("stop")
 
 // outboxNames returns the data files of the outbox, by name.
 func outboxNames(mb *local.Mailbox) (map[string]bool, error) {
@@ -383,7 +456,7 @@ func (s *Server) laCollected(c *Ctx) error {
 		}
 		return fmt.Errorf("collect %s: %w", mesh.Printable(name), err)
 	}
-	if err := c.Audit("collect", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(name), f.MessageID)); err != nil {
+	if err := c.Audit("la.collect", fmt.Sprintf("la=%s file=%s message_id=%s", a.Code, mesh.Printable(name), f.MessageID)); err != nil {
 		return err
 	}
 	return c.Redirect("/la/collect?collected=" + url.QueryEscape(name))
@@ -430,7 +503,7 @@ func (s *Server) laFile(c *Ctx) error {
 		return err
 	}
 	defer fh.Close()
-	if err := c.Audit("download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
+	if err := c.Audit("la.download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
 		return err
 	}
 	h := c.W.Header()

@@ -1,13 +1,11 @@
 package console
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 
+	"cpis/batch/ingest"
 	"cpis/mesh"
 	"cpis/store"
 	"cpis/store/codes"
@@ -15,12 +13,11 @@ import (
 
 // checkResult is what tonight's ingest would decide of a return.
 type checkResult struct {
-	File string
-	// Outcome is the file outcome: code, detail and counts.
-	Outcome store.Outcome
-	// Rows are the rejected and warned rows, in line order.
+	ingest.CheckResult
+	// Rows are the rejected and warned rows, in response order, at most
+	// maxCheckRows of them, with what to fix.
 	Rows []checkRow
-	// Truncated says Rows stop before the end (more than maxCheckRows).
+	// Truncated says Rows stop before the end.
 	Truncated bool
 }
 
@@ -33,8 +30,22 @@ type checkRow struct {
 // Rejected reports whether the row is rejected (not only warned).
 func (r checkRow) Rejected() bool { return r.Code != codes.RowWarning }
 
-// maxCheckRows bounds the rows a Check page lists (a file of a million
-// bad rows must not make a page of a million rows).
+// Outcome is the result's file outcome, for the template's sentence.
+func (r checkResult) Outcome() store.Outcome {
+	return store.Outcome{Code: r.Code, Detail: r.Detail, Text: r.Text, Counts: r.Counts}
+}
+
+// FileFix is what the LA should do about the file's outcome ("" when the
+// outcome is not about the file as a whole).
+func (r checkResult) FileFix() string {
+	if r.Detail == "" {
+		return ""
+	}
+	return codes.Fix(r.Detail)
+}
+
+// maxCheckRows bounds the rows a Check page lists: a file of a million
+// bad rows must not make a page of a million rows.
 const maxCheckRows = 5000
 
 // laCheckData is the Check page's own data.
@@ -46,9 +57,11 @@ func (s *Server) laCheckForm(c *Ctx) error {
 	return c.Render("la_check", "Check a return", "check", laCheckData{})
 }
 
-// laCheck runs the upload through tonight's ingest as a dry run and shows
-// its decision. The file is kept in a temporary file only while it is
-// checked; nothing is stored.
+// laCheck runs the upload through tonight's ingest as a dry run
+// (ingest.Check: the ingest's own checks and evaluation, against the store
+// and demographics as they are now) and shows its decision. Nothing is
+// kept: the upload streams into the check's temporary copy, gone when it
+// returns.
 func (s *Server) laCheck(c *Ctx) error {
 	a, err := c.authority()
 	if err != nil {
@@ -71,32 +84,40 @@ func (s *Server) laCheck(c *Ctx) error {
 	if err := checkUploadName(up.Name); err != nil {
 		return again(http.StatusBadRequest, capital(err.Error()))
 	}
-	tmp, err := os.CreateTemp("", "cpis-check-*")
-	if err != nil {
-		return fmt.Errorf("check: %w", err)
+	// One check at a time per slot: the hub's few cores also answer
+	// lookups and run the night.
+	select {
+	case s.checks <- struct{}{}:
+		defer func() { <-s.checks }()
+	case <-c.R.Context().Done():
+		return c.R.Context().Err()
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	if _, err := io.Copy(tmp, up.Body); err != nil {
+	cfg := ingest.Config{DataDir: s.opts.DataDir, DB: s.opts.DB, Now: s.opts.Now, SizeLimit: s.opts.SizeLimit, Log: s.log}
+	res, err := ingest.Check(c.R.Context(), cfg, a.Code, up.Name, up.Body)
+	if err != nil {
 		if errors.Is(uploadError(err), errTooLarge) {
 			return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
 		}
-		return uploadError(err)
-	}
-	res, err := s.runCheck(c.R.Context(), a, up.Name, tmp.Name())
-	if err != nil {
 		return fmt.Errorf("check %s: %w", mesh.Printable(up.Name), err)
 	}
-	if err := c.Audit("check", fmt.Sprintf("la=%s file=%s outcome=%s %s", a.Code, mesh.Printable(up.Name), res.Outcome.Code, res.Outcome.Counts)); err != nil {
+	out := checkResult{CheckResult: res}
+	for i, r := range res.Rows {
+		if i == maxCheckRows {
+			out.Truncated = true
+			break
+		}
+		out.Rows = append(out.Rows, checkRow{RowOutcome: r, Fix: codes.Fix(r.Detail)})
+	}
+	out.CheckResult.Rows = nil
+	if err := c.Audit("la.check", fmt.Sprintf("la=%s file=%s outcome=%s%s %s", a.Code, mesh.Printable(up.Name), res.Code, detailSuffix(res.Detail), res.Counts)); err != nil {
 		return err
 	}
-	return c.Render("la_check", "Check a return", "check", laCheckData{Result: &res})
+	return c.Render("la_check", "Check a return", "check", laCheckData{Result: &out})
 }
 
-// errCheckUnavailable is a hub built without the dry run of the ingest.
-var errCheckUnavailable = errors.New("the dry run of the ingest is not available")
-
-// runCheck is the ingest's dry run of the return name at path, as LA a's.
-func (s *Server) runCheck(ctx context.Context, a store.Authority, name, path string) (checkResult, error) {
-	return checkResult{}, errCheckUnavailable
+func detailSuffix(d codes.Detail) string {
+	if d == "" {
+		return ""
+	}
+	return "/" + string(d)
 }

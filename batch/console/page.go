@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"cpis/store"
 	"cpis/store/caldate"
 )
 
@@ -54,9 +55,16 @@ var funcs = template.FuncMap{
 	"pngData": func(b []byte) template.URL {
 		return template.URL("data:image/png;base64," + base64Std(b))
 	},
-	"field":  field,
-	"navFor": navFor,
-	"homeOf": homeOf,
+	// sentence is an outcome's text without the counts it begins with
+	// (batch/returns/returns.md, "The response"): the page shows them apart.
+	"sentence": func(o store.Outcome) string {
+		return strings.TrimPrefix(o.Text, o.Counts.String()+" ")
+	},
+	// capital starts a text with a capital letter.
+	"capital": capital,
+	"field":   field,
+	"navFor":  navFor,
+	"homeOf":  homeOf,
 }
 
 func loadPages(fsys fs.FS) (*pages, error) {
@@ -242,6 +250,9 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			var token string
 			if isMultipart(r) {
+				// The file and the form around it; the ingest's own size
+				// check (F006) sees a file a little over the limit.
+				r.Body = http.MaxBytesReader(w, r.Body, s.opts.SizeLimit+1<<20)
 				token, c.Multipart = firstPartToken(r)
 			} else {
 				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)

@@ -24,8 +24,9 @@ var errTooLarge = mesh.ErrTooLarge
 type upload struct {
 	// Name is the file's base name as the browser gave it.
 	Name string
-	// Body reads the file, failing with an error wrapping errTooLarge
-	// past the size limit.
+	// Body reads the file as it streams in. The request body as a whole
+	// is bounded a little above the size limit (the form around the file),
+	// failing with an *http.MaxBytesError past that.
 	Body io.Reader
 }
 
@@ -42,7 +43,6 @@ func (c *Ctx) nextUpload(field string) (u upload, ok bool, err error) {
 	deadline := time.Now().Add(uploadTime)
 	_ = rc.SetReadDeadline(deadline) // unsupported only on writers of tests
 	_ = rc.SetWriteDeadline(deadline)
-	c.R.Body = http.MaxBytesReader(c.W, c.R.Body, c.s.opts.SizeLimit+1<<20) // the file and the form around it
 	for {
 		p, err := c.Multipart.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -58,7 +58,7 @@ func (c *Ctx) nextUpload(field string) (u upload, ok bool, err error) {
 		if p.FileName() == "" || name == "." || name == "/" {
 			return upload{}, false, nil
 		}
-		return upload{Name: name, Body: mesh.LimitReader(p, c.s.opts.SizeLimit)}, true, nil
+		return upload{Name: name, Body: p}, true, nil
 	}
 }
 

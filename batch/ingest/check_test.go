@@ -146,7 +146,7 @@ func TestCheckFileOutcomes(t *testing.T) {
 		want           ingest.CheckResult
 	}{
 		{"841", "CPIS_841_FULL_20261121.txt", "x", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F002,
-			Text: zero + `File name "CPIS_841_FULL_20261121.txt": extension must be .csv or .xml (optionally .gz): nothing was applied.`}},
+			Text: zero + `File name "CPIS_841_FULL_20261121.txt": extension must be .csv, .xml (optionally .gz) or .xlsx: nothing was applied.`}},
 		{"841", "CPIS_841_FULL_20261121.csv", strings.Repeat("x", 201), ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F006,
 			Text: zero + "CPIS_841_FULL_20261121.csv is 201 bytes, over the size limit of 200 bytes: nothing was applied."}},
 		{"841", "CPIS_202_FULL_20261121.csv", "nhs_number,plan_type,start_date,local_id\r\n", ingest.CheckResult{Code: codes.FileNotUsed, Detail: codes.F003,

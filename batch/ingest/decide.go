@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -123,6 +124,9 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 // read that follows reports why).
 func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 	limit := int64(l.cfg.MaxRows) + 1
+	if name.Format == returns.XLSX {
+		return xlsxRowBound(m.ArchivePath, limit)
+	}
 	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 	if err != nil {
 		return limit
@@ -151,15 +155,11 @@ func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 // checks into a parsed return, to be closed by the caller. File problems
 // come back as *codes.Error.
 func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (_ *parsed, err error) {
-	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
+	rd, closer, err := openReturn(m.ArchivePath, name, l.cfg.SizeLimit)
 	if err != nil {
 		return nil, fileReadError(m, err)
 	}
-	defer f.Close()
-	rd, err := returns.NewReader(f, name)
-	if err != nil {
-		return nil, fileReadError(m, err)
-	}
+	defer closer.Close()
 	dir := ""
 	if m.ArchivePath != "" {
 		dir = filepath.Dir(m.ArchivePath)
@@ -196,6 +196,58 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 			return nil, err
 		}
 	}
+}
+
+// openReturn opens the data file at path for reading its rows: a CSV or
+// XML file streamed (gunzipped when its name says so), a workbook read in
+// place. Both are bounded by limit.
+func openReturn(path string, name returns.Name, limit int64) (returns.Reader, io.Closer, error) {
+	if name.Format == returns.XLSX {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open data file: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("open data file: %w", err)
+		}
+		rd, err := returns.NewXLSXReader(f, st.Size(), name, limit)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return rd, f, nil
+	}
+	f, err := local.OpenData(path, name.Gzip, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	rd, err := returns.NewReader(f, name)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return rd, f, nil
+}
+
+// xlsxRowBound is rowBound for a workbook: from the declared sizes of its
+// worksheets (returns.XLSXRowBound), at most limit.
+func xlsxRowBound(path string, limit int64) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return limit
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return limit
+	}
+	n := returns.XLSXRowBound(f, st.Size())
+	if n < 0 {
+		return limit
+	}
+	return min(n, limit)
 }
 
 func fileReadError(m *store.Message, err error) error {
