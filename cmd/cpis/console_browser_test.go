@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,14 +112,14 @@ func (h *webHub) file(f sample.File) string {
 	return path
 }
 
-var setupLink = regexp.MustCompile(`/setup/[A-Za-z0-9_-]+`)
+var webSetupLink = regexp.MustCompile(`/setup/[A-Za-z0-9_-]+`)
 
 // addUser runs cpis users add with args and returns the path of the
 // set-up link it printed.
 func (h *webHub) addUser(args ...string) string {
 	h.t.Helper()
 	out := h.cpis(append([]string{"users", "add"}, args...)...)
-	link := setupLink.FindString(out)
+	link := webSetupLink.FindString(out)
 	if link == "" {
 		h.t.Fatalf("cpis users add %s printed no set-up link:\n%s", strings.Join(args, " "), out)
 	}
@@ -359,10 +358,43 @@ func (h *webHub) heldReturn() string {
 	return ids[0]
 }
 
-var errOpsPages = errors.New("the operations pages are not there yet")
-
-// releaseHeld releases the held return id from the operations pages.
+// releaseHeld releases the held return id from the operations pages, with
+// a reason.
 func (h *webHub) releaseHeld(ops *person, id string) {
 	h.t.Helper()
-	h.t.Fatal(errOpsPages)
+	if got := ops.Click("glance-held"); got != http.StatusOK {
+		h.t.Fatalf("held returns page: status %d", got)
+	}
+	ops.Check("ops-held")
+	if got := ops.Text("#held-" + id); !strings.Contains(got, "CPIS_330_FULL_") {
+		h.t.Errorf("held returns page row of %s: %q", id, got)
+	}
+	if got := ops.Click("review-" + id); got != http.StatusOK {
+		h.t.Fatalf("review page: status %d", got)
+	}
+	ops.Check("ops-held-review")
+	if got := ops.Text("#held-withdrawn"); got != "25 visible plans" {
+		h.t.Errorf("held return would withdraw %q, want 25 visible plans", got)
+	}
+	// Without a reason the form is refused, saying why.
+	ops.Choose("action-release")
+	if got := ops.Click("confirm"); got >= 500 {
+		h.t.Errorf("release without a reason: status %d", got)
+	}
+	ops.Check("ops-held-no-reason")
+	if got := ops.Attr("#error-summary a", "href"); got != "#reason" {
+		h.t.Errorf("error summary links to %q, want the reason field: %q", got, ops.Text("#error-summary"))
+	}
+	if got := ops.Title(); !strings.HasPrefix(got, "Error: ") {
+		h.t.Errorf("title %q does not start with Error: ", got)
+	}
+	ops.Choose("action-release")
+	ops.Fill("reason", "Birmingham's data team confirmed the rerun was a truncated upload test; release agreed on the phone")
+	if got := ops.Click("confirm"); got != http.StatusOK {
+		h.t.Fatalf("release: status %d", got)
+	}
+	ops.Check("ops-released")
+	if got := ops.Text("#notice-text"); !strings.Contains(got, id) {
+		h.t.Errorf("release notice %q does not name %s", got, id)
+	}
 }

@@ -315,7 +315,10 @@ func (p *Page) present(css string) {
 func (p *Page) Fill(id, value string) {
 	p.t.Helper()
 	p.present("#" + id)
-	p.do("fill #"+id, chromedp.Clear(chromedp.ID(id)), chromedp.SendKeys(chromedp.ID(id), value))
+	// Not chromedp.Clear: it needs a text node in a textarea, and an empty
+	// one has none.
+	p.do("fill #"+id, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById(%q).value = ""`, id)),
+		chromedp.SendKeys(chromedp.ID(id), value))
 }
 
 // Upload chooses the file at path in the file input with the id. The
@@ -339,6 +342,18 @@ func (p *Page) Click(id string) int {
 	p.t.Helper()
 	p.present("#" + id)
 	return p.navigate("click #"+id, chromedp.Click(chromedp.ID(id)))
+}
+
+// Choose clicks the radio button or checkbox with the id (its label, as
+// a person would, when the input itself is styled out of sight): nothing
+// loads.
+func (p *Page) Choose(id string) {
+	p.t.Helper()
+	p.present("#" + id)
+	p.do("choose #"+id, chromedp.Click(chromedp.CSS(fmt.Sprintf(`label[for=%q]`, id))))
+	if !Eval[bool](p, fmt.Sprintf(`document.getElementById(%q).checked`, id)) {
+		p.t.Fatalf("#%s is not checked after a click on its label", id)
+	}
 }
 
 // ClickSelector is Click on the first element matching a CSS selector, for
