@@ -477,10 +477,13 @@ type Violation struct {
 	Impact  string   `json:"impact"`
 	Help    string   `json:"help"`
 	Targets []string `json:"targets"`
+	// Why is axe-core's account of the first element's failure.
+	Why string `json:"why"`
 }
 
 func (v Violation) String() string {
-	return fmt.Sprintf("%s (%s): %s: %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "))
+	return fmt.Sprintf("%s (%s): %s: %s\n    %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "),
+		strings.Join(strings.Fields(v.Why), " "))
 }
 
 // Axe runs axe-core in the current document against AxeTags and returns the
@@ -507,6 +510,7 @@ func (p *Page) Axe() []Violation {
 		}).then(r => JSON.stringify(r.violations.map(v => ({
 			id: v.id, impact: v.impact, help: v.help,
 			targets: v.nodes.map(n => n.target.join(" ")),
+			why: v.nodes[0]?.failureSummary ?? "",
 		}))))`, tags), chromedp.EvalAwaitPromise))
 	var vs []Violation
 	if err := json.Unmarshal([]byte(raw), &vs); err != nil {
