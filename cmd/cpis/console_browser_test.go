@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -313,8 +314,36 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("rows checked on the page (+) and answered by the ingest (-):\n%s", diff)
 	}
 
-	// Operations release the held return.
+	// Collect it: marked collected, it leaves the outbox (as over SFTP or
+	// MESH), and the collect page no longer offers it.
+	if got := officer.Click("nav-collect"); got != http.StatusOK {
+		t.Fatalf("collect page: status %d", got)
+	}
+	officer.Check("la-collect")
+	offered := officer.Texts("#collect-table tbody tr td:first-child a")
+	i := slices.Index(offered, name)
+	if i < 0 {
+		t.Fatalf("collect page offers %q, not the response %s", offered, name)
+	}
+	if got := officer.Click(fmt.Sprintf("collect-%d", i)); got != http.StatusOK {
+		t.Fatalf("mark collected: status %d", got)
+	}
+	officer.Check("la-collected")
+	if got := officer.Texts("#collect-table tbody tr td:first-child a"); slices.Contains(got, name) {
+		t.Errorf("collect page still offers %s after it was collected: %q", name, got)
+	}
+	if out := h.cpis("mailbox", "list", "--la", "202"); strings.Contains(out, name) {
+		t.Errorf("cpis mailbox list still has %s after it was collected:\n%s", name, out)
+	}
+	// An LA officer is no operator.
+	if got := officer.Open(h.base + "/ops/held"); got == http.StatusOK {
+		t.Errorf("an LA officer opened /ops/held: status %d", got)
+	}
+
+	// Operations release the held return, in a browser that runs no
+	// script: the pages work without.
 	ops := &person{Page: b.NewPage(t), email: "operations@nhs.example", password: "another long pass phrase"}
+	ops.DisableScript()
 	h.setUp(ops, h.addUser("--ops", ops.email))
 	h.signIn(ops)
 	ops.Check("ops-home")
