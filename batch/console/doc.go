@@ -151,7 +151,8 @@
 // tr#held-<message ID> and its link #review-<message ID>, #held-none,
 // table#others-table with tr#other-<file>, #others-none; after a release
 // or discard, #notice-text. A held return: #back, #held-la, #held-file,
-// #held-id, #held-extract, #held-taken, #held-withdrawn, form
+// #held-id, #held-extract, #held-taken, #held-withdrawn, #held-behind
+// (the DELTA returns waiting behind it), form
 // #decision-form with radios #action-release and #action-discard
 // (name action), textarea #reason, button #confirm; its errors link to
 // #action-release and #reason. Undelivered: table#undelivered-table,

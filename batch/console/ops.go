@@ -3,6 +3,10 @@ package console
 import (
 	"cpis/batch/overview"
 	"cpis/store"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // opsNav is the navigation of an operations user.
@@ -90,6 +94,14 @@ func jobRowOf(j overview.Job) jobRow {
 type tag struct{ Text, Class string }
 
 func init() {
+	// opsCounts writes a job's counts for people: "held 1, returns 1".
+	funcs["opsCounts"] = func(counts map[string]int) string {
+		parts := make([]string, 0, len(counts))
+		for _, k := range slices.Sorted(maps.Keys(counts)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+		}
+		return strings.Join(parts, ", ")
+	}
 	// opsStatus is the status tag of a return as the store holds it now
 	// (templates: {{with opsStatus .}}).
 	funcs["opsStatus"] = func(r overview.Return) tag {

@@ -61,6 +61,8 @@ func (s *Server) opsHeld(c *Ctx) error {
 type opsReviewData struct {
 	Return ingest.Unfinished
 	LA     store.Authority
+	// Behind are the DELTA returns waiting in the LA's inbox behind it.
+	Behind []ingest.Unfinished
 	// Action and Reason are the form's values sent back with its errors.
 	Action, Reason string
 }
@@ -68,7 +70,7 @@ type opsReviewData struct {
 // heldReturn returns the held return with message ID id and its LA;
 // ErrNotFound when no return with that ID is held.
 func (s *Server) heldReturn(id string) (opsReviewData, error) {
-	held, _, err := overview.Held(s.opts.DataDir, s.opts.DB)
+	held, others, err := overview.Held(s.opts.DataDir, s.opts.DB)
 	if err != nil {
 		return opsReviewData{}, err
 	}
@@ -77,6 +79,11 @@ func (s *Server) heldReturn(id string) (opsReviewData, error) {
 			continue
 		}
 		d := opsReviewData{Return: u}
+		for _, o := range others {
+			if o.Behind == id {
+				d.Behind = append(d.Behind, o)
+			}
+		}
 		err := s.opts.DB.View(func(tx *store.Tx) error {
 			var ok bool
 			var err error

@@ -90,11 +90,12 @@ func TestOpsPages(t *testing.T) {
 		{path: "/ops/", want: map[string]string{
 			"page-heading":             "Last night",
 			"glance-held-count":        "1",
+			"glance-others-count":      "1",
 			"glance-undelivered-count": "1",
 			"glance-quiet-count":       "2",
 			"glance-latest":            "Latest: 22 Nov 2026.",
 			"job-pull":                 "pull Failed pull: 1 of 1 remote mailboxes failed 2, 1 failed 22 Nov 2026 02:20, 1s, failed pulled 3",
-			"job-ingest":               "ingest OK 1 22 Nov 2026 02:15, 3s, ok held 1 returns 1",
+			"job-ingest":               "ingest OK 1 22 Nov 2026 02:15, 3s, ok held 1, returns 1",
 			"job-expire":               "expire OK 1 22 Nov 2026 03:00, 1s, ok purged 0",
 			"job-notify":               "notify Skipped 1, 1 skipped 22 Nov 2026 03:10, 0s, skipped",
 			"job-report":               "report OK 1 22 Nov 2026 03:30, 4s, ok",
@@ -116,6 +117,7 @@ func TestOpsPages(t *testing.T) {
 			"held-extract":   "2026-11-20",
 			"held-taken":     "22 Nov 2026 02:15",
 			"held-withdrawn": "22 visible plans",
+			"held-behind":    "CPIS_841_DELTA_20261121.csv",
 			"confirm":        "Confirm",
 		}},
 		{path: "/ops/undelivered", want: map[string]string{

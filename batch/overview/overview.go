@@ -168,16 +168,18 @@ func LastNight(db *store.DB, now time.Time) (*Night, error) {
 
 	for _, a := range las {
 		l := LANight{LA: a}
+		// Newest first, so that a year of returns is not read each time.
 		if err := db.View(func(tx *store.Tx) error {
-			return tx.Messages(a.Code, func(m *store.Message) error {
+			return tx.MessagesNewestFirst(a.Code, func(m *store.Message) (bool, error) {
 				if in(m.TakenAt) {
 					l.Returns = append(l.Returns, returnOf(m))
 				}
-				return nil
+				return !m.TakenAt.Before(n.Start), nil
 			})
 		}); err != nil {
 			return nil, fmt.Errorf("overview: last night: LA %s: %w", a.Code, err)
 		}
+		slices.Reverse(l.Returns)
 		n.LAs = append(n.LAs, l)
 	}
 	return n, nil
@@ -186,8 +188,8 @@ func LastNight(db *store.DB, now time.Time) (*Night, error) {
 // Quiet is an LA with no return taken for QuietDays days.
 type Quiet struct {
 	LA store.Authority
-	// Last is the last return taken, and LastApplied the last applied;
-	// each nil when there was none.
+	// Last is the last return taken, and LastApplied the last taken of
+	// those applied; each nil when there was none.
 	Last, LastApplied *Return
 	// Days is how many London days ago the last return was taken; -1 when
 	// none ever was.
@@ -206,20 +208,21 @@ func QuietLAs(db *store.DB, now time.Time) ([]Quiet, error) {
 	var out []Quiet
 	for _, a := range las {
 		q := Quiet{LA: a, Days: -1}
+		// Newest first: the last taken, then back to the last applied.
 		if err := db.View(func(tx *store.Tx) error {
-			return tx.Messages(a.Code, func(m *store.Message) error {
+			return tx.MessagesNewestFirst(a.Code, func(m *store.Message) (bool, error) {
 				if m.TakenAt.After(now) {
-					return nil // read as of an earlier --now
+					return true, nil // read as of an earlier --now
 				}
-				if q.Last == nil || m.TakenAt.After(q.Last.Taken) {
+				if q.Last == nil {
 					r := returnOf(m)
 					q.Last = &r
 				}
-				if m.Applied && (q.LastApplied == nil || m.AppliedAt.After(q.LastApplied.AppliedAt)) {
+				if m.Applied && !m.AppliedAt.After(now) {
 					r := returnOf(m)
 					q.LastApplied = &r
 				}
-				return nil
+				return q.LastApplied == nil, nil
 			})
 		}); err != nil {
 			return nil, fmt.Errorf("overview: quiet LAs: LA %s: %w", a.Code, err)
