@@ -296,6 +296,9 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("returns page: status %d", got)
 	}
 	officer.Check("la-returns-answered")
+	officer.Narrow() // the responsive table, as on a phone
+	officer.Check("la-returns-answered-narrow")
+	officer.Wide()
 	row := officer.Text("#return-" + msgID)
 	if !strings.Contains(row, "CPF03") || !strings.Contains(row, "read 28, applied 16, rejected 12, warnings 3, withdrawn 0") {
 		t.Errorf("returns page row of %s after ingest: %q", msgID, row)

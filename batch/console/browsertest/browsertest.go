@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -289,6 +290,27 @@ func (p *Page) scripts(on bool) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
 		return err
 	})
+}
+
+// Narrow shows the page 390 CSS pixels wide (a phone's width) until Wide:
+// the NHS.UK frontend's responsive tables and header change their layout
+// there.
+func (p *Page) Narrow() {
+	p.t.Helper()
+	p.do("narrow viewport", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: 390, Height: 844, DeviceScaleFactor: 1})
+		return err
+	}))
+}
+
+// Wide returns to the browser's own window size.
+func (p *Page) Wide() {
+	p.t.Helper()
+	p.do("wide viewport", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+		return err
+	}))
 }
 
 // Open loads url and returns the HTTP status of the document.

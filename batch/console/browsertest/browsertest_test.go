@@ -135,6 +135,14 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("send: status %d", got)
 	}
 	p.Check("sent")
+	p.Narrow()
+	if got := browsertest.Eval[int](p, `window.innerWidth`); got != 390 {
+		t.Errorf("narrow: width %d", got)
+	}
+	p.Wide()
+	if got := browsertest.Eval[int](p, `window.innerWidth`); got != 1280 {
+		t.Errorf("wide: width %d", got)
+	}
 	if got, want := p.URL(), ts.URL+"/sent"; got != want {
 		t.Errorf("URL %q, want %q", got, want)
 	}
