@@ -230,7 +230,8 @@ func TestBrowserConsole(t *testing.T) {
 	t.Logf("hub served at %s after %v", h.base, time.Since(start).Round(time.Millisecond))
 
 	officer := &person{Page: b.NewPage(t), email: "data.officer@camden.example.org", password: "correct horse battery staple"}
-	h.setUp(officer, h.addUser("--la", "202", officer.email))
+	officerLink := h.addUser("--la", "202", officer.email)
+	h.setUp(officer, officerLink)
 	h.signIn(officer)
 	officer.Check("la-home")
 
@@ -347,13 +348,43 @@ func TestBrowserConsole(t *testing.T) {
 	// script: the pages work without.
 	ops := &person{Page: b.NewPage(t), email: "operations@nhs.example", password: "another long pass phrase"}
 	ops.DisableScript()
-	h.setUp(ops, h.addUser("--ops", ops.email))
+	opsLink := h.addUser("--ops", ops.email)
+	h.setUp(ops, opsLink)
 	h.signIn(ops)
 	ops.Check("ops-home")
 	heldID := h.heldReturn()
 	h.releaseHeld(ops, heldID)
 	if got := h.heldReturnIDs(); len(got) != 0 {
 		t.Errorf("still held after release: %v", got)
+	}
+	// The web audit names who did what; neither it nor the daemon's log
+	// holds a password, an authenticator key or a set-up link.
+	audit := h.cpis("audit", "--web", "--json")
+	var did []string
+	for _, line := range strings.Split(strings.TrimSpace(audit), "\n") {
+		var e struct{ User, Action, Detail string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit --web --json: %v: %q", err, line)
+		}
+		did = append(did, e.User+" "+e.Action)
+		if e.Action == "return.release" && !strings.Contains(e.Detail, "truncated upload test") {
+			t.Errorf("release audited without its reason: %q", e.Detail)
+		}
+	}
+	for _, want := range []string{
+		officer.email + " user.added", officer.email + " login", officer.email + " la.check", officer.email + " la.send",
+		officer.email + " la.download", officer.email + " la.collect",
+		ops.email + " user.added", ops.email + " login", ops.email + " return.release",
+	} {
+		if !slices.Contains(did, want) {
+			t.Errorf("web audit has no %q:\n%s", want, audit)
+		}
+	}
+	for _, secret := range []string{officer.password, ops.password, officer.secret, ops.secret,
+		strings.TrimPrefix(officerLink, "/setup/"), strings.TrimPrefix(opsLink, "/setup/")} {
+		if strings.Contains(audit, secret) || strings.Contains(h.serve.log.String(), secret) {
+			t.Errorf("the web audit or the daemon's log holds a secret (%d characters)", len(secret))
+		}
 	}
 	t.Logf("whole story in %v; screenshots in %s", time.Since(start).Round(time.Millisecond), b.ScreenshotDir())
 }
