@@ -7,7 +7,7 @@ package main
 // outcomes, sends it, and after `cpis ingest` finds the response and
 // downloads it; an operations user releases a return the safety rule held.
 // Every page visited gets a screenshot and axe-core's WCAG 2.x A and AA
-// rules (CPIS_SCREENSHOTS=DIR keeps the screenshots).
+// rules (CPIS_SCREENSHOTS=DIR keeps the screenshots, in DIR/TestBrowserConsole).
 //
 // The daemon runs on the real clock (no --now): authenticator codes are
 // checked against it, and a fixed clock would make every code after the

@@ -15,9 +15,9 @@
 // outside the machine. Every page check also fails when the page asked for
 // anything from another origin: the hub serves every asset itself.
 //
-// Screenshots go to a temporary folder, or to the folder named by
-// CPIS_SCREENSHOTS to keep them, one PNG per checked page, numbered in the
-// order the test took them.
+// Screenshots go to a temporary folder, or to a folder named after the test
+// in the folder named by CPIS_SCREENSHOTS to keep them, one PNG per checked
+// page, numbered in the order the test took them.
 //
 // axe-core (npm axe-core, MPL-2.0) is vendored in testdata/axe-core with its
 // licences and version; update-axe.sh refreshes it.
@@ -49,8 +49,9 @@ import (
 	"cpis/mesh/testenv"
 )
 
-// EnvScreenshots names a folder where screenshots are kept; by default they
-// go to the test's temporary folder and are removed with it.
+// EnvScreenshots names a folder where screenshots are kept, in a folder
+// per test; by default they go to the test's temporary folder and are
+// removed with it.
 const EnvScreenshots = "CPIS_SCREENSHOTS"
 
 // EnvChromium names the browser binary when it is not "chromium" on PATH.
@@ -151,8 +152,11 @@ func Start(t testing.TB) *Browser {
 	shots := os.Getenv(EnvScreenshots)
 	if shots == "" {
 		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatalf("screenshots: %v", err)
+	} else {
+		shots = filepath.Join(shots, fileName(t.Name()))
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatalf("screenshots: %v", err)
+		}
 	}
 	return &Browser{t: t, ctx: ctx, shots: shots}
 }
