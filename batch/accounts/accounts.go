@@ -217,6 +217,40 @@ func (s *Service) Add(email string, role Role, la string) (string, error) {
 	return token, nil
 }
 
+// Reset starts email's set-up again, for someone who lost their
+// authenticator or password: the password and the authenticator key are
+// dropped, the account's sessions end, and a new set-up token (valid
+// SetupValidity) is returned. Role, LA and creation time stay. ErrNoUser
+// when there is no such account.
+func (s *Service) Reset(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	token := newToken()
+	now := s.now()
+	err := s.db.Update(func(tx *store.Tx) error {
+		u, ok, err := tx.WebUser(e)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNoUser
+		}
+		u.PasswordHash, u.TOTPSecret, u.TOTPStep, u.Enrolled = "", "", 0, false
+		u.SetupHash, u.SetupExpires = tokenHash(token), now.Add(s.opts.SetupValidity)
+		if err := tx.PutWebUser(u); err != nil {
+			return err
+		}
+		n, err := tx.DeleteWebSessions(e)
+		if err != nil {
+			return err
+		}
+		return tx.AuditWeb(store.WebEvent{At: now, User: e, Action: "user.reset", Detail: fmt.Sprintf("%d sessions ended", n)})
+	})
+	if err != nil {
+		return "", fmt.Errorf("reset user %q: %w", email, err)
+	}
+	return token, nil
+}
+
 // List returns every account, by email.
 func (s *Service) List() ([]User, error) {
 	var out []User

@@ -17,8 +17,9 @@
 // is complete), chooses a password and proves the authenticator with a
 // code; the token then stops working. Showing the page does not use the
 // link up (a mail scanner that opens it leaves it working); only
-// completing set-up does. A link that expired is replaced by removing the
-// account and adding it again.
+// completing set-up does. Reset (`cpis users reset`) gives a new link: for
+// a link that expired, or a person who lost their authenticator or
+// password (the old ones stop working, the account's sessions end).
 //
 // Emails are kept in lower case: one person, one account, whatever the
 // case they type. A password is 12 to 1024 characters and is not the

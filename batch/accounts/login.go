@@ -174,7 +174,9 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 			case err != nil:
 				return err
 			case !ok || !cur.Enrolled:
-				reason = "removed meanwhile"
+				reason = "removed or reset meanwhile"
+			case cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret:
+				reason = "set up again meanwhile"
 			case step <= cur.TOTPStep:
 				reason = "authenticator code already used"
 			default:

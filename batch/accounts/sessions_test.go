@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -333,5 +334,51 @@ func TestNoSecretsStored(t *testing.T) {
 	}
 	if !strings.Contains(all, `"password_hash":"$argon2id$v=19$m=19456,t=2,p=1$`) {
 		t.Errorf("no argon2id hash in the user's record:\n%s", all)
+	}
+}
+
+// TestReset: a reset drops the password, the authenticator and the
+// sessions; the new link enrols a new authenticator.
+func TestReset(t *testing.T) {
+	f := newFixture(t)
+	oldSecret := f.enrol(officer)
+	s, err := f.svc.Login(officer, password, f.code(oldSecret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.advance(time.Minute)
+	token, err := f.svc.Reset("Officer@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Session(s.Token); !errors.Is(err, accounts.ErrNoSession) {
+		t.Errorf("session after Reset: %v, want ErrNoSession", err)
+	}
+	if _, err := f.svc.Login(officer, password, f.code(oldSecret, 0), addr); !errors.Is(err, accounts.ErrBadLogin) {
+		t.Errorf("login with the old password and authenticator: %v, want ErrBadLogin", err)
+	}
+	info, err := f.svc.Setup(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Secret == oldSecret {
+		t.Error("the new set-up shows the old authenticator key")
+	}
+	if err := f.svc.CompleteSetup(token, "another long password", f.code(info.Secret, 0), addr); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(30 * time.Second)
+	if _, err := f.svc.Login(officer, "another long password", f.code(info.Secret, 0), addr); err != nil {
+		t.Errorf("login after the new set-up: %v", err)
+	}
+	users, err := f.svc.List()
+	if err != nil || len(users) != 1 || users[0].LA != "841" || !users[0].Created.Equal(t0) {
+		t.Errorf("List: %+v, %v; want the officer of 841 made at %s", users, err, t0)
+	}
+	if _, err := f.svc.Reset("nobody@example.org"); !errors.Is(err, accounts.ErrNoUser) {
+		t.Errorf("Reset of nobody: %v, want ErrNoUser", err)
+	}
+	if got := f.audit(); !slices.Contains(got, "user.reset "+officer+" 1 sessions ended") {
+		t.Errorf("no user.reset in the audit:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -33,7 +33,7 @@ command prints a set-up link, <base-url>/setup/<token>, once: the store
 keeps only its hash. It works once, for 24 hours; there the person chooses
 a password (12 characters or more, not the email) and enrols an
 authenticator app (TOTP). Send it to them by a channel you trust; a link
-that expired is replaced by removing the account and adding it again.
+that expired is replaced by ` + "`cpis users reset`" + `.
 
 --base-url is the address people reach the hub's web pages at (default
 http://127.0.0.1:8443, the address of ` + "`cpis serve --http`" + ` without TLS; with
@@ -165,7 +165,41 @@ Example:
 			})
 		},
 	}
-	cmd.AddCommand(add, list, remove)
+	var resetBase string
+	reset := &cobra.Command{
+		Use:   "reset EMAIL [--base-url URL]",
+		Short: "Start a web account's set-up again and print its new link",
+		Long: `Start EMAIL's set-up again, for a set-up link that expired or a person who
+lost their authenticator app or password: the password and the
+authenticator key stop working, the account's sessions end, and a new
+one-time set-up link is printed, valid 24 hours. Role and LA stay.
+
+Exit codes: 0 done, 1 failure (no such user), 2 usage.
+Example:
+  cpis users reset --base-url https://cpis.nhs.example officer@example.org`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, err := checkBaseURL(resetBase)
+			if err != nil {
+				return usageError{err}
+			}
+			return g.withStore(func(db *store.DB) error {
+				token, err := accounts.New(db, accounts.Options{Now: g.nowTime}).Reset(args[0])
+				if errors.Is(err, accounts.ErrNoUser) {
+					return fmt.Errorf("%q has no web account", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "%s/setup/%s\n", base, token)
+				fmt.Fprintf(g.stderr, "Set-up of %s started again; their password, authenticator and sessions no longer work. Send them the link above: it works once, until %s UTC, and is not shown again.\n",
+					strings.ToLower(strings.TrimSpace(args[0])), g.nowTime().UTC().Add(24*time.Hour).Format(time.DateTime))
+				return nil
+			})
+		},
+	}
+	reset.Flags().StringVar(&resetBase, "base-url", defaultBaseURL, "the web pages' address, as people reach it")
+	cmd.AddCommand(add, list, remove, reset)
 	return cmd
 }
 

@@ -156,6 +156,9 @@ func TestCLIUsersRefusals(t *testing.T) {
 			"cpis: add user a@example.org: LA \"999\": no such LA\n"},
 		{"an existing user", []string{"users", "add", "--la", "841", "OPS@nhs.example"}, exitFailure, "cpis: add user ops@nhs.example: the user exists\n"},
 		{"remove nobody", []string{"users", "remove", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
+		{"reset nobody", []string{"users", "reset", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
+		{"reset with a bad base URL", []string{"users", "reset", "--base-url", "cpis.nhs.example", "ops@nhs.example"}, exitUsage,
+			usage(`--base-url "cpis.nhs.example" is not an http:// or https:// address (scheme, host, optional path)`)},
 		{"audit --web --org", []string{"audit", "--web", "--org", "RXX01"}, exitUsage, usage("--org and --nhs select lookups; they do not apply with --web")},
 		{"audit --web --mesh", []string{"audit", "--web", "--mesh"}, exitUsage, usage("give one of --sftp, --mesh and --web, not 2")},
 	} {
@@ -165,5 +168,31 @@ func TestCLIUsersRefusals(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stderr %q", r.code, r.stdout, r.stderr, tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestCLIUsersReset: users reset prints a new set-up link, and the audit
+// says so.
+func TestCLIUsersReset(t *testing.T) {
+	h := initCLIHub(t)
+	first := h.run("users", "add", "--la", "841", "officer@example.org")
+	r := h.runAt("2026-11-22T05:00:00Z", "users", "reset", "--base-url", "https://cpis.nhs.example", "Officer@example.org")
+	m := setupLink.FindStringSubmatch(r.stdout)
+	if r.code != exitOK || m == nil || m[1] != "https://cpis.nhs.example" || strings.Contains(first.stdout, m[2]) {
+		t.Fatalf("users reset: exit %d, stdout %q, want a new link under https://cpis.nhs.example", r.code, r.stdout)
+	}
+	want := "Set-up of officer@example.org started again; their password, authenticator and sessions no longer work. " +
+		"Send them the link above: it works once, until 2026-11-23 05:00:00 UTC, and is not shown again.\n"
+	if r.stderr != want {
+		t.Errorf("users reset: stderr %q, want %q", r.stderr, want)
+	}
+	want = "AT (UTC)              USER                 REMOTE  ACTION      DETAIL\n" +
+		"2026-11-22T02:30:00Z  officer@example.org  -       user.added  role la, LA 841\n" +
+		"2026-11-22T05:00:00Z  officer@example.org  -       user.reset  0 sessions ended\n"
+	if diff := cmp.Diff(want, h.okAt("2026-11-22T06:00:00Z", "audit", "--web")); diff != "" {
+		t.Errorf("audit --web (-want +got):\n%s", diff)
+	}
+	if got := h.okAt("2026-11-22T06:00:00Z", "users", "list"); !strings.Contains(got, "set-up link until 2026-11-23 05:00:00") {
+		t.Errorf("users list after the reset:\n%s", got)
 	}
 }
