@@ -194,6 +194,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	if code == "" {
 		errs = append(errs, FieldError{"code", "Enter the 6-digit code your authenticator app shows"})
 	}
+	status := http.StatusOK
 	if len(errs) == 0 {
 		err := s.opts.Accounts.CompleteSetup(token, password, code, clientAddr(r))
 		switch {
@@ -204,12 +205,15 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 			errs = append(errs, FieldError{"password", "Choose a longer password: at least 12 characters, not a common one and not your email address"})
 		case errors.Is(err, ErrBadCode):
 			errs = append(errs, FieldError{"code", "The code is not right: check your authenticator app's clock and enter the code it shows now"})
+		case errors.Is(err, ErrThrottled):
+			status = http.StatusTooManyRequests
+			errs = append(errs, FieldError{"code", "Too many wrong codes. Wait 15 minutes, then try again"})
 		default:
 			s.setupFailed(w, r, err)
 			return
 		}
 	}
-	s.render(w, r, http.StatusOK, "setup", view{Title: "Set up your account", CSRF: s.preToken(w, r), Errors: errs, Data: setupData{Token: token, Info: info}})
+	s.render(w, r, status, "setup", view{Title: "Set up your account", CSRF: s.preToken(w, r), Errors: errs, Data: setupData{Token: token, Info: info}})
 }
 
 func (s *Server) logoutForm(c *Ctx) error {

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -369,5 +370,69 @@ func TestLogout(t *testing.T) {
 	}
 	if len(actions) == 0 || actions[len(actions)-1] != "logout" {
 		t.Errorf("audit %v: want a logout last", actions)
+	}
+}
+
+// TestSecureCookiesUnderTLS: over TLS the cookies are Secure and HSTS is
+// sent.
+func TestSecureCookiesUnderTLS(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewTLSServer(f.srv.Config.Handler)
+	t.Cleanup(srv.Close)
+	f.enrol(t, "officer@example.org", accounts.RoleLA, "841")
+	b := f.browser(t)
+	b.c.Transport = srv.Client().Transport
+	f.srv = srv
+	p := b.get("/login")
+	if p.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("no HSTS over TLS")
+	}
+	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
+		if !c.Secure {
+			t.Errorf("cookie %s is not Secure over TLS", c.Name)
+		}
+	}
+	resp := b.post("/login", url.Values{"csrf": {b.csrf(p)}, "email": {"officer@example.org"}, "password": {password}, "code": {f.code(t, "officer@example.org")}})
+	if c := sessionCookie(t, resp); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("session cookie over TLS: %+v", c)
+	}
+}
+
+// TestNoInlineCode: no page has an inline script or style, which the CSP
+// would block.
+func TestNoInlineCode(t *testing.T) {
+	f := newFixture(t)
+	b, token := f.officer(t, "officer@example.org", "841")
+	pages := []page{b.upload("/la/check", token, badName, []byte(badReturn)), b.upload("/la/send", token, "x.csv", nil)}
+	for _, path := range []string{"/la/", "/la/check", "/la/send", "/la/returns", "/la/collect", "/logout", "/la/nothing"} {
+		pages = append(pages, b.get(path))
+	}
+	anon := f.browser(t)
+	pages = append(pages, anon.get("/login"), anon.get("/setup/"+f.addUser(t, "new@example.org", accounts.RoleLA, "841")), anon.get("/setup/nope"))
+	for i, p := range pages {
+		for _, bad := range []string{` style="`, `<style`, ` onclick=`, ` onload=`, `javascript:`} {
+			if strings.Contains(p.Body, bad) {
+				t.Errorf("page %d has %q", i, bad)
+			}
+		}
+		for _, m := range regexp.MustCompile(`<script[^>]*>`).FindAllString(p.Body, -1) {
+			if m != `<script type="module" src="/assets/app.js">` {
+				t.Errorf("page %d has a script %s", i, m)
+			}
+		}
+	}
+}
+
+func TestSetupThrottled(t *testing.T) {
+	f := newFixture(t)
+	token := f.addUser(t, "new@example.org", accounts.RoleLA, "841")
+	b := f.browser(t)
+	csrf := b.csrf(b.get("/setup/" + token))
+	var resp page
+	for range accounts.MaxFailures + 1 {
+		resp = b.post("/setup/"+token, url.Values{"csrf": {csrf}, "password": {password}, "confirm": {password}, "code": {"000000"}})
+	}
+	if resp.Status != http.StatusTooManyRequests || !strings.Contains(resp.Body, `<a href="#code">Too many wrong codes`) {
+		t.Errorf("status %d, want 429 and the reason", resp.Status)
 	}
 }

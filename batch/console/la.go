@@ -503,8 +503,10 @@ func (s *Server) laFile(c *Ctx) error {
 		return err
 	}
 	defer fh.Close()
-	if err := c.Audit("la.download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
-		return err
+	if c.R.Method == http.MethodGet { // a HEAD downloads nothing
+		if err := c.Audit("la.download", fmt.Sprintf("la=%s file=%s", a.Code, mesh.Printable(f.Name))); err != nil {
+			return err
+		}
 	}
 	h := c.W.Header()
 	h.Set("Content-Type", contentType(f.Name))
