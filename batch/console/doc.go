@@ -48,8 +48,10 @@
 // (the page's own). Partials (templates/partials.html): "csrf" (the hidden
 // token; the FIRST field of every form), "errorSummary", "textInput" and
 // "fileUpload" given (field $ id label hint type autocomplete value),
-// "fieldError". Functions: london (an instant, London time), date (a
-// caldate.Date), bytes, pngData, field, navFor, homeOf.
+// "fieldError", "rowTable" (rejected and warned rows). Functions: london
+// (an instant, London time), date (a caldate.Date), bytes, pngData,
+// sentence (an outcome's text without its counts), capital, field,
+// navFor, homeOf.
 //
 // # Sessions and forms
 //
@@ -102,14 +104,15 @@
 // #result-rejected, #result-warnings, #result-withdrawn, table
 // #result-rows with one tr#row-<line> per row (cells: line, code and
 // detail code, detail, what to fix), #result-no-rows, #result-truncated,
-// link #result-send. A return's page: #return-id, #return-taken,
-// #return-status, #return-code, #return-text, #return-counts,
-// #return-fix, #return-response, link #return-download, #back-returns, and
-// the rows as on Check (#result-rows, tr#row-<line>). Send: form#send-form, input#file, button
+// link #result-send. Send: form#send-form, input#file, button
 // #send-submit. Returns: table#returns-table, one tr#return-<message ID>
-// per return, #returns-none. Collect: table#collect-table, rows
-// tr#file-<i> (oldest first) with link #download-<i> and button
-// #collect-<i>, #collect-none.
+// per return (its file name links to its page once taken), #returns-more,
+// #returns-none. A return's page: #return-id, #return-taken,
+// #return-status, #return-code, #return-text, #return-counts,
+// #return-fix, #return-response, link #return-download, #back-returns,
+// and the rows as on Check (#result-rows, tr#row-<line>). Collect:
+// table#collect-table, rows tr#file-<i> (oldest first) with link
+// #download-<i> and button #collect-<i>, #collect-none.
 //
 // # Operations pages
 //

@@ -45,7 +45,7 @@ type fixture struct {
 // mailboxes and the ingest tests' demographics, and serves the console
 // (with sizeLimit, 0 for the default) in front of a stand-in of the
 // lookup API.
-func newFixture(t *testing.T, sizeLimit ...int64) *fixture {
+func newFixture(t testing.TB, sizeLimit ...int64) *fixture {
 	t.Helper()
 	f := &fixture{clock: hubtest.NewClock(t0), secrets: map[string]string{}, last: map[string]time.Time{}}
 	demo := hubtest.File{Name: "demographics.csv", Data: hubtest.ReadFile(t, hubtest.Testdata("ingest", "demographics.csv"))}
@@ -70,7 +70,7 @@ func newFixture(t *testing.T, sizeLimit ...int64) *fixture {
 
 // code returns a TOTP code for email's secret at the clock's now, one
 // step later than the last code used when now has not moved on.
-func (f *fixture) code(t *testing.T, email string) string {
+func (f *fixture) code(t testing.TB, email string) string {
 	t.Helper()
 	at := f.clock.Now()
 	if last, ok := f.last[email]; ok && !at.After(last.Add(30*time.Second)) {
@@ -86,7 +86,7 @@ func (f *fixture) code(t *testing.T, email string) string {
 }
 
 // addUser adds an account and returns its set-up token.
-func (f *fixture) addUser(t *testing.T, email string, role accounts.Role, la string) string {
+func (f *fixture) addUser(t testing.TB, email string, role accounts.Role, la string) string {
 	t.Helper()
 	token, err := f.acc.Add(email, role, la)
 	if err != nil {
@@ -101,7 +101,7 @@ func (f *fixture) addUser(t *testing.T, email string, role accounts.Role, la str
 }
 
 // enrol adds an account and completes its set-up.
-func (f *fixture) enrol(t *testing.T, email string, role accounts.Role, la string) {
+func (f *fixture) enrol(t testing.TB, email string, role accounts.Role, la string) {
 	t.Helper()
 	token := f.addUser(t, email, role, la)
 	if err := f.acc.CompleteSetup(token, password, f.code(t, email), "192.0.2.1"); err != nil {
@@ -112,12 +112,12 @@ func (f *fixture) enrol(t *testing.T, email string, role accounts.Role, la strin
 // browser is a client with its own cookies that does not follow
 // redirects.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	f *fixture
 	c *http.Client
 }
 
-func (f *fixture) browser(t *testing.T) *browser {
+func (f *fixture) browser(t testing.TB) *browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -219,9 +219,9 @@ func (b *browser) login(email string) string {
 	return b.csrf(home)
 }
 
-// las makes a logged-in LA 841 officer's browser and returns it with its
+// officer enrols email as an officer of la, logs in and returns the browser with its
 // CSRF token.
-func (f *fixture) officer(t *testing.T, email, la string) (*browser, string) {
+func (f *fixture) officer(t testing.TB, email, la string) (*browser, string) {
 	t.Helper()
 	f.enrol(t, email, accounts.RoleLA, la)
 	b := f.browser(t)
