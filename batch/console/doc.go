@@ -170,9 +170,10 @@
 //
 // Choices for the operations pages: "last night", "quiet" and
 // "undelivered" are batch/overview's (its package doc). Accounts are
-// listed, not added or removed, on the page: a set-up link is a
-// credential until used, and `cpis users add` prints it once to whoever
-// runs it on the hub's host. The reports page offers the nightly
+// listed, with whether each set-up link is still valid, not added, reset
+// or removed on the page: a set-up link is a credential until used, and
+// `cpis users add|reset` prints it once to whoever runs it on the hub's
+// host. The reports page offers the nightly
 // workbooks in <data>/reports; another period, or CSV files, come from
 // `cpis report --since DATE --csv DIR`.
 //

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"cpis/batch/expire"
 	"cpis/batch/overview"
@@ -109,11 +110,14 @@ type userLister interface {
 type opsUsersData struct {
 	Users []User
 	Names map[string]string
+	// Now tells a set-up link still valid from one expired.
+	Now time.Time
 }
 
-// opsUsers lists the web accounts. Adding and removing them stays with
-// `cpis users add|remove` on the hub's host: a set-up link is a
-// credential until used, printed once to whoever runs the command.
+// opsUsers lists the web accounts. Adding, resetting and removing them
+// stays with `cpis users add|reset|remove` on the hub's host: a set-up
+// link is a credential until used, printed once to whoever runs the
+// command.
 func (s *Server) opsUsers(c *Ctx) error {
 	l, ok := s.opts.Accounts.(userLister)
 	if !ok {
@@ -130,7 +134,7 @@ func (s *Server) opsUsers(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Render("ops_users", "Users", "users", opsUsersData{Users: users, Names: names})
+	return c.Render("ops_users", "Users", "users", opsUsersData{Users: users, Names: names, Now: c.Now()})
 }
 
 // compareBool orders false before true.

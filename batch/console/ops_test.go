@@ -81,6 +81,13 @@ func TestOpsPages(t *testing.T) {
 	if _, err := f.acc.Add("new@example.org", accounts.RoleLA, "202"); err != nil {
 		t.Fatal(err)
 	}
+	// A set-up link two days old has expired.
+	now := f.clock.Now()
+	f.clock.Set(now.Add(-48 * time.Hour))
+	if _, err := f.acc.Add("old@example.org", accounts.RoleLA, "841"); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(now)
 	resp := overviewtest.CamdenResponse(t, f.hub)
 	held := overviewtest.HeldID
 	tests := []struct {
@@ -136,7 +143,8 @@ func TestOpsPages(t *testing.T) {
 		}},
 		{path: "/ops/users", want: map[string]string{
 			"user-ops@example.org":     "ops@example.org operations yes 22 Nov 2026 09:00 22 Nov 2026 09:00",
-			"user-new@example.org":     "new@example.org LA 202 Camden Not yet 22 Nov 2026 09:00 never",
+			"user-new@example.org":     "new@example.org LA 202 Camden Not yet link valid until 23 Nov 2026 09:00 22 Nov 2026 09:00 never",
+			"user-old@example.org":     "old@example.org LA 841 Darlington Link expired 20 Nov 2026 09:00 never",
 			"user-officer@example.org": "officer@example.org LA 841 Darlington yes 22 Nov 2026 09:00 never",
 		}},
 	}
