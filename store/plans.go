@@ -12,6 +12,12 @@ func planKey(k plans.Key) []byte { return appendPlanKey(make([]byte, 0, planKeyM
 
 func laIndexKey(k plans.Key) []byte { return appendLAIndexKey(make([]byte, 0, planKeyMax), k) }
 
+// laIndexFill is how full bbolt makes the pages of plans_by_la when it
+// splits them at commit. An LA's plans arrive in NHS number order, so its
+// index entries are appended to its own range of keys: at bbolt's default
+// (half full) the pages left behind would stay half empty for good.
+const laIndexFill = 0.9
+
 // planKeyMax is the length of the longest plan key: NHS(10) + LA(3) + UCPP.
 const planKeyMax = 17
 
@@ -62,7 +68,9 @@ func (t *Tx) PutPlan(p plans.Plan) error {
 		return fmt.Errorf("put plan %s: %w", p.Key, err)
 	}
 	index := t.slab.keep(appendLAIndexKey(t.slab.next(planKeyMax), p.Key))
-	return t.b(bPlansByLA).Put(index, nil)
+	ib := t.b(bPlansByLA)
+	ib.FillPercent = laIndexFill
+	return ib.Put(index, nil)
 }
 
 // DeletePlan removes the plan under k, reporting whether there was one.

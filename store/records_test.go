@@ -7,11 +7,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/store/caldate"
 	"cpis/store/codes"
+	"cpis/store/demographics"
+	"cpis/store/plans"
 )
 
 var allowDate = cmp.AllowUnexported(caldate.Date{})
@@ -162,5 +165,84 @@ func TestDecodeDamaged(t *testing.T) {
 	}
 	if _, err := decodeDemographic([]byte{1, demoSuperseded, 0, 0, 0}); err == nil || !strings.Contains(err.Error(), "empty successor") {
 		t.Errorf("a successor flag with no number: %v", err)
+	}
+}
+
+// A damaged value read through the store is an error naming the bucket
+// and the key, never a panic; Check lists every such record.
+func TestDamagedValueNamesBucketAndKey(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{Create: true, NoSync: true, Setup: func(tx *Tx) error {
+		return tx.PutAuthority(Authority{Code: "841", Name: "Darlington", EmergencyPhone: "0191 498 0123"})
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := plans.Key{NHS: "9990276579", LA: "841", Type: plans.CPP}
+	m := &Message{LA: "841", MessageID: "M1", File: "f.csv", SHA256: "00", State: Responded}
+	if err := db.Update(func(tx *Tx) error {
+		if err := tx.ReplaceDemographics(time.Now(), func(put func(demographics.Record) error) error {
+			return put(demographics.Record{NHS: key.NHS, FamilyName: "Smith", DOB: day("2015-03-04")})
+		}); err != nil {
+			return err
+		}
+		if err := tx.PutPlan(plans.Plan{Key: key, Start: day("2026-03-02"), LocalID: "C-1"}); err != nil {
+			return err
+		}
+		if err := tx.NewMessage(m); err != nil {
+			return err
+		}
+		if err := tx.PutOutcomes(m, []RowOutcome{{Line: 2}}); err != nil {
+			return err
+		}
+		// Each value cut short by one byte.
+		for _, name := range [][]byte{bPlans, bDemographics, bOutcomes} {
+			b := tx.b(name)
+			k, v := b.Cursor().First()
+			if err := b.Put(bytes.Clone(k), bytes.Clone(v[:len(v)-1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantPlan := "store: plans 9990276579/841/CPP does not decode: not a record of this format: length 3 beyond the value at byte 6"
+	db.View(func(tx *Tx) error {
+		_, _, err := tx.Plan(key)
+		var re *RecordError
+		if !errors.As(err, &re) || err.Error() != wantPlan {
+			t.Errorf("Plan: %v, want %s", err, wantPlan)
+		}
+		if err := tx.AllPlans(func(plans.Plan) error { return nil }); err == nil || err.Error() != wantPlan {
+			t.Errorf("AllPlans: %v, want %s", err, wantPlan)
+		}
+		if _, err := tx.PlansOf(key.NHS); err == nil || err.Error() != wantPlan {
+			t.Errorf("PlansOf: %v, want %s", err, wantPlan)
+		}
+		want := "store: outcomes 841:1/0 does not decode: not a record of this format: bad number at byte 6"
+		if err := tx.Outcomes(m.Key, func(RowOutcome) error { return nil }); err == nil || err.Error() != want {
+			t.Errorf("Outcomes: %v, want %s", err, want)
+		}
+		if r, ok := tx.Demographic(key.NHS); ok {
+			t.Errorf("a damaged demographics record reads as %+v", r)
+		}
+		return nil
+	})
+	rep, err := db.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range rep.Problems {
+		lines = append(lines, p.String())
+	}
+	want := []string{
+		"plans 9990276579/841/CPP: does not decode",
+		"outcomes 841:1/0: does not decode",
+		"demographics 9990276579: does not decode",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("check (-want +got):\n%s", diff)
 	}
 }
