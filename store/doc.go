@@ -37,7 +37,7 @@
 //	                write, held, waiting for demographics)
 //	outcomes        messages key(11) + line seq(4, big-endian) -> row outcome
 //	                record (binary); kept 90 days after the message was
-//	                taken (Purge)
+//	                taken (Purge); pages split full (keys grow)
 //	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
 //	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
 //	                IDs, never personal data

@@ -246,6 +246,9 @@ func (t *Tx) PutOutcomes(m *Message, rows []RowOutcome) error {
 // DeleteOutcomes) without holding it all in one.
 func (t *Tx) AppendOutcomes(m *Message, first int, rows []RowOutcome) error {
 	b := t.b(bOutcomes)
+	// Keys grow: a message's lines in order, after every earlier message's
+	// (pages split full, as for the demographics reference).
+	b.FillPercent = 1.0
 	for i, r := range rows {
 		key := t.slab.keep(binary.BigEndian.AppendUint32(append(t.slab.next(len(m.Key)+4), m.Key...), uint32(first+i)))
 		v := t.slab.keep(appendRowOutcome(t.slab.next(32+len(r.LocalID)+len(r.NHSNumber)+len(r.Text)), r))
