@@ -136,7 +136,8 @@ func firstBytes(t *testing.T, path string) map[string]string {
 }
 
 // checkInvariants runs Check's invariants on the store file at path without
-// opening it as a store.
+// opening it as a store; buckets added to the layout after the file was
+// made are not missed (Open makes them).
 func checkInvariants(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
@@ -154,6 +155,9 @@ func checkInvariants(t *testing.T, path string) []string {
 	})
 	var lines []string
 	for _, p := range rep.Problems {
+		if p.Text == "bucket missing" && laterBuckets[p.Bucket] {
+			continue // made by Open, not there before
+		}
 		lines = append(lines, p.String())
 	}
 	return lines
