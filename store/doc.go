@@ -122,7 +122,7 @@
 // The records of which there is one or more per row of a return or of the
 // demographics reference (plans, demographics records, row outcomes) are
 // kept in a compact binary form, written and read by hand (records.go);
-// every other value is JSON. Each binary value begins with its version
+// the other records are JSON. Each binary value begins with its version
 // byte, 0x01; a JSON value begins with '{'. Numbers are varints
 // (encoding/binary), dates are day numbers (caldate.Date.DayNumber: 1 is
 // 0001-01-01), strings are a uvarint length then the bytes as given.
@@ -154,7 +154,10 @@
 // next Open starts again. A value that does not decode is left as it was
 // for Check to report. The store file does not shrink (bbolt keeps the
 // freed pages for later writes; a backup copy is no smaller either). A
-// store of a later record format is refused with ErrSchema.
+// store of a later record format is refused with ErrSchema. A cpis made
+// before the binary records does not know the record format and cannot
+// read a migrated store's plans: going back means restoring a backup
+// made before the upgrade.
 //
 // # Schema version
 //
