@@ -62,8 +62,9 @@ func (r *CheckReport) add(bucket []byte, key, format string, args ...any) {
 // authorities and its plans_by_la entry there, and every index entry names
 // a plan; every message decodes, names its LA, has a lifecycle state, and
 // the message_ids, message_files and open_messages indexes agree with the
-// messages both ways; every row outcome belongs to a message; every web
-// user is well formed and every web session is a user's. The error is
+// messages both ways; every row outcome belongs to a message; every plan,
+// row outcome and demographics record decodes; every web user is well
+// formed and every web session is a user's. The error is
 // for a store that could not be read at all.
 func (db *DB) Check() (*CheckReport, error) {
 	inv := &CheckReport{}
@@ -139,6 +140,9 @@ func (c *checker) run() {
 	}
 	if c.tx.Bucket(bMessages) != nil && c.tx.Bucket(bOutcomes) != nil {
 		c.outcomes()
+	}
+	if c.tx.Bucket(bDemographics) != nil {
+		c.demographics()
 	}
 	if c.tx.Bucket(bWebUsers) != nil && c.tx.Bucket(bWebSessions) != nil {
 		c.webUsers()
@@ -263,8 +267,7 @@ func (c *checker) plans() {
 			c.rep.add(bPlans, readable(k), "malformed key: %s", msg)
 			return nil
 		}
-		var r planRecord
-		if err := jsonUnmarshal(v, &r); err != nil {
+		if _, err := decodePlanRecord(v); err != nil {
 			c.rep.add(bPlans, name, "does not decode")
 		}
 		if !c.las[p.LA] {
@@ -394,9 +397,22 @@ func (c *checker) outcomes() {
 			c.rep.add(bOutcomes, readable(k), "malformed key")
 			return nil
 		}
-		name := messageName(k[:11]) + "/" + strconv.FormatUint(uint64(k[11])<<24|uint64(k[12])<<16|uint64(k[13])<<8|uint64(k[14]), 10)
+		name := outcomeName(k)
 		if mb.Get(k[:11]) == nil {
 			c.rep.add(bOutcomes, name, "belongs to no message")
+		}
+		if _, err := decodeRowOutcome(v); err != nil {
+			c.rep.add(bOutcomes, name, "does not decode")
+		}
+		return nil
+	})
+}
+
+// demographics checks that every demographics record decodes.
+func (c *checker) demographics() {
+	_ = c.tx.Bucket(bDemographics).ForEach(func(k, v []byte) error {
+		if _, err := decodeDemographic(v); err != nil {
+			c.rep.add(bDemographics, readable(k), "does not decode")
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -13,17 +12,6 @@ import (
 
 	"cpis/store/caldate"
 )
-
-// demographic is the stored form of a demographics.Record (short keys: the
-// reference holds a record for every person the hub may meet).
-type demographic struct {
-	Family       string       `json:"f,omitempty"`
-	Given        string       `json:"g,omitempty"`
-	DOB          caldate.Date `json:"b,omitzero"`
-	SupersededBy string       `json:"s,omitempty"`
-	Sensitive    bool         `json:"x,omitempty"`
-	DOD          caldate.Date `json:"d,omitzero"`
-}
 
 // ReplaceDemographics replaces the demographics reference with the records
 // fill passes to put. Everything happens in t: when fill or the transaction
@@ -55,16 +43,14 @@ func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(demographics.R
 	var records, edges []entry
 	put := func(r demographics.Record) error {
 		if r.SupersededBy != "" {
-			edges = append(edges, entry{key: concat([]byte(r.SupersededBy), []byte(r.NHS))})
+			edges = append(edges, entry{key: t.slab.keep(append(append(t.slab.next(20), r.SupersededBy...), r.NHS...))})
 		}
-		v, err := json.Marshal(demographic{
+		key := t.slab.keep(append(t.slab.next(10), r.NHS...))
+		v := t.slab.keep(appendDemographic(t.slab.next(24+len(r.FamilyName)+len(r.GivenName)+len(r.SupersededBy)), demographic{
 			Family: r.FamilyName, Given: r.GivenName, DOB: r.DOB,
 			SupersededBy: r.SupersededBy, Sensitive: r.Sensitive, DOD: r.DOD,
-		})
-		if err != nil {
-			return err
-		}
-		records = append(records, entry{key: []byte(r.NHS), value: v})
+		}))
+		records = append(records, entry{key: key, value: v})
 		return nil
 	}
 	if err := fill(put); err != nil {
@@ -89,11 +75,15 @@ func (t *Tx) HasDemographics() bool {
 	return t.b(bMeta).Get([]byte("demographics_imported")) != nil
 }
 
-// Demographic returns the reference record of nhs.
+// Demographic returns the reference record of nhs. A record that does not
+// decode is reported as absent here, and as a problem by Check.
 func (t *Tx) Demographic(nhs string) (demographics.Record, bool) {
-	var d demographic
-	ok, err := getJSON(t.b(bDemographics), []byte(nhs), &d)
-	if !ok || err != nil {
+	v := t.b(bDemographics).Get([]byte(nhs))
+	if v == nil {
+		return demographics.Record{}, false
+	}
+	d, err := decodeDemographic(v)
+	if err != nil {
 		return demographics.Record{}, false
 	}
 	return demographics.Record{NHS: nhs, FamilyName: d.Family, GivenName: d.Given, DOB: d.DOB,
@@ -103,6 +93,17 @@ func (t *Tx) Demographic(nhs string) (demographics.Record, bool) {
 // DateOfBirth returns the reference date of birth of nhs (zero when the
 // number or its date of birth is unknown).
 func (t *Tx) DateOfBirth(nhs string) caldate.Date {
+	v := t.b(bDemographics).Get([]byte(nhs))
+	if len(v) > 2 && v[0] == recordV1 && v[1]&^demoFlags == 0 {
+		if v[1]&demoDOB == 0 {
+			return caldate.Date{}
+		}
+		d := decoder{b: v, off: 2}
+		if dob := d.day(); d.err == nil {
+			return dob
+		}
+		return caldate.Date{}
+	}
 	r, _ := t.Demographic(nhs)
 	return r.DOB
 }

@@ -18,12 +18,15 @@
 //
 //	meta            the schema record: "schema" -> "1"; "created" -> RFC 3339
 //	                UTC; "authorities" -> JSON array of the LA codes held, in
-//	                order (kept by PutAuthority). Also "demographics_imported"
-//	                -> RFC 3339 UTC
+//	                order (kept by PutAuthority); the bucket's sequence number
+//	                is the record format ("Records" below). Also
+//	                "demographics_imported" -> RFC 3339 UTC
 //	authorities     la code (3 ASCII digits) -> JSON Authority
-//	demographics    NHS number (10 ASCII digits) -> JSON demographic record
-//	plans           NHS(10) + LA(3) + plan type ("CPP", "LAC", "UCPP") -> JSON plan
-//	plans_by_la     LA(3) + NHS(10) + plan type -> empty (index of plans)
+//	demographics    NHS number (10 ASCII digits) -> demographics record (binary)
+//	plans           NHS(10) + LA(3) + plan type ("CPP", "LAC", "UCPP") -> plan
+//	                record (binary)
+//	plans_by_la     LA(3) + NHS(10) + plan type -> empty (index of plans; pages
+//	                split 90% full, as an LA's entries arrive in key order)
 //	messages        LA(3) + seq(8, big-endian) -> JSON Message
 //	message_ids     LA(3) + message ID -> messages key of the first message
 //	                taken with that ID (repeat check)
@@ -32,8 +35,9 @@
 //	open_messages   messages key -> empty: messages whose lifecycle is not
 //	                finished (taken, archived, decided with a response still to
 //	                write, held, waiting for demographics)
-//	outcomes        messages key(11) + line seq(4, big-endian) -> JSON RowOutcome;
-//	                kept 90 days after the message was taken (Purge)
+//	outcomes        messages key(11) + line seq(4, big-endian) -> row outcome
+//	                record (binary); kept 90 days after the message was
+//	                taken (Purge); pages split full (keys grow)
 //	la_state        LA(3) -> JSON LAState (last applied extract date, ...)
 //	audit           seq(8, big-endian) -> JSON AuditEvent: counts and message
 //	                IDs, never personal data
@@ -113,11 +117,55 @@
 // The plan's visibility is not stored: it depends on the demographics date
 // of birth (the 18th-birthday rule) and is computed where needed.
 //
+// # Records
+//
+// The records of which there is one or more per row of a return or of the
+// demographics reference (plans, demographics records, row outcomes) are
+// kept in a compact binary form, written and read by hand (records.go);
+// the other records are JSON. Each binary value begins with its version
+// byte, 0x01; a JSON value begins with '{'. Numbers are varints
+// (encoding/binary), dates are day numbers (caldate.Date.DayNumber: 1 is
+// 0001-01-01), strings are a uvarint length then the bytes as given.
+//
+//	plan            0x01, flags (1 start, 2 end, 4 due date present), start
+//	                (uvarint day number), end and due (signed varint: days
+//	                from the start), local ID
+//	demographics    0x01, flags (1 date of birth, 2 date of death, 4
+//	                sensitive, 8 superseded), date of birth (uvarint day
+//	                number), date of death (signed varint: days from the date
+//	                of birth), family name, given name, then the successor's
+//	                NHS number when superseded
+//	row outcome     0x01, line (signed varint), local ID, NHS number as sent,
+//	                code, detail code, detail text
+//
+// A value that is cut short, holds a length or number beyond it, a date
+// outside 0001-01-01 to 9999-12-31, a flag not listed or bytes after the
+// record does not decode: readers return a RecordError naming the bucket
+// and the key (never the record), and Check reports it.
+//
+// The record format of a store is the meta bucket's sequence number: 0
+// for a store made before the binary records (JSON values, with short
+// keys: plan {"s","e","d","l"}, demographics {"f","g","b","s","x","d"},
+// row outcome as RowOutcome's JSON), 1 for the binary records. Readers
+// accept a JSON value in either format. Open migrates a store of format
+// 0 once: every JSON plan, demographics and row outcome value is rewritten
+// in binary form and the format raised to 1, all in one write transaction,
+// so a crash leaves the store whole in one format or the other and the
+// next Open starts again. A value that does not decode is left as it was
+// for Check to report. The store file does not shrink (bbolt keeps the
+// freed pages for later writes; a backup copy is no smaller either). A
+// store of a later record format is refused with ErrSchema. A cpis made
+// before the binary records does not know the record format and cannot
+// read a migrated store's plans: going back means restoring a backup
+// made before the upgrade.
+//
 // # Schema version
 //
 // meta/schema is "1". A store with another version is refused with
 // ErrSchema; migrations, when one is needed, run in Open inside one write
-// transaction before the version is raised.
+// transaction before the version is raised. The record format moves
+// without the schema version: a store of either format has the same
+// buckets and keys.
 //
 // # A wrong store is refused, never served
 //
@@ -171,7 +219,8 @@
 // exactly while its lifecycle is unfinished; every message_ids,
 // message_files and open_messages entry names a message that matches it;
 // every outcomes key is a messages key + line(4) of an existing message
-// (messages are never deleted, only their outcomes purged); every web user
+// (messages are never deleted, only their outcomes purged); every plan,
+// row outcome and demographics record decodes ("Records"); every web user
 // is kept under its own email, "la" with an LA held or "ops" with none,
 // enrolled only with a password hash and an authenticator key; every web
 // session is a user's.

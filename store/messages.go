@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	"cpis/store/caldate"
@@ -245,8 +246,13 @@ func (t *Tx) PutOutcomes(m *Message, rows []RowOutcome) error {
 // DeleteOutcomes) without holding it all in one.
 func (t *Tx) AppendOutcomes(m *Message, first int, rows []RowOutcome) error {
 	b := t.b(bOutcomes)
+	// Keys grow: a message's lines in order, after every earlier message's
+	// (pages split full, as for the demographics reference).
+	b.FillPercent = 1.0
 	for i, r := range rows {
-		if err := putJSON(b, concat(m.Key, u32(uint32(first+i))), r); err != nil {
+		key := t.slab.keep(binary.BigEndian.AppendUint32(append(t.slab.next(len(m.Key)+4), m.Key...), uint32(first+i)))
+		v := t.slab.keep(appendRowOutcome(t.slab.next(32+len(r.LocalID)+len(r.NHSNumber)+len(r.Text)), r))
+		if err := b.Put(key, v); err != nil {
 			return fmt.Errorf("put outcomes of %s: %w", m.MessageID, err)
 		}
 	}
@@ -282,15 +288,23 @@ func (t *Tx) deleteOutcomes(msgKey []byte) (int, error) {
 func (t *Tx) Outcomes(msgKey []byte, fn func(RowOutcome) error) error {
 	c := t.b(bOutcomes).Cursor()
 	for k, v := c.Seek(msgKey); k != nil && bytes.HasPrefix(k, msgKey); k, v = c.Next() {
-		var r RowOutcome
-		if err := jsonUnmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode outcome %x: %w", k, err)
+		r, err := decodeRowOutcome(v)
+		if err != nil {
+			return recordError(bOutcomes, outcomeName(k), err)
 		}
 		if err := fn(r); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// outcomeName is an outcomes key as people read it: "LA:seq/line".
+func outcomeName(k []byte) string {
+	if len(k) != 15 {
+		return readable(k)
+	}
+	return messageName(k[:11]) + "/" + strconv.FormatUint(uint64(binary.BigEndian.Uint32(k[11:])), 10)
 }
 
 // MessageSeq returns the sequence number inside a message key.

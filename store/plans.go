@@ -2,26 +2,35 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
-	"cpis/store/caldate"
 	"cpis/store/plans"
 )
 
-// planRecord is the stored form of a plan; the key carries its identity.
-type planRecord struct {
-	Start   caldate.Date `json:"s"`
-	End     caldate.Date `json:"e,omitzero"`
-	Due     caldate.Date `json:"d,omitzero"`
-	LocalID string       `json:"l"`
+func planKey(k plans.Key) []byte { return appendPlanKey(make([]byte, 0, planKeyMax), k) }
+
+func laIndexKey(k plans.Key) []byte { return appendLAIndexKey(make([]byte, 0, planKeyMax), k) }
+
+// laIndexFill is how full bbolt makes the pages of plans_by_la when it
+// splits them at commit. An LA's plans arrive in NHS number order, so its
+// index entries are appended to its own range of keys: at bbolt's default
+// (half full) the pages left behind would stay half empty for good.
+const laIndexFill = 0.9
+
+// planKeyMax is the length of the longest plan key: NHS(10) + LA(3) + UCPP.
+const planKeyMax = 17
+
+func appendPlanKey(dst []byte, k plans.Key) []byte {
+	dst = append(dst, k.NHS...)
+	dst = append(dst, k.LA...)
+	return append(dst, k.Type...)
 }
 
-func planKey(k plans.Key) []byte {
-	return concat([]byte(k.NHS), []byte(k.LA), []byte(k.Type))
-}
-
-func laIndexKey(k plans.Key) []byte {
-	return concat([]byte(k.LA), []byte(k.NHS), []byte(k.Type))
+func appendLAIndexKey(dst []byte, k plans.Key) []byte {
+	dst = append(dst, k.LA...)
+	dst = append(dst, k.NHS...)
+	return append(dst, k.Type...)
 }
 
 func keyFromPlanKey(b []byte) plans.Key {
@@ -34,10 +43,15 @@ func keyFromLAIndex(b []byte) plans.Key {
 
 // Plan returns the plan held under k.
 func (t *Tx) Plan(k plans.Key) (plans.Plan, bool, error) {
-	var r planRecord
-	ok, err := getJSON(t.b(bPlans), planKey(k), &r)
-	if !ok || err != nil {
-		return plans.Plan{}, false, err
+	var kb [planKeyMax]byte
+	key := appendPlanKey(kb[:0], k)
+	v := t.b(bPlans).Get(key)
+	if v == nil {
+		return plans.Plan{}, false, nil
+	}
+	r, err := decodePlanRecord(v)
+	if err != nil {
+		return plans.Plan{}, false, recordError(bPlans, k.String(), err)
 	}
 	return plans.Plan{Key: k, Start: r.Start, End: r.End, Due: r.Due, LocalID: r.LocalID}, true, nil
 }
@@ -48,10 +62,15 @@ func (t *Tx) PutPlan(p plans.Plan) error {
 		return fmt.Errorf("put plan %s: malformed key", p.Key)
 	}
 	rec := planRecord{Start: p.Start, End: p.End, Due: p.Due, LocalID: p.LocalID}
-	if err := putJSON(t.b(bPlans), planKey(p.Key), rec); err != nil {
-		return fmt.Errorf("put plan: %w", err)
+	key := t.slab.keep(appendPlanKey(t.slab.next(planKeyMax), p.Key))
+	v := t.slab.keep(appendPlanRecord(t.slab.next(16+len(p.LocalID)), rec))
+	if err := t.b(bPlans).Put(key, v); err != nil {
+		return fmt.Errorf("put plan %s: %w", p.Key, err)
 	}
-	return t.b(bPlansByLA).Put(laIndexKey(p.Key), nil)
+	index := t.slab.keep(appendLAIndexKey(t.slab.next(planKeyMax), p.Key))
+	ib := t.b(bPlansByLA)
+	ib.FillPercent = laIndexFill
+	return ib.Put(index, nil)
 }
 
 // DeletePlan removes the plan under k, reporting whether there was one.
@@ -118,10 +137,15 @@ func (t *Tx) AllPlans(fn func(plans.Plan) error) error {
 // CountPlans returns the number of plans held.
 func (t *Tx) CountPlans() int { return t.b(bPlans).Stats().KeyN }
 
+// decodePlan reads the plan stored under the plans key k.
 func decodePlan(k, v []byte) (plans.Plan, error) {
-	var r planRecord
-	if err := jsonUnmarshal(v, &r); err != nil {
-		return plans.Plan{}, fmt.Errorf("decode plan %q: %w", k, err)
+	if len(k) < 14 {
+		return plans.Plan{}, recordError(bPlans, readable(k), errors.New("malformed key"))
 	}
-	return plans.Plan{Key: keyFromPlanKey(k), Start: r.Start, End: r.End, Due: r.Due, LocalID: r.LocalID}, nil
+	key := keyFromPlanKey(k)
+	r, err := decodePlanRecord(v)
+	if err != nil {
+		return plans.Plan{}, recordError(bPlans, key.String(), err)
+	}
+	return plans.Plan{Key: key, Start: r.Start, End: r.End, Due: r.Due, LocalID: r.LocalID}, nil
 }

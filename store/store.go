@@ -213,11 +213,13 @@ var (
 )
 
 // prepare refuses a store without the schema record (or of another schema
-// version) and then adds what a store made by an earlier cpis of the same
-// schema lacks: buckets declared since, and the list of authorities. It
-// writes only when something is missing.
+// version or a later record format) and then adds what a store made by an
+// earlier cpis of the same schema lacks: buckets declared since, the list
+// of authorities, and the binary records (a store of record format 0 is
+// migrated, migrate.go). It writes only when something is missing, all of
+// it in one write transaction.
 func prepare(b *bolt.DB) error {
-	missing := false
+	missing, migrate := false, false
 	if err := b.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
@@ -229,6 +231,12 @@ func prepare(b *bolt.DB) error {
 			return damaged("no schema record")
 		case string(v) != SchemaVersion:
 			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
+		}
+		switch f := recordFormat(tx); {
+		case f > RecordFormat:
+			return fmt.Errorf("%w: file has record format %d, this cpis reads %d", ErrSchema, f, RecordFormat)
+		case f < RecordFormat:
+			migrate = true
 		}
 		if _, err := time.Parse(time.RFC3339Nano, string(meta.Get(kCreated))); err != nil {
 			return damaged("no creation time in the schema record")
@@ -256,7 +264,7 @@ func prepare(b *bolt.DB) error {
 			}
 		}
 		return nil
-	}); err != nil || !missing {
+	}); err != nil || !missing && !migrate {
 		return err
 	}
 	return b.Update(func(tx *bolt.Tx) error {
@@ -265,17 +273,22 @@ func prepare(b *bolt.DB) error {
 				return err
 			}
 		}
-		if tx.Bucket(bMeta).Get(kAuthorities) != nil {
-			return nil
+		if tx.Bucket(bMeta).Get(kAuthorities) == nil {
+			var codes []string
+			if err := tx.Bucket(bAuthorities).ForEach(func(k, _ []byte) error {
+				codes = append(codes, string(k))
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := putCodes(tx.Bucket(bMeta), codes); err != nil {
+				return err
+			}
 		}
-		var codes []string
-		if err := tx.Bucket(bAuthorities).ForEach(func(k, _ []byte) error {
-			codes = append(codes, string(k))
-			return nil
-		}); err != nil {
-			return err
+		if recordFormat(tx) < RecordFormat {
+			return migrateRecords(tx)
 		}
-		return putCodes(tx.Bucket(bMeta), codes)
+		return nil
 	})
 }
 
@@ -311,6 +324,9 @@ func create(dir string, opts Options) error {
 			return err
 		}
 		if err := meta.Put(kSchema, []byte(SchemaVersion)); err != nil {
+			return err
+		}
+		if err := meta.SetSequence(RecordFormat); err != nil {
 			return err
 		}
 		if err := putCodes(meta, nil); err != nil {
@@ -388,7 +404,8 @@ func (db *DB) Update(fn func(*Tx) error) error {
 // Tx is a store transaction. Values it returns are copies, safe after the
 // transaction ends.
 type Tx struct {
-	tx *bolt.Tx
+	tx   *bolt.Tx
+	slab slab // keys and values put (records.go)
 }
 
 func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }

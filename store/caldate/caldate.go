@@ -62,6 +62,23 @@ func InLondon(t time.Time) Date {
 	return Of(y, m, d)
 }
 
+// MaxDayNumber is the day number of 9999-12-31, the last date Valid
+// accepts.
+const MaxDayNumber = 3652059
+
+// DayNumber returns d as a count of days: 1 is 0001-01-01, 0 is the zero
+// Date. Day numbers are how the store keeps dates (store/doc.go).
+func (d Date) DayNumber() int { return int(d.days) }
+
+// FromDayNumber returns the Date of day number n (see DayNumber), and
+// false when n is outside 0 to MaxDayNumber.
+func FromDayNumber(n int) (Date, bool) {
+	if n < 0 || n > MaxDayNumber {
+		return Date{}, false
+	}
+	return Date{days: int32(n)}, true
+}
+
 // IsZero reports whether d is "no date".
 func (d Date) IsZero() bool { return d.days == 0 }
 

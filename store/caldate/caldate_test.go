@@ -73,3 +73,35 @@ func TestInLondon(t *testing.T) {
 		}
 	}
 }
+
+func TestDayNumber(t *testing.T) {
+	for _, c := range []struct {
+		date string
+		n    int
+	}{{"", 0}, {"0001-01-01", 1}, {"1970-01-01", 719163}, {"2026-11-23", 739943}, {"9999-12-31", caldate.MaxDayNumber}} {
+		var d caldate.Date
+		if c.date != "" {
+			d = mustISO(t, c.date)
+		}
+		if got := d.DayNumber(); got != c.n {
+			t.Errorf("%q.DayNumber() = %d, want %d", c.date, got, c.n)
+		}
+		if back, ok := caldate.FromDayNumber(c.n); !ok || back != d {
+			t.Errorf("caldate.FromDayNumber(%d) = %v, %v; want %q", c.n, back, ok, c.date)
+		}
+	}
+	for _, n := range []int{-1, caldate.MaxDayNumber + 1} {
+		if _, ok := caldate.FromDayNumber(n); ok {
+			t.Errorf("caldate.FromDayNumber(%d) accepted", n)
+		}
+	}
+}
+
+func mustISO(t *testing.T, s string) caldate.Date {
+	t.Helper()
+	d, err := caldate.ParseISO(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
