@@ -18,7 +18,7 @@ import (
 const FileName = "cpis.db"
 
 // SchemaVersion is the layout version this code reads and writes (doc.go).
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 // Sentinel errors.
 var (
@@ -229,14 +229,10 @@ func prepare(b *bolt.DB) error {
 		switch {
 		case v == nil:
 			return damaged("no schema record")
-		case string(v) != SchemaVersion:
-			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
-		}
-		switch f := recordFormat(tx); {
-		case f > RecordFormat:
-			return fmt.Errorf("%w: file has record format %d, this cpis reads %d", ErrSchema, f, RecordFormat)
-		case f < RecordFormat:
+		case string(v) == jsonSchema:
 			migrate = true
+		case string(v) != SchemaVersion:
+			return fmt.Errorf("%w: file has %q, this cpis reads %q (and migrates %q)", ErrSchema, v, SchemaVersion, jsonSchema)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, string(meta.Get(kCreated))); err != nil {
 			return damaged("no creation time in the schema record")
@@ -324,9 +320,6 @@ func create(dir string, opts Options) error {
 			return err
 		}
 		if err := meta.Put(kSchema, []byte(SchemaVersion)); err != nil {
-			return err
-		}
-		if err := meta.SetSequence(RecordFormat); err != nil {
 			return err
 		}
 		if err := putCodes(meta, nil); err != nil {
