@@ -310,4 +310,3 @@ func peakRSS() uint64 {
 	}
 	return 0
 }
-
