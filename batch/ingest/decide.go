@@ -81,6 +81,15 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 // read that follows reports why).
 func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 	limit := int64(l.cfg.MaxRows) + 1
+	if s, ok := l.seps[m.SHA256]; ok {
+		// Counted when the content was hashed, in this run.
+		delete(l.seps, m.SHA256)
+		n := s.lines
+		if name.Format == returns.XML {
+			n = s.tags
+		}
+		return min(1+n, limit)
+	}
 	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 	if err != nil {
 		return limit
@@ -189,9 +198,9 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 // lock), and the demographics reference does not change during a run.
 //
 // The row outcomes (up to one per row and warning: hundreds of megabytes
-// for a wide return) are stored before that transaction, a chunk per
-// transaction, because a write transaction holds everything it writes in
-// memory. Until the decision commits they belong to no decision: a run
+// for a wide return) are stored in that transaction when they fit in one
+// chunk, else before it, a chunk per transaction, because a write
+// transaction holds everything it writes in memory. Until the decision commits they belong to no decision: a run
 // that stops between the two leaves the message in its earlier state, and
 // whatever decides it next (the next run for an archived return, a release
 // or discard for a held one) replaces or deletes them.
@@ -216,13 +225,27 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 			ev.close()
 		}
 	}()
-	if err := l.storeOutcomes(m, ev.rows); err != nil {
+	// Row outcomes that fit in one chunk (most returns have a few, or
+	// none) are stored in the decision's own transaction; more are stored
+	// before it, a chunk per transaction.
+	var few []store.RowOutcome
+	if ev.rows.n <= outcomeChunk {
+		few = make([]store.RowOutcome, 0, ev.rows.n)
+		if err := eachOutcome(ev.rows, func(o store.RowOutcome) error { few = append(few, o); return nil }); err != nil {
+			return fmt.Errorf("row outcomes of %s: %w", m.File, err)
+		}
+	} else if err := l.storeOutcomes(m, ev.rows); err != nil {
 		return fmt.Errorf("store row outcomes of %s: %w", m.File, err)
 	}
 	var done *store.Message
-	err = l.update(len(ev.removals)+ev.upserts.n, func(tx *store.Tx) error {
+	err = l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
 		m := m.Clone()
+		if few != nil {
+			if err := tx.PutOutcomes(m, few); err != nil {
+				return err
+			}
+		}
 		state := store.Decided
 		if ev.hold {
 			state = store.Held

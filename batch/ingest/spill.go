@@ -110,9 +110,10 @@ func (s *spill) reader() (*spillReader, error) {
 // spillReader reads a spill's records back. Its first error is kept and
 // returned by err; values read after it are zero.
 type spillReader struct {
-	r    *bufio.Reader
-	left int // records not yet started
-	e    error
+	r       *bufio.Reader
+	left    int // records not yet started
+	e       error
+	scratch []byte // for a string longer than what the buffer holds
 }
 
 // next starts the next record, reporting false after the last one.
@@ -158,7 +159,19 @@ func (r *spillReader) string() string {
 		r.fail(errors.New("record too long"))
 		return ""
 	}
-	b := make([]byte, n)
+	if n == 0 {
+		return ""
+	}
+	if b, err := r.r.Peek(int(n)); err == nil {
+		// Most strings are in the buffer already: one copy, no scratch.
+		s := string(b)
+		_, _ = r.r.Discard(int(n))
+		return s
+	}
+	if cap(r.scratch) < int(n) {
+		r.scratch = make([]byte, n)
+	}
+	b := r.scratch[:n]
 	_, err := io.ReadFull(r.r, b)
 	r.fail(err)
 	return string(b)
