@@ -15,6 +15,7 @@ import (
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // decide runs the checks that follow taking (date order, demographics
@@ -237,6 +238,12 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 	} else if err := l.storeOutcomes(m, ev.rows); err != nil {
 		return fmt.Errorf("store row outcomes of %s: %w", m.File, err)
 	}
+	// The plans to put go last, merged with the other returns' of a
+	// group commit in key order (applier.go).
+	var puts planSource
+	if ev.apply {
+		puts = func(put func(plans.Plan) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
+	}
 	var done *store.Message
 	err = l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
@@ -255,9 +262,6 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 				if _, err := tx.DeletePlan(k); err != nil {
 					return err
 				}
-			}
-			if err := eachPlan(ev.upserts, l.la.Code, tx.PutPlan); err != nil {
-				return err
 			}
 			if err := tx.PurgeHistories(ev.removals); err != nil {
 				return err
@@ -284,7 +288,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 		}
 		done = m
 		return nil
-	})
+	}, puts)
 	if err != nil {
 		return err
 	}
@@ -336,13 +340,20 @@ func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
 	return nil
 }
 
-// update runs fn in a write transaction: through the run's applier when
-// there is one (group commit), else on its own.
-func (l *laRun) update(rows int, fn func(*store.Tx) error) error {
+// update runs fn, then puts the plans of puts, in a write transaction:
+// through the run's applier when there is one (group commit), else on its
+// own.
+func (l *laRun) update(rows int, fn func(*store.Tx) error, puts planSource) error {
 	if l.applier != nil {
-		return l.applier.apply(rows, fn)
+		return l.applier.apply(rows, fn, puts)
 	}
-	return l.cfg.DB.Update(fn)
+	return l.cfg.DB.Update(func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := putPlans(tx, nil, puts)
+		return err
+	})
 }
 
 // supersedeHeld discards (F011) any held FULL return of the LA dated before
