@@ -44,6 +44,15 @@ func (t *Tx) Plan(k plans.Key) (plans.Plan, bool, error) {
 
 // PutPlan adds or replaces the plan under p.Key, with its LA index entry.
 func (t *Tx) PutPlan(p plans.Plan) error {
+	if err := t.putPlanRecord(p); err != nil {
+		return err
+	}
+	return t.b(bPlansByLA).Put(laIndexKey(p.Key), nil)
+}
+
+// putPlanRecord adds or replaces the plan under p.Key, without its LA
+// index entry.
+func (t *Tx) putPlanRecord(p plans.Plan) error {
 	if len(p.NHS) != 10 || len(p.LA) != 3 || p.Type == "" {
 		return fmt.Errorf("put plan %s: malformed key", p.Key)
 	}
@@ -51,7 +60,7 @@ func (t *Tx) PutPlan(p plans.Plan) error {
 	if err := putJSON(t.b(bPlans), planKey(p.Key), rec); err != nil {
 		return fmt.Errorf("put plan: %w", err)
 	}
-	return t.b(bPlansByLA).Put(laIndexKey(p.Key), nil)
+	return nil
 }
 
 // DeletePlan removes the plan under k, reporting whether there was one.

@@ -1,9 +1,6 @@
 package ingest
 
 import (
-	"slices"
-	"strings"
-
 	"cpis/store"
 	"cpis/store/plans"
 )
@@ -39,24 +36,16 @@ type planSource func(put func(plans.Plan) error) error
 // putChunk is how many plans are sorted and put at a time.
 const putChunk = 32768
 
-// putPlans puts the plans of srcs in key order, a chunk of putChunk plans
-// at a time, through buf (returned for reuse). bbolt splits a node only
-// when the transaction commits: keys put in random order make a node that
-// grows within one transaction move most of its entries at each insertion,
-// and touch pages all over the tree; in key order they are mostly appended.
+// putPlans puts the plans of srcs with store.Tx.PutPlans (in key order),
+// a chunk of putChunk plans at a time, through buf (returned for reuse).
 // The plans of a group's returns are merged before they are sorted.
 func putPlans(tx *store.Tx, buf []plans.Plan, srcs ...planSource) ([]plans.Plan, error) {
 	buf = buf[:0]
 	flush := func() error {
-		slices.SortFunc(buf, comparePlans)
-		for _, p := range buf {
-			if err := tx.PutPlan(p); err != nil {
-				return err
-			}
-		}
+		err := tx.PutPlans(buf)
 		clear(buf) // drop the strings
 		buf = buf[:0]
-		return nil
+		return err
 	}
 	for _, src := range srcs {
 		if src == nil {
@@ -74,17 +63,6 @@ func putPlans(tx *store.Tx, buf []plans.Plan, srcs ...planSource) ([]plans.Plan,
 		}
 	}
 	return buf, flush()
-}
-
-// comparePlans orders plans as the store keys them: NHS number, LA, type.
-func comparePlans(a, b plans.Plan) int {
-	if c := strings.Compare(a.NHS, b.NHS); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.LA, b.LA); c != 0 {
-		return c
-	}
-	return strings.Compare(string(a.Type), string(b.Type))
 }
 
 // A group stops growing at maxGroup returns or maxGroupRows changed plans
