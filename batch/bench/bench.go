@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,7 +264,9 @@ func measured(name string, f func() error) (Stage, error) {
 	}()
 	cpu0 := cpuTime()
 	start := time.Now()
-	err := f()
+	var err error
+	// A CPU profile can be cut by stage: go tool pprof -tagfocus stage=...
+	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f() })
 	wall := time.Since(start)
 	cpu := cpuTime() - cpu0
 	close(stop)
