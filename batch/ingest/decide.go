@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -26,10 +27,46 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 	if m.Problem != nil {
 		return l.commit(m, fileOutcome(*m.Problem), nil, store.Decided)
 	}
+	j, err := l.judge(ctx, m, allowHold)
+	if err != nil {
+		return err
+	}
+	defer j.release()
+	switch {
+	case j.ev != nil:
+		return l.commitEvaluation(m, j.name, *j.ev)
+	case j.state == store.Waiting && m.State == store.Waiting:
+		return nil // already answered; waits on
+	}
+	return l.commit(m, j.outcome, nil, j.state)
+}
+
+// judgement is what the checks after taking decide about a return, against
+// the store as it is now: a file outcome, or the evaluation of its rows.
+type judgement struct {
+	name    returns.Name
+	outcome *store.Outcome // when ev is nil
+	state   store.State    // with outcome: Decided, or Waiting for CPF05
+	ev      *evaluation    // to be committed or closed by the caller
+	took    int64          // of the run's memory budget
+	l       *laRun
+}
+
+// release gives back the memory budget the return was charged.
+func (j *judgement) release() { j.l.budget.release(j.took) }
+
+// judge runs the checks that follow taking on the return m (date order,
+// demographics reference, reading, rows, F010, the safety hold), reading
+// the store and changing nothing: decide commits what it finds, Check
+// reports it. The caller releases the judgement, and commits or closes its
+// evaluation.
+func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (judgement, error) {
+	j := judgement{l: l, state: store.Decided}
 	name, err := returns.ParseName(m.File)
 	if err != nil {
-		return fmt.Errorf("message %s: %w", m.MessageID, err) // cannot happen: checked when taken
+		return j, fmt.Errorf("message %s: %w", m.MessageID, err) // cannot happen: checked when taken
 	}
+	j.name = name
 	var st store.LAState
 	var haveRef bool
 	if err := l.cfg.DB.View(func(tx *store.Tx) error {
@@ -37,30 +74,28 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 		st, err = tx.LAState(l.la.Code)
 		return err
 	}); err != nil {
-		return err
+		return j, err
 	}
 	switch {
 	case name.Extract.After(l.today):
-		return l.commit(m, fileOutcome(codes.Problem{Detail: codes.F008,
-			Text: fmt.Sprintf("the extract date %s in %s is after today (%s): nothing was applied.", name.Extract, m.File, l.today)}), nil, store.Decided)
+		j.outcome = fileOutcome(codes.Problem{Detail: codes.F008,
+			Text: fmt.Sprintf("the extract date %s in %s is after today (%s): nothing was applied.", name.Extract, m.File, l.today)})
+		return j, nil
 	case name.Extract.Before(st.LastApplied):
-		return l.commit(m, fileOutcome(codes.Problem{Detail: codes.F008,
-			Text: fmt.Sprintf("the extract date %s in %s is before the newest applied return (%s, %s): nothing was applied.", name.Extract, m.File, st.LastApplied, st.LastAppliedID)}), nil, store.Decided)
+		j.outcome = fileOutcome(codes.Problem{Detail: codes.F008,
+			Text: fmt.Sprintf("the extract date %s in %s is before the newest applied return (%s, %s): nothing was applied.", name.Extract, m.File, st.LastApplied, st.LastAppliedID)})
+		return j, nil
 	case !haveRef:
-		if m.State == store.Waiting {
-			return nil // already answered; waits on
-		}
-		return l.commit(m, &store.Outcome{Code: codes.FileAwaitsPDS,
-			Text: store.Counts{}.String() + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, nil, store.Waiting)
+		j.outcome, j.state = &store.Outcome{Code: codes.FileAwaitsPDS,
+			Text: store.Counts{}.String() + " The hub has no demographics reference yet: the return is kept and its result will follow in a new response."}, store.Waiting
+		return j, nil
 	}
 
 	// The return is charged against the run's memory budget from before it
 	// is read until it is committed.
-	took, err := l.budget.acquire(ctx, returnBytes+rowBytes*l.rowBound(m, name))
-	if err != nil {
-		return err
+	if j.took, err = l.budget.acquire(ctx, returnBytes+rowBytes*l.rowBound(m, name)); err != nil {
+		return j, err
 	}
-	defer l.budget.release(took)
 	in, err := l.read(ctx, m, name)
 	var fe *codes.Error
 	switch {
@@ -69,11 +104,19 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 		if fe.Line > 0 {
 			text = fmt.Sprintf("line %d: %s", fe.Line, fe.Text)
 		}
-		return l.commit(m, fileOutcome(codes.Problem{Detail: fe.Detail, Text: fmt.Sprintf("%s: %s: nothing was applied.", m.File, text)}), nil, store.Decided)
+		j.outcome = fileOutcome(codes.Problem{Detail: fe.Detail, Text: fmt.Sprintf("%s: %s: nothing was applied.", m.File, text)})
+		return j, nil
 	case err != nil:
-		return err
+		j.release()
+		return j, err
 	}
-	return l.commitEvaluation(m, name, in, allowHold)
+	ev, err := l.evaluateParsed(m, name, in, allowHold)
+	if err != nil {
+		j.release()
+		return j, err
+	}
+	j.ev = &ev
+	return j, nil
 }
 
 // rowBound returns at most how many rows the archived return m can hold:
@@ -82,9 +125,13 @@ func (l *laRun) decide(ctx context.Context, m *store.Message, allowHold bool) er
 // read that follows reports why).
 func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 	limit := int64(l.cfg.MaxRows) + 1
-	if s, ok := l.seps[m.SHA256]; ok {
+	s, counted := l.seps[m.SHA256]
+	delete(l.seps, m.SHA256)
+	if name.Format == returns.XLSX {
+		return xlsxRowBound(m.ArchivePath, limit)
+	}
+	if counted {
 		// Counted when the content was hashed, in this run.
-		delete(l.seps, m.SHA256)
 		n := s.lines
 		if name.Format == returns.XML {
 			n = s.tags
@@ -119,15 +166,11 @@ func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 // checks into a parsed return, to be closed by the caller. File problems
 // come back as *codes.Error.
 func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (_ *parsed, err error) {
-	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
+	rd, closer, err := openReturn(m.ArchivePath, name, l.cfg.SizeLimit)
 	if err != nil {
 		return nil, fileReadError(m, err)
 	}
-	defer f.Close()
-	rd, err := returns.NewReader(f, name)
-	if err != nil {
-		return nil, fileReadError(m, err)
-	}
+	defer closer.Close()
 	dir := ""
 	if m.ArchivePath != "" {
 		dir = filepath.Dir(m.ArchivePath)
@@ -166,6 +209,58 @@ func (l *laRun) read(ctx context.Context, m *store.Message, name returns.Name) (
 	}
 }
 
+// openReturn opens the data file at path for reading its rows: a CSV or
+// XML file streamed (gunzipped when its name says so), a workbook read in
+// place. Both are bounded by limit.
+func openReturn(path string, name returns.Name, limit int64) (returns.Reader, io.Closer, error) {
+	if name.Format == returns.XLSX {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open data file: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("open data file: %w", err)
+		}
+		rd, err := returns.NewXLSXReader(f, st.Size(), name, limit)
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return rd, f, nil
+	}
+	f, err := local.OpenData(path, name.Gzip, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	rd, err := returns.NewReader(f, name)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return rd, f, nil
+}
+
+// xlsxRowBound is rowBound for a workbook: from the declared sizes of its
+// worksheets (returns.XLSXRowBound), at most limit.
+func xlsxRowBound(path string, limit int64) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return limit
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return limit
+	}
+	n := returns.XLSXRowBound(f, st.Size())
+	if n < 0 {
+		return limit
+	}
+	return min(n, limit)
+}
+
 func fileReadError(m *store.Message, err error) error {
 	var fe *codes.Error
 	switch {
@@ -188,25 +283,15 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 	return &store.Outcome{Code: code, Detail: p.Detail, Text: store.Counts{}.String() + " " + capitalise(p.Text)}
 }
 
-// commitEvaluation evaluates the rows against the store, stores the row
-// outcomes, then commits the outcome, the plan changes (when applied), the
-// LA's progress and the audit in one transaction.
+// evaluateParsed evaluates the rows of in against the store as it is now,
+// in a read transaction of its own, and closes in.
 //
 // The evaluation reads in its own read transaction, so LAs evaluate in
 // parallel and the single writer only applies. That is safe because only
 // this LA's run changes this LA's plans (runs of one data dir are
 // serialised by the store's file lock, and inside the daemon by its job
 // lock), and the demographics reference does not change during a run.
-//
-// The row outcomes (up to one per row and warning: hundreds of megabytes
-// for a wide return) are stored in that transaction when they fit in one
-// chunk, else before it, a chunk per transaction, because a write
-// transaction holds everything it writes in memory. Until the decision commits they belong to no decision: a run
-// that stops between the two leaves the message in its earlier state, and
-// whatever decides it next (the next run for an archived return, a release
-// or discard for a held one) replaces or deletes them.
-func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed, allowHold bool) error {
-	now := l.cfg.Now()
+func (l *laRun) evaluateParsed(m *store.Message, name returns.Name, in *parsed, allowHold bool) (evaluation, error) {
 	var ev evaluation
 	err := l.cfg.DB.View(func(tx *store.Tx) error {
 		var err error
@@ -218,8 +303,24 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 	in.close()
 	in.facts = nil
 	if err != nil {
-		return fmt.Errorf("evaluate %s: %w", m.File, err)
+		return ev, fmt.Errorf("evaluate %s: %w", m.File, err)
 	}
+	return ev, nil
+}
+
+// commitEvaluation stores the row outcomes of an evaluation, then commits
+// the outcome, the plan changes (when applied), the LA's progress and the
+// audit in one transaction. It takes ev over.
+//
+// The row outcomes (up to one per row and warning: hundreds of megabytes
+// for a wide return) are stored in that transaction when they fit in one
+// chunk, else before it, a chunk per transaction, because a write
+// transaction holds everything it writes in memory. Until the decision commits they belong to no decision: a run
+// that stops between the two leaves the message in its earlier state, and
+// whatever decides it next (the next run for an archived return, a release
+// or discard for a held one) replaces or deletes them.
+func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluation) error {
+	now := l.cfg.Now()
 	kept := false
 	defer func() {
 		if !kept {
@@ -245,7 +346,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, in *parsed
 		puts = func(put func(plans.Plan) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
 	}
 	var done *store.Message
-	err = l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
+	err := l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
 		m := m.Clone()
 		if few != nil {

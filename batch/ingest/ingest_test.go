@@ -73,17 +73,19 @@ func cases() []hubCase {
 				{file: "CPIS_841_DELTA_20261121_notgz.csv.gz", code: "CPF01", detail: "F001"},
 				{file: "CPIS_841_DELTA_20261121_nul.csv", code: "CPF01", detail: "F001"},
 			}},
-		// F002: names not as specified (xlsx, unknown kind, not a real
-		// date, bad free text).
+		// F002: names not as specified (a workbook with macros, a gzipped
+		// workbook, unknown kind, not a real date, bad free text).
 		{name: "f002_names", steps: one(
-			input{file: "CPIS_841_FULL_20261121.xlsx"},
+			input{file: "CPIS_841_FULL_20261121.xlsm"},
+			input{file: "CPIS_841_DELTA_20261121.xlsx.gz"},
 			input{file: "CPIS_841_WEEKLY_20261121.csv"},
 			input{file: "CPIS_841_FULL_20261131.csv"},
 			input{file: "CPIS_841_DELTA_20261121_not_free!.csv"},
 		),
 			want: []answer{
 				{file: "CPIS_841_WEEKLY_20261121.csv", code: "CPF01", detail: "F002"},
-				{file: "CPIS_841_FULL_20261121.xlsx", code: "CPF01", detail: "F002"},
+				{file: "CPIS_841_DELTA_20261121.xlsx.gz", code: "CPF01", detail: "F002"},
+				{file: "CPIS_841_FULL_20261121.xlsm", code: "CPF01", detail: "F002"},
 				{file: "CPIS_841_FULL_20261131.csv", code: "CPF01", detail: "F002"},
 				{file: "CPIS_841_DELTA_20261121_not_free!.csv", code: "CPF01", detail: "F002"},
 			}},

@@ -195,23 +195,33 @@ func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
 		}
 	}
 
-	switch {
-	case in.Size > l.cfg.SizeLimit:
-		c.problem = &codes.Problem{Detail: codes.F006, Text: fmt.Sprintf("%s is %d bytes, over the size limit of %d bytes: nothing was applied.", in.Name, in.Size, l.cfg.SizeLimit)}
-	case nameErr != nil:
-		c.problem = &codes.Problem{Detail: codes.F002, Text: nameErr.Error() + ": nothing was applied."}
-	case in.Problem != "":
-		c.problem = &codes.Problem{Detail: codes.F002, Text: in.Problem + ": nothing was applied."}
-	case ctlProblem != "":
-		c.problem = &codes.Problem{Detail: codes.F002, Text: ctlProblem + ": nothing was applied."}
-	case name.LA != l.la.Code:
-		c.problem = &codes.Problem{Detail: codes.F003, Text: fmt.Sprintf("%s names LA %s but arrived in the mailbox of LA %s (%s): nothing was applied.", in.Name, name.LA, l.la.Code, l.la.MailboxID)}
-	}
+	c.problem = l.refusal(in.Name, in.Size, name, nameErr, in.Problem, ctlProblem)
 	if in.Problem != "" {
 		// Neither data file of a shared control file may take it.
 		c.in.ControlName, c.in.ControlPath = "", ""
 	}
 	return c, nil
+}
+
+// refusal returns the first problem of the checks that come before the
+// store is consulted (size, name, mailbox and control file, LA) for the
+// data file named file of size bytes, or nil: name and nameErr are what
+// returns.ParseName made of file, inboxProblem what the mailbox found
+// (local.Incoming.Problem), ctlProblem what is wrong with its control file.
+func (l *laRun) refusal(file string, size int64, name returns.Name, nameErr error, inboxProblem, ctlProblem string) *codes.Problem {
+	switch {
+	case size > l.cfg.SizeLimit:
+		return &codes.Problem{Detail: codes.F006, Text: fmt.Sprintf("%s is %d bytes, over the size limit of %d bytes: nothing was applied.", file, size, l.cfg.SizeLimit)}
+	case nameErr != nil:
+		return &codes.Problem{Detail: codes.F002, Text: nameErr.Error() + ": nothing was applied."}
+	case inboxProblem != "":
+		return &codes.Problem{Detail: codes.F002, Text: inboxProblem + ": nothing was applied."}
+	case ctlProblem != "":
+		return &codes.Problem{Detail: codes.F002, Text: ctlProblem + ": nothing was applied."}
+	case name.LA != l.la.Code:
+		return &codes.Problem{Detail: codes.F003, Text: fmt.Sprintf("%s names LA %s but arrived in the mailbox of LA %s (%s): nothing was applied.", file, name.LA, l.la.Code, l.la.MailboxID)}
+	}
+	return nil
 }
 
 // hash returns the SHA-256 of the decompressed content, with the
@@ -309,7 +319,7 @@ func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
 					}
 				}
 				if found {
-					m.Problem = &codes.Problem{Detail: codes.F007, Text: fmt.Sprintf("%s repeats message %s (%s) taken on %s: nothing was applied.", c.in.Name, prev.MessageID, prev.File, prev.TakenAt.Format("2006-01-02 15:04 MST"))}
+					m.Problem = repeatProblem(c.in.Name, prev)
 				}
 			}
 			if err := tx.NewMessage(m); err != nil {
@@ -325,6 +335,11 @@ func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
 		return nil, fmt.Errorf("take %s: %w", group[0].in.Name, err)
 	}
 	return ms, nil
+}
+
+// repeatProblem is the F007 of the file named file, a repeat of prev.
+func repeatProblem(file string, prev *store.Message) *codes.Problem {
+	return &codes.Problem{Detail: codes.F007, Text: fmt.Sprintf("%s repeats message %s (%s) taken on %s: nothing was applied.", file, prev.MessageID, prev.File, prev.TakenAt.Format("2006-01-02 15:04 MST"))}
 }
 
 // archive moves m's files from the inbox into the archive. It is safe to

@@ -71,23 +71,45 @@ func Check(row Row, n Name) Checked {
 	}
 	c.Plan = plans.Plan{Key: c.Key, LocalID: row.LocalID}
 
+	if p := noValue(row, colNHSNumber, codes.R001); p != nil {
+		return c.reject(*p)
+	}
 	if problem != nhsnumber.OK {
 		return c.reject(nhsProblem(row.NHSNumber, problem))
+	}
+	if p := noValue(row, colPlanType, codes.R004); p != nil {
+		return c.reject(*p)
 	}
 	if !typeOK {
 		return c.reject(typeProblem(row.PlanType))
 	}
 	if c.Action == Delete {
+		if p := noValue(row, colLocalID, codes.R010); p != nil {
+			return c.reject(*p)
+		}
 		if strings.TrimSpace(row.LocalID) != "" {
 			if p := checkLocalID(row.LocalID); p != nil {
+				return c.reject(*p)
+			}
+		}
+		// The other cells of a DELETE are ignored, but a cell whose value
+		// is unknown still rejects its row (returns.md, XLSX).
+		for _, f := range noValueChecks {
+			if p := noValue(row, f.col, f.detail); p != nil {
 				return c.reject(*p)
 			}
 		}
 		return c
 	}
 
+	if p := noValue(row, colStartDate, codes.R005); p != nil {
+		return c.reject(*p)
+	}
 	start, p := checkStart(row.StartDate)
 	if p != nil {
+		return c.reject(*p)
+	}
+	if p := noValue(row, colEndDate, codes.R006); p != nil {
 		return c.reject(*p)
 	}
 	end, p := checkEnd(row.EndDate, row.StartDate, start)
@@ -102,16 +124,28 @@ func Check(row Row, n Name) Checked {
 	}
 	var due caldate.Date
 	hasDue := strings.TrimSpace(row.DueDate) != ""
+	if p := noValue(row, colDueDate, codes.R008); p != nil {
+		return c.reject(*p)
+	}
 	if typ == plans.UCPP {
 		if due, p = checkDue(row.DueDate); p != nil {
 			return c.reject(*p)
 		}
 	}
+	if p := noValue(row, colLocalID, codes.R010); p != nil {
+		return c.reject(*p)
+	}
 	if p := checkLocalID(row.LocalID); p != nil {
+		return c.reject(*p)
+	}
+	if p := noValue(row, colAction, codes.R011); p != nil {
 		return c.reject(*p)
 	}
 	if actionProblem != nil {
 		return c.reject(*actionProblem)
+	}
+	if p := noValue(row, colDateOfBirth, codes.R012); p != nil {
+		return c.reject(*p)
 	}
 	var dob caldate.Date
 	if s := strings.TrimSpace(row.DateOfBirth); s != "" {
@@ -119,6 +153,12 @@ func Check(row Row, n Name) Checked {
 		if dob, err = caldate.Parse(s); err != nil {
 			return c.reject(notADate(codes.R012, "date_of_birth", s))
 		}
+	}
+	if p := noValue(row, colFamilyName, codes.R013); p != nil {
+		return c.reject(*p)
+	}
+	if p := noValue(row, colGivenName, codes.R013); p != nil {
+		return c.reject(*p)
 	}
 	for _, name := range []struct{ column, value string }{
 		{"family_name", row.FamilyName},
@@ -136,6 +176,30 @@ func Check(row Row, n Name) Checked {
 			"due_date %s is ignored: only a UCPP plan has a due date, this row is %s", show(strings.TrimSpace(row.DueDate)), typ))
 	}
 	return c
+}
+
+// noValueChecks are the columns a DELETE row does not check, in the order
+// of the checks of any other row, with the detail code of their check.
+var noValueChecks = []struct {
+	col    column
+	detail codes.Detail
+}{
+	{colStartDate, codes.R005}, {colEndDate, codes.R006}, {colDueDate, codes.R008},
+	{colAction, codes.R011}, {colDateOfBirth, codes.R012},
+	{colFamilyName, codes.R013}, {colGivenName, codes.R013},
+}
+
+// noValue returns the rejection of a row whose cell in column col holds a
+// formula without a cached value (XLSX), or nil. Its value is unknown, so
+// it fails that column's own check, with detail code d: the cell is named
+// so that the officer can find it.
+func noValue(row Row, col column, d codes.Detail) *codes.Problem {
+	cell := row.NoValue[col]
+	if cell == "" {
+		return nil
+	}
+	p := problemf(d, "%s in cell %s is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)", columnNames[col].csv, cell)
+	return &p
 }
 
 func (c Checked) reject(p codes.Problem) Checked {

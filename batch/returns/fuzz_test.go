@@ -95,7 +95,7 @@ func FuzzParseName(f *testing.F) {
 		if n.Kind != returns.Full && n.Kind != returns.Delta {
 			t.Fatalf("ParseName(%q).Kind = %q", name, n.Kind)
 		}
-		if n.Format != returns.CSV && n.Format != returns.XML {
+		if n.Format != returns.CSV && n.Format != returns.XML && (n.Format != returns.XLSX || n.Gzip) {
 			t.Fatalf("ParseName(%q).Format = %q", name, n.Format)
 		}
 		if n.Extract.IsZero() {

@@ -23,8 +23,9 @@ type Format string
 
 // The formats of returns.md.
 const (
-	CSV Format = "csv"
-	XML Format = "xml"
+	CSV  Format = "csv"
+	XML  Format = "xml"
+	XLSX Format = "xlsx" // an Excel workbook; never gzipped
 )
 
 // Name is what the name of a data file says about the return it carries:
@@ -35,8 +36,8 @@ type Name struct {
 	Kind    Kind         // Full or Delta, whatever case the name used
 	Extract caldate.Date // the extract date
 	Free    string       // the free text as sent; "" when absent
-	Format  Format       // CSV or XML, whatever case the name used
-	Gzip    bool         // the name ends .gz
+	Format  Format       // CSV, XML or XLSX, whatever case the name used
+	Gzip    bool         // the name ends .gz (never with XLSX)
 }
 
 // maxFree is the longest free text a file name may carry.
@@ -58,19 +59,25 @@ func ParseName(name string) (Name, error) {
 	}
 	dot := strings.LastIndexByte(rest, '.')
 	if dot < 0 {
-		return bad("extension must be .csv or .xml (optionally .gz)")
+		return bad("extension must be .csv, .xml (optionally .gz) or .xlsx")
 	}
-	switch lowerASCIIString(rest[dot+1:]) {
-	case "csv":
+	switch ext := lowerASCIIString(rest[dot+1:]); {
+	case ext == "csv":
 		n.Format = CSV
-	case "xml":
+	case ext == "xml":
 		n.Format = XML
+	case ext == "xlsx" && n.Gzip:
+		return bad("an Excel workbook (.xlsx) is compressed already: send it without .gz")
+	case ext == "xlsx":
+		n.Format = XLSX
+	case ext == "xlsm":
+		return bad("a workbook with macros (.xlsm) is not a return: save it from Excel as an Excel Workbook (.xlsx)")
 	default:
-		return bad("extension must be .csv or .xml (optionally .gz)")
+		return bad("extension must be .csv, .xml (optionally .gz) or .xlsx")
 	}
 	parts := strings.Split(rest[:dot], "_")
 	if len(parts) < 4 || !equalFoldASCII(parts[0], "CPIS") {
-		return bad("must be CPIS_<LA>_<FULL or DELTA>_<YYYYMMDD>[_<free text>].csv or .xml")
+		return bad("must be CPIS_<LA>_<FULL or DELTA>_<YYYYMMDD>[_<free text>].csv, .xml or .xlsx")
 	}
 	if la := parts[1]; len(la) != 3 || !allDigits(la) {
 		return bad("LA code %q must be 3 digits", la)
@@ -100,7 +107,7 @@ func ParseName(name string) (Name, error) {
 // ControlFileName returns the name of the control file that goes with a
 // data file (mesh/mailboxes.md, "Messages"): the whole .csv or .xml suffix, with any .gz
 // after it, replaced by .ctl, in any case. A name without such a suffix
-// loses its last extension instead.
+// (an .xlsx workbook's) loses its last extension instead.
 func ControlFileName(dataName string) string {
 	for _, suffix := range []string{".csv.gz", ".xml.gz", ".csv", ".xml"} {
 		if hasSuffixFold(dataName, suffix) {

@@ -9,10 +9,11 @@ import (
 )
 
 // Row is one row of a return: each cell's text exactly as sent (CSV: the
-// field; XML: the element's text, entities decoded), "" when the column or
-// element is absent.
+// field; XML: the element's text, entities decoded; XLSX: the cell's text,
+// or its value as the hub reads it: xlsx.go), "" when the column or element
+// is absent.
 type Row struct {
-	Line        int // CSV: physical line where the record starts (the header is 1); XML: Plan ordinal from 1
+	Line        int // CSV: physical line where the record starts (the header is 1); XML: Plan ordinal from 1; XLSX: worksheet row number
 	NHSNumber   string
 	PlanType    string
 	StartDate   string
@@ -23,6 +24,13 @@ type Row struct {
 	GivenName   string
 	DateOfBirth string
 	Action      string
+	// NoValue names, per column in the order of returns.md's column table
+	// (nhs_number first, then plan_type, start_date, end_date, due_date,
+	// local_id, family_name, given_name, date_of_birth, action), the cell
+	// of an XLSX row that holds a formula without a cached value (such as
+	// "D7"); all empty in CSV and XML. Check rejects the row at that
+	// column's check.
+	NoValue [numColumns]string
 }
 
 // Reader streams the rows of one return.
@@ -34,7 +42,7 @@ type Reader interface {
 }
 
 // NewReader returns a Reader of the decompressed return r, in the format n
-// names. It reads the header (CSV) or the root element (XML) before it
+// names: CSV or XML (a workbook is read with NewXLSXReader). It reads the header (CSV) or the root element (XML) before it
 // returns, so header and root failures come from NewReader. Memory stays
 // bounded whatever r holds: a CSV record or an XML token over 1 MiB fails.
 func NewReader(r io.Reader, n Name) (Reader, error) {
@@ -51,6 +59,8 @@ func NewReader(r io.Reader, n Name) (Reader, error) {
 			return nil, err
 		}
 		return xr, nil
+	case XLSX:
+		return nil, fmt.Errorf("new return reader: a workbook needs random access: read it with NewXLSXReader")
 	}
 	return nil, fmt.Errorf("new return reader: unknown format %q", n.Format)
 }

@@ -106,3 +106,57 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Text }
+
+// FileDetails are the file detail codes, in code order.
+var FileDetails = []Detail{F001, F002, F003, F004, F005, F006, F007, F008, F009, F010, F011, F012}
+
+// RowDetails are the row detail codes, in code order.
+var RowDetails = []Detail{P001, P002, P003, P004, P005, P006,
+	R001, R002, R003, R004, R005, R006, R007, R008, R009, R010, R011, R012, R013,
+	W001, W002, W003}
+
+// fixes are the "what the LA should do" column of the code tables of
+// batch/returns/returns.md, word for word without its backquotes (a test
+// holds them together).
+var fixes = map[Detail]string{
+	F001: "save it as CSV UTF-8, UTF-8 XML or an Excel workbook (.xlsx) without a password, gzip a CSV or XML file properly if at all, and send it again",
+	F002: "correct the name, root attributes or control file as the detail says; send again",
+	F003: "send only your own returns, named with your own code",
+	F004: "correct the header: its columns are nhs_number, plan_type, start_date, end_date, due_date, local_id, family_name, given_name, date_of_birth and action; send again",
+	F005: "correct the file at the line named; send again",
+	F006: "check the export (a return is a few thousand rows) and send a correct file",
+	F007: "nothing, unless a new return was meant: then give it a new name or message ID",
+	F008: "send a current return (dated today or earlier, not older than the last one applied)",
+	F009: "check the export was complete; the CP-IS operations team releases or discards it; a new response follows",
+	F010: "correct the rejected rows and send the whole return again",
+	F011: "nothing: the later return stands",
+	F012: "send a correct FULL return",
+	P001: "check the number (an adopted child has a new one)",
+	P002: "nothing to resend: CP information cannot be shared for this person",
+	P003: "check the date of birth and the number (for a UCPP, the mother's)",
+	P004: "resend the row under the current number; in a DELTA, also DELETE the plan under the old number (a FULL return withdraws it once no row names it)",
+	P005: "check the name; nothing if it changed (adoption, marriage)",
+	P006: "check and end the plan",
+	R001: "add the number",
+	R002: "correct the number",
+	R003: "correct the mistyped digit",
+	R004: "correct the plan type",
+	R005: "give a start date as YYYY-MM-DD or D/M/YYYY",
+	R006: "correct the end date",
+	R007: "correct the date, or the extract date",
+	R008: "give the expected date of birth",
+	R009: "keep one row per person and plan type",
+	R010: "correct the reference",
+	R011: "correct the action, or leave it empty in a FULL return",
+	R012: "correct the date",
+	R013: "shorten the name",
+	W001: "nothing; stop sending rows that ended long ago",
+	W002: "leave due_date empty on CPP and LAC rows",
+	W003: "nothing; check the NHS number and plan type if a plan was meant",
+}
+
+// Fix returns what an LA data officer should do about an outcome with
+// detail code d: plain text, the "what the LA should do" column of
+// batch/returns/returns.md without its backquotes, for a response reader
+// or a web page. It returns "" for a code it does not know.
+func Fix(d Detail) string { return fixes[d] }

@@ -1,0 +1,179 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/batch/ingest"
+	"cpis/store"
+	"cpis/store/codes"
+)
+
+// checkReturn is a FULL return with something of everything: accepted
+// rows, warnings (P005, P006, W001, W002), rejections (R002, R003, R004,
+// R005, R009, P001, P002, P004) and a plan withdrawn by absence.
+const checkReturn = "nhs_number,plan_type,start_date,end_date,due_date,local_id,family_name,given_name,date_of_birth\r\n" +
+	"9990000018,CPP,2026-03-02,,,C-1,Ashby,Ava,2015-03-10\r\n" +
+	"9990000026,LAC,2026-03-02,,2026-12-01,C-2,,,\r\n" +
+	"999000002,CPP,2026-03-02,,,C-3,,,\r\n" +
+	"9990000027,CPP,2026-03-02,,,C-4,,,\r\n" +
+	"9990000034,CP,2026-03-02,,,C-5,,,\r\n" +
+	"9990000042,CPP,,,,C-6,,,\r\n" +
+	"9990000050,CPP,2026-03-02,,,C-7,,,\r\n" +
+	"9990000050,CPP,2026-04-02,,,C-8,,,\r\n" +
+	"9990000220,CPP,2026-03-02,,,C-9,,,\r\n" +
+	"9990000166,CPP,2026-03-02,,,C-10,,,\r\n" +
+	"9990000123,CPP,2026-03-02,,,C-11,,,\r\n" +
+	"9990000174,CPP,2026-03-02,,,C-12,,,\r\n" +
+	"9990000190,CPP,2026-03-02,,,C-13,Pryce,Poppy,\r\n" +
+	"9990000115,CPP,2020-03-02,,,C-14,,,\r\n" +
+	"9990000069,CPP,2026-03-02,,,C-15,,,\r\n" +
+	"9990000077,LAC,2026-03-02,,,C-16,,,\r\n" +
+	"9990000182,CPP,2026-03-02,,,C-17,,,\r\n" +
+	"9990000204,LAC,2026-03-02,,,C-18,,,\r\n" +
+	"9990000212,CPP,2026-03-02,,,C-19,,,\r\n" +
+	"9990000239,LAC,2026-03-02,,,C-20,,,\r\n"
+
+// allFiles maps every file under dir to the SHA-256 of its content.
+func allFiles(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	out := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// responseOutcome reads a response file as a CheckResult (File and
+// WaitsBehind left empty).
+func responseOutcome(t *testing.T, content string) ingest.CheckResult {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(content)).ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("response %q: %v", content, err)
+	}
+	sum := recs[1]
+	res := ingest.CheckResult{Code: codes.Code(sum[4]), Detail: codes.Detail(sum[5]), Text: sum[6]}
+	for _, r := range recs[2:] {
+		line, err := strconv.Atoi(r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Rows = append(res.Rows, store.RowOutcome{Line: line, LocalID: r[2], NHSNumber: r[3], Code: codes.Code(r[4]), Detail: codes.Detail(r[5]), Text: r[6]})
+	}
+	return res
+}
+
+// TestCheckLikeIngest checks a return, then ingests it: Check gives the
+// outcome and rows of the response the ingest writes, and leaves every
+// file of the data dir (the store included) byte for byte as it was.
+func TestCheckLikeIngest(t *testing.T) {
+	h := newExcelHub(t)
+	// Plans held before: 9990000085 is withdrawn by the checked return's
+	// absence; 9990000093 protected by nothing either.
+	h.send("CPIS_841_FULL_20261120.csv", "20261120013000000001_0000C1", []byte(
+		"nhs_number,plan_type,start_date,local_id\r\n9990000085,CPP,2026-01-05,C-0\r\n9990000018,CPP,2026-01-05,C-1\r\n9990000026,LAC,2026-01-05,C-2\r\n"))
+	h.run()
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }}
+	const file = "CPIS_841_FULL_20261121.csv"
+
+	before := allFiles(t, h.data)
+	got, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
+		t.Fatalf("Check changed the data dir (-before +after):\n%s", diff)
+	}
+	if got.Code != codes.FilePartial || len(got.Rows) < 12 {
+		t.Errorf("Check: %s %s with %d rows, want CPF03 with every row outcome", got.Code, got.Detail, len(got.Rows))
+	}
+	if !strings.HasPrefix(got.Text, got.Counts.String()+" ") || got.Counts.Withdrawn != 1 || got.Counts.Warnings < 4 {
+		t.Errorf("counts %+v, summary %q: want the counts the summary begins with, a withdrawal and warnings", got.Counts, got.Text)
+	}
+
+	h.send(file, "20261121013000000001_0000C2", []byte(checkReturn))
+	responses := h.run()
+	want := responseOutcome(t, responses["20261121013000000001_0000C2"])
+	want.File, want.Counts = file, got.Counts
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Check against the ingest's response (-ingest +check):\n%s", diff)
+	}
+
+	// Now taken, the same file is a repeat.
+	again, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Code != codes.FileNotUsed || again.Detail != codes.F007 || again.Rows != nil {
+		t.Errorf("checked again: %s %s %q, %d rows; want CPF04 F007 and no rows", again.Code, again.Detail, again.Text, len(again.Rows))
+	}
+}
+
+// TestCheckFileOutcomes checks returns refused as a whole: each gets the
+// summary row the ingest would write, and no rows.
+func TestCheckFileOutcomes(t *testing.T) {
+	h := newExcelHub(t)
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }, SizeLimit: 200}
+	const zero = "read=0 applied=0 rejected=0 warnings=0 withdrawn=0 "
+	cases := []struct {
+		la, file, data string
+		want           ingest.CheckResult
+	}{
+		{"841", "CPIS_841_FULL_20261121.txt", "x", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F002,
+			Text: zero + `File name "CPIS_841_FULL_20261121.txt": extension must be .csv, .xml (optionally .gz) or .xlsx: nothing was applied.`}},
+		{"841", "CPIS_841_FULL_20261121.csv", strings.Repeat("x", 201), ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F006,
+			Text: zero + "CPIS_841_FULL_20261121.csv is 201 bytes, over the size limit of 200 bytes: nothing was applied."}},
+		{"841", "CPIS_202_FULL_20261121.csv", "nhs_number,plan_type,start_date,local_id\r\n", ingest.CheckResult{Code: codes.FileNotUsed, Detail: codes.F003,
+			Text: zero + "CPIS_202_FULL_20261121.csv names LA 202 but arrived in the mailbox of LA 841 (LA841HC001): nothing was applied."}},
+		{"841", "CPIS_841_FULL_20261123.csv", "nhs_number,plan_type,start_date,local_id\r\n", ingest.CheckResult{Code: codes.FileNotUsed, Detail: codes.F008,
+			Text: zero + "The extract date 2026-11-23 in CPIS_841_FULL_20261123.csv is after today (2026-11-22): nothing was applied."}},
+		{"841", "CPIS_841_DELTA_20261121.csv", "nhs_number;plan_type\r\n", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F001,
+			Text: zero + `CPIS_841_DELTA_20261121.csv: line 1: the header is separated by semicolons, not commas: export it from Excel as "CSV UTF-8 (comma delimited)": nothing was applied.`}},
+	}
+	before := allFiles(t, h.data)
+	for _, c := range cases {
+		got, err := ingest.Check(context.Background(), cfg, c.la, c.file, strings.NewReader(c.data))
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		c.want.File = c.file
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.file, diff)
+		}
+	}
+	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
+		t.Errorf("Check changed the data dir (-before +after):\n%s", diff)
+	}
+	for _, bad := range []struct{ la, file string }{{"999", "CPIS_999_FULL_20261121.csv"}, {"841", "../CPIS_841_FULL_20261121.csv"}, {"841", ""}} {
+		if _, err := ingest.Check(context.Background(), cfg, bad.la, bad.file, bytes.NewReader(nil)); err == nil {
+			t.Errorf("Check(%q, %q): no error", bad.la, bad.file)
+		}
+	}
+}
