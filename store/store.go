@@ -399,9 +399,37 @@ func (db *DB) Update(fn func(*Tx) error) error {
 type Tx struct {
 	tx   *bolt.Tx
 	slab slab // keys and values put (records.go)
+	// buckets are the top-level buckets looked up so far: a read
+	// transaction searches the root bucket and allocates a handle at each
+	// lookup, and ingest looks one up for every row.
+	buckets [16]cachedBucket
 }
 
-func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+type cachedBucket struct {
+	name string
+	b    *bolt.Bucket
+}
+
+func (t *Tx) b(name []byte) *bolt.Bucket {
+	for i := range t.buckets {
+		c := &t.buckets[i]
+		if c.b == nil {
+			c.name, c.b = string(name), t.tx.Bucket(name)
+			return c.b
+		}
+		if c.name == string(name) {
+			return c.b
+		}
+	}
+	return t.tx.Bucket(name)
+}
+
+// deleteBucket deletes a top-level bucket (and forgets the handles looked
+// up, which it may make stale).
+func (t *Tx) deleteBucket(name []byte) error {
+	t.buckets = [16]cachedBucket{}
+	return t.tx.DeleteBucket(name)
+}
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)
