@@ -183,7 +183,10 @@
 //     (returns.ParseName, same LA): the officer learns it at once instead
 //     of from a file rejection the next morning. The inbox name, control
 //     file and message ID are a MESH upload's (MeshAPI.Deliver). A name
-//     already waiting in the inbox is refused (409), as over SFTP.
+//     already waiting in the inbox is refused (409), as over SFTP, and so
+//     is a name sharing the control file of one waiting (the same return
+//     in another format: .csv and .xlsx pair with one .ctl); the page
+//     names the file that waits, from the inbox's refusal.
 //   - Check takes any name the inbox would take and shows the ingest's
 //     decision, a bad name included. It lists at most 5,000 rows. Two
 //     checks run at once; more wait their turn (the hub's few cores also

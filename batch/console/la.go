@@ -128,7 +128,7 @@ func (s *Server) laSend(c *Ctx) error {
 			_ = c.Audit("la.send.refused", fmt.Sprintf("file=%s reason=size", mesh.Printable(up.Name)))
 			return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
 		case errors.Is(err, local.ErrExists):
-			return again(http.StatusConflict, "A file called "+up.Name+" is already waiting in your inbox for tonight's ingest. Send it under another name (add _2 after the date), or wait for tonight's response")
+			return again(http.StatusConflict, existsMessage(err, up.Name))
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -140,6 +140,23 @@ func (s *Server) laSend(c *Ctx) error {
 		return err
 	}
 	return c.Redirect("/la/returns?sent=" + url.QueryEscape(id))
+}
+
+// existsMessage is the error of a return the inbox refused because
+// another waiting message holds its name or its control file's
+// (local.ExistsError): what really clashes, from the refusal itself.
+func existsMessage(err error, name string) string {
+	const after = " Send it under another name (add _2 after the date), or wait for tonight's response"
+	var e *local.ExistsError
+	if !errors.As(err, &e) || e.Held == e.Name {
+		return "A file called " + name + " is already waiting in your inbox for tonight's ingest." + after
+	}
+	if e.Other != "" {
+		return "A return of the same name, " + e.Other + ", is already waiting in your inbox for tonight's ingest: " +
+			name + " would share its control file " + e.Held + " (names that differ only in their extension cannot wait together)." + after
+	}
+	return "The control file " + e.Held + " of another message is already waiting in your inbox for tonight's ingest: " +
+		name + " would share it." + after
 }
 
 // tooLargeMessage is the error of a file over the size limit.

@@ -234,6 +234,9 @@ func TestSend(t *testing.T) {
 		want       string
 	}{
 		{"the same name again", badName, http.StatusConflict, "A file called " + badName + " is already waiting in your inbox"},
+		{"the same name in another format", "CPIS_841_FULL_20261124.xlsx", http.StatusConflict,
+			"A return of the same name, " + badName + ", is already waiting in your inbox for tonight&#39;s ingest: " +
+				"CPIS_841_FULL_20261124.xlsx would share its control file CPIS_841_FULL_20261124.ctl"},
 		{"another LA's name", "CPIS_202_FULL_20261124.csv", http.StatusBadRequest, "The file is named for LA 202, but you send for LA 841"},
 		{"not a return's name", "returns.csv", http.StatusBadRequest, "The file name is not a return&#39;s"},
 		{"no file", "", http.StatusBadRequest, "Select a return to send"},

@@ -360,11 +360,57 @@ func writeBytes(b []byte) func(io.Writer) error {
 // ErrExists reports a file that Send will not replace.
 var ErrExists = errors.New("already in the inbox")
 
+// ExistsError is the refusal of a data file whose name, or whose control
+// file's name, another message holds in the inbox. It wraps ErrExists.
+// Two data files whose names differ only in their extension
+// (CPIS_841_DELTA_20261204.csv and .xlsx) share one control file
+// (mesh.ControlName), so the second is refused while the first waits.
+type ExistsError struct {
+	Op   string // "send" or "receive"
+	Name string // the data file refused
+	// Held is the inbox file in the way: Name itself, or its control file.
+	Held string
+	// Other is the data file waiting in the inbox whose control file is
+	// Held, when Held is a control file and that file is there ("" when
+	// none is).
+	Other string
+}
+
+func (e *ExistsError) Error() string {
+	switch {
+	case e.Held == e.Name:
+		return fmt.Sprintf("%s %s: %v", e.Op, e.Name, ErrExists)
+	case e.Other != "":
+		return fmt.Sprintf("%s %s: its control file %s is that of %s, waiting: %v", e.Op, e.Name, e.Held, e.Other, ErrExists)
+	}
+	return fmt.Sprintf("%s %s: its control file %s: %v", e.Op, e.Name, e.Held, ErrExists)
+}
+
+// Unwrap returns ErrExists.
+func (e *ExistsError) Unwrap() error { return ErrExists }
+
+// existsError is the ExistsError of name, held by the inbox file held,
+// with the data file that shares its control file when held is one.
+func (m *Mailbox) existsError(op, name, held string) error {
+	e := &ExistsError{Op: op, Name: name, Held: held}
+	if held != name {
+		if waiting, err := files(m.InboxDir()); err == nil {
+			for _, f := range waiting {
+				if f.Name != name && mesh.ControlName(f.Name) == held {
+					e.Other = f.Name
+					break
+				}
+			}
+		}
+	}
+	return e
+}
+
 // Send puts the file at srcPath into the inbox under its base name, then
 // its control file, each atomically, as an LA's MESH client would (cpis
 // mailbox send), and returns the inbox name. It refuses, with an error
-// wrapping ErrExists, when the inbox already has that name or its control
-// file's, and refuses names the inbox would never read.
+// wrapping ErrExists (an *ExistsError), when the inbox already has that
+// name or its control file's, and refuses names the inbox would never read.
 func (m *Mailbox) Send(srcPath string, ctl mesh.Control) (string, error) {
 	name := filepath.Base(srcPath)
 	if !mesh.IsPlainName(name) || mesh.IsTempName(name) || mesh.IsControlName(name) {
@@ -373,7 +419,7 @@ func (m *Mailbox) Send(srcPath string, ctl mesh.Control) (string, error) {
 	ctlName := mesh.ControlName(name)
 	for _, n := range []string{name, ctlName} {
 		if _, err := os.Lstat(filepath.Join(m.InboxDir(), n)); err == nil {
-			return "", fmt.Errorf("send %s: %s: %w", name, n, ErrExists)
+			return "", m.existsError("send", name, n)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("send %s: %w", name, err)
 		}

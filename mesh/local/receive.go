@@ -47,7 +47,7 @@ const (
 // message ID (ingest took it), returns nil without reading r, and one cut
 // off by a crash after its control file is finished. A name (or control
 // name) held by another message is refused with an error wrapping
-// ErrExists. If reading r fails, nothing new is in the inbox and the error
+// ErrExists (an *ExistsError saying which). If reading r fails, nothing new is in the inbox and the error
 // wraps r's.
 func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	if !mesh.IsPlainName(name) || mesh.IsTempName(name) || mesh.IsControlName(name) {
@@ -65,7 +65,7 @@ func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	case received:
 		return nil
 	case nameTaken:
-		return fmt.Errorf("receive %s: %w", name, ErrExists)
+		return m.heldError(name, ctlName)
 	}
 	dir := m.InboxDir()
 	hidden := filepath.Join(dir, "."+ctl.DTSID+".mesh")
@@ -105,6 +105,16 @@ func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	return nil
 }
 
+// heldError is Receive's ExistsError: the data file name is held when it
+// is there, its control file otherwise.
+func (m *Mailbox) heldError(name, ctlName string) error {
+	held := ctlName
+	if _, err := os.Lstat(filepath.Join(m.InboxDir(), name)); err == nil {
+		held = name
+	}
+	return m.existsError("receive", name, held)
+}
+
 // errReceived reports a message found whole in the inbox meanwhile.
 var errReceived = errors.New("received already")
 
@@ -123,7 +133,7 @@ func (m *Mailbox) placeControl(name, ctlName, ctlTmp, id string) error {
 	case st == received:
 		return errReceived
 	case st == nameTaken:
-		return fmt.Errorf("receive %s: %w", name, ErrExists)
+		return m.heldError(name, ctlName)
 	case st == ownCtl:
 		_ = os.Remove(ctlTmp)
 		return nil

@@ -103,6 +103,34 @@ func TestReceive(t *testing.T) {
 	}
 }
 
+// TestReceiveSharedControl: a data file whose control file another
+// waiting file's is refused, naming that file.
+func TestReceiveSharedControl(t *testing.T) {
+	m := newMailbox(t)
+	c1 := mesh.Control{DTSID: "20261121013000123456_3F9A0C"}
+	c2 := mesh.Control{DTSID: "20261121013500000001_00AA11"}
+	if err := m.Receive("CPIS_841_DELTA_20261204.csv", strings.NewReader("a\n"), c1); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Receive("CPIS_841_DELTA_20261204.xlsx", strings.NewReader("b"), c2)
+	want := &local.ExistsError{Op: "receive", Name: "CPIS_841_DELTA_20261204.xlsx", Held: "CPIS_841_DELTA_20261204.ctl", Other: "CPIS_841_DELTA_20261204.csv"}
+	var got *local.ExistsError
+	if !errors.As(err, &got) || !errors.Is(err, local.ErrExists) {
+		t.Fatalf("Receive: %v, want %v", err, want)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ExistsError (-want +got):\n%s", diff)
+	}
+	if got, want := err.Error(), "receive CPIS_841_DELTA_20261204.xlsx: its control file CPIS_841_DELTA_20261204.ctl is that of CPIS_841_DELTA_20261204.csv, waiting: already in the inbox"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	// The data file's own name taken: that name is what is held.
+	err = m.Receive("CPIS_841_DELTA_20261204.csv", strings.NewReader("b"), c2)
+	if !errors.As(err, &got) || got.Held != "CPIS_841_DELTA_20261204.csv" || got.Other != "" {
+		t.Errorf("Receive of the same name: %#v", err)
+	}
+}
+
 func TestReceiveRefusesNames(t *testing.T) {
 	m := newMailbox(t)
 	c := mesh.Control{DTSID: "20261121013000123456_3F9A0C"}
