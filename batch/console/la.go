@@ -159,9 +159,14 @@ func existsMessage(err error, name string) string {
 		name + " would share it." + after
 }
 
-// tooLargeMessage is the error of a file over the size limit.
+// tooLargeMessage is the error of a file over the size limit. The limit
+// applies to the file as sent and again to its content once decompressed
+// (batch/returns/returns.md, "File checks"), so compressing it is no
+// remedy; nor is splitting a FULL return, which withdraws every plan it
+// does not name.
 func tooLargeMessage(limit int64) string {
-	return fmt.Sprintf("The file is larger than %s, the largest return the hub takes. Send it compressed (.csv.gz or .xml.gz) or split it into a FULL and DELTA returns", humanBytes(limit))
+	return fmt.Sprintf("The file is larger than %s, the largest return the hub takes, as sent or once decompressed (compressing it does not help). "+
+		"A return is a few thousand rows: check you exported the right data. If your return really is this large, ask the hub's operations team", humanBytes(limit))
 }
 
 func humanBytes(n int64) string { return funcs["bytes"].(func(int64) string)(n) }

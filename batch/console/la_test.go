@@ -258,8 +258,10 @@ func TestSendOverSizeLimit(t *testing.T) {
 	f := newFixture(t, 100)
 	b, token := f.officer(t, "officer@example.org", "841")
 	p := b.upload("/la/send", token, badName, []byte(badReturn))
-	if p.Status != http.StatusRequestEntityTooLarge || !strings.Contains(p.Body, `<a href="#file">The file is larger than 100 bytes`) {
-		t.Errorf("status %d:\n%s", p.Status, p.Body)
+	const want = `<a href="#file">The file is larger than 100 bytes, the largest return the hub takes, as sent or once decompressed (compressing it does not help). ` +
+		`A return is a few thousand rows: check you exported the right data. If your return really is this large, ask the hub&#39;s operations team</a>`
+	if p.Status != http.StatusRequestEntityTooLarge || !strings.Contains(p.Body, want) {
+		t.Errorf("status %d, want %d and %q:\n%s", p.Status, http.StatusRequestEntityTooLarge, want, p.Body)
 	}
 	entries, err := os.ReadDir(f.hub.Mailbox("841").InboxDir())
 	if err != nil || len(entries) != 0 {
