@@ -53,12 +53,7 @@ func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
 
 // safeNext reports whether next is a page of this console to return to
 // after logging in (never another site: "//host" and "/\host" are refused).
-func safeNext(next string) bool {
-	if !strings.HasPrefix(next, "/la/") && !strings.HasPrefix(next, "/ops/") {
-		return false
-	}
-	return !strings.ContainsAny(next, "\\\r\n") && !strings.HasPrefix(next, "//")
-}
+func safeNext(next string) bool { return cleanNext(next) }
 
 // home is where a user lands after logging in.
 func home(u User) string {
