@@ -140,8 +140,9 @@
 // and the outcome after (return.released, return.discarded: outcome=,
 // the counts, response=), or return.release.busy / .failed. A return no
 // longer held is 404 (its page, and the form posted again). An empty or
-// blank reason, or no action chosen, shows the error summary and does
-// nothing; a reason is at most 500 characters.
+// blank reason, or no action chosen, shows the form again with its error
+// summary (400, as the Check page's errors) and does nothing; a reason is
+// at most 500 characters.
 //
 // Stable ids: navigation #nav-home (Last night), #nav-held, #nav-undelivered,
 // #nav-quiet, #nav-reports, #nav-users. Last night: #glance-held,

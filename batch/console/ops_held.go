@@ -120,7 +120,8 @@ var heldOps = map[string]heldOp{
 }
 
 // opsHeldDecide releases or discards a held return. The action and a
-// reason are required; the reason is audited with the action before
+// reason are required (without either, the form again with its errors,
+// 400); the reason is audited with the action before
 // anything is done, and the outcome after. The operation takes the job
 // lock, as the command does inside the daemon, waiting at most lockWait.
 func (s *Server) opsHeldDecide(c *Ctx) error {
@@ -146,7 +147,7 @@ func (s *Server) opsHeldDecide(c *Ctx) error {
 		return c.RenderStatus(status, "ops_held_review", view{Title: "Held return " + d.Return.MessageID, Section: "held", Errors: errs, Data: d})
 	}
 	if len(errs) > 0 {
-		return review(http.StatusOK, errs)
+		return review(http.StatusBadRequest, errs)
 	}
 
 	u := d.Return

@@ -347,31 +347,31 @@ func TestOpsHeldDecide(t *testing.T) {
 		{
 			name:   "release without a reason",
 			form:   url.Values{"action": {"release"}, "reason": {""}},
-			status: http.StatusOK,
+			status: http.StatusBadRequest,
 			errors: []string{"#reason Enter why the return is released or discarded"},
 		},
 		{
 			name:   "discard with a blank reason",
 			form:   url.Values{"action": {"discard"}, "reason": {" \n\t "}},
-			status: http.StatusOK,
+			status: http.StatusBadRequest,
 			errors: []string{"#reason Enter why the return is released or discarded"},
 		},
 		{
 			name:   "no action, no reason",
 			form:   url.Values{},
-			status: http.StatusOK,
+			status: http.StatusBadRequest,
 			errors: []string{"#action-release Select whether to release or discard the return", "#reason Enter why the return is released or discarded"},
 		},
 		{
 			name:   "an action that is neither",
 			form:   url.Values{"action": {"apply"}, "reason": {"why not"}},
-			status: http.StatusOK,
+			status: http.StatusBadRequest,
 			errors: []string{"#action-release Select whether to release or discard the return"},
 		},
 		{
 			name:   "a reason too long",
 			form:   url.Values{"action": {"release"}, "reason": {strings.Repeat("x", 501)}},
-			status: http.StatusOK,
+			status: http.StatusBadRequest,
 			errors: []string{"#reason The reason must be 500 characters or fewer"},
 		},
 		{
