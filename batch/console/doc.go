@@ -104,7 +104,8 @@
 // #result-rejected, #result-warnings, #result-withdrawn, table
 // #result-rows with one tr#row-<line> per row (cells: line, code and
 // detail code, detail, what to fix), #result-no-rows, #result-truncated,
-// link #result-send. Send: form#send-form, input#file, button
+// link #result-send (or, for a file the ingest would refuse,
+// #result-refused instead). Send: form#send-form, input#file, button
 // #send-submit. Returns: table#returns-table, one tr#return-<message ID>
 // per return (its file name links to its page once taken), #returns-more,
 // #returns-none. A return's page: #return-id, #return-taken,
@@ -191,7 +192,10 @@
 //   - Check takes any name the inbox would take and shows the ingest's
 //     decision, a bad name included. It lists at most 5,000 rows. Two
 //     checks run at once; more wait their turn (the hub's few cores also
-//     answer lookups).
+//     answer lookups). A file the ingest would refuse as a whole (CPF01,
+//     or CPF04 but for the safety hold F009) is said to be refused and is
+//     not offered for sending; the Send page still takes it, as SFTP and
+//     MESH would (its response then says the same).
 //   - Returns lists what waits in the inbox, then the newest 200 returns
 //     taken; each taken one has its page with its rows (kept 90 days).
 //   - Marking a file collected is MeshAPI.Collect: the collection and a

@@ -44,6 +44,17 @@ func (r checkResult) FileFix() string {
 	return codes.Fix(r.Detail)
 }
 
+// Refused reports whether tonight's ingest would refuse the file as a
+// whole: corrupt or malformed (CPF01: F001, F002, F004, F005, F006), or
+// not used (CPF04: F003 another LA's, F007 a repeat, F008 out of date
+// order, F010 most rows rejected). Nothing of it would be applied, so the
+// page does not offer to send it; the Send page still takes it (the LA
+// gets the same response overnight). A FULL return the safety rule would
+// hold (F009) is not refused: operations review it.
+func (r checkResult) Refused() bool {
+	return r.Code == codes.FileCorrupt || r.Code == codes.FileNotUsed && r.Detail != codes.F009
+}
+
 // maxCheckRows bounds the rows a Check page lists: a file of a million
 // bad rows must not make a page of a million rows.
 const maxCheckRows = 5000

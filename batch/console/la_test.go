@@ -183,6 +183,40 @@ func TestCheckRefusals(t *testing.T) {
 	}
 }
 
+// TestCheckFileRefused: a file the ingest would refuse as a whole is not
+// offered for sending; one it would take is.
+func TestCheckFileRefused(t *testing.T) {
+	f := newFixture(t, 1000)
+	b, token := f.officer(t, "officer@example.org", "841")
+	for _, tc := range []struct {
+		name, file, data string
+		want             string // the result's code
+		refused          bool
+	}{
+		{"rows rejected", badName, badReturn, "CPF03", false},
+		{"not text", badName, "nhs_number\x00\xff\r\n", "CPF01 (F001)", true},
+		{"not a return's name", "returns.csv", badReturn, "CPF01 (F002)", true},
+		{"another LA's", "CPIS_202_FULL_20261124.csv", badReturn, "CPF04 (F003)", true},
+		{"over the size limit", badName, strings.Repeat("x", 1001), "CPF01 (F006)", true},
+		{"dated after today", "CPIS_841_FULL_20991231.csv", badReturn, "CPF04 (F008)", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.upload("/la/check", token, tc.file, []byte(tc.data))
+			if p.Status != http.StatusOK {
+				t.Fatalf("status %d:\n%s", p.Status, p.Body)
+			}
+			if got := text(p, "result-code"); got != tc.want {
+				t.Errorf("result %q, want %q", got, tc.want)
+			}
+			offered := strings.Contains(p.Body, `id="result-send"`)
+			said := strings.Contains(p.Body, `<p id="result-refused">Tonight's ingest would refuse this file: nothing in it would be applied.`)
+			if offered == tc.refused || said != tc.refused {
+				t.Errorf("send offered %v, refusal said %v; want the refusal said %v and the send offered %v", offered, said, tc.refused, !tc.refused)
+			}
+		})
+	}
+}
+
 func TestSend(t *testing.T) {
 	f := newFixture(t)
 	b, token := f.officer(t, "officer@example.org", "841")
