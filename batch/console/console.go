@@ -80,6 +80,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Jobs == nil {
 		opts.Jobs = &jobs.Lock{}
 	}
+	// Check copies cut off by a crash or a stop (none run yet).
+	if err := ingest.CleanCheckTemp(opts.DataDir); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	p, err := loadPages(templateFS)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)

@@ -192,9 +192,12 @@
 //   - Check takes any name the inbox would take and shows the ingest's
 //     decision, a bad name included. It lists at most 5,000 rows. Two
 //     checks run at once; more wait their turn (the hub's few cores also
-//     answer lookups). A file the ingest would refuse as a whole (CPF01,
-//     or CPF04 but for the safety hold F009) is said to be refused and is
-//     not offered for sending; the Send page still takes it, as SFTP and
+//     answer lookups). Its temporary copy of the upload (at most the size
+//     limit per check running) is under the data dir, tmp/check, on the
+//     data dir's disk; the console empties that folder when it starts.
+//     A file the ingest would refuse as a whole (CPF01, or CPF04 but for
+//     the safety hold F009) is said to be refused and is not offered for
+//     sending; the Send page still takes it, as SFTP and
 //     MESH would (its response then says the same).
 //   - Returns lists what waits in the inbox, then the newest 200 returns
 //     taken; each taken one has its page with its rows (kept 90 days).

@@ -71,7 +71,8 @@ func (s *Server) laCheckForm(c *Ctx) error {
 // laCheck runs the upload through tonight's ingest as a dry run
 // (ingest.Check: the ingest's own checks and evaluation, against the store
 // and demographics as they are now) and shows its decision. Nothing is
-// kept: the upload streams into the check's temporary copy, gone when it
+// kept: the upload streams into the check's temporary copy, under the data
+// dir (ingest.CheckTempDir, emptied when the console starts), gone when it
 // returns.
 func (s *Server) laCheck(c *Ctx) error {
 	a, err := c.authority()

@@ -44,7 +44,8 @@ type CheckResult struct {
 // demographics reference, the file as read, its rows, F010, the safety
 // hold) against the store and demographics as they are now, and keeps and
 // changes nothing: no message, outcome, audit event or plan is recorded,
-// no response written, and the temporary copy of data and every spill are
+// no response written, and the temporary copy of data and every spill
+// (in a folder of its own under CheckTempDir, on the data dir's disk) are
 // gone when it returns. cfg is as for Run (DataDir, DB, Now, SizeLimit and
 // MaxRows are used). An error means the check could not be made (an
 // unknown LA, a failure to read data or the store), not that the return
@@ -68,7 +69,10 @@ func Check(ctx context.Context, cfg Config, la, file string, data io.Reader) (Ch
 	}
 	l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now())}
 
-	dir, err := os.MkdirTemp("", "cpis-check-")
+	if err := os.MkdirAll(CheckTempDir(cfg.DataDir), 0o750); err != nil {
+		return res, fmt.Errorf("check: %w", err)
+	}
+	dir, err := os.MkdirTemp(CheckTempDir(cfg.DataDir), "check-")
 	if err != nil {
 		return res, fmt.Errorf("check: %w", err)
 	}
@@ -129,6 +133,23 @@ func Check(ctx context.Context, cfg Config, la, file string, data io.Reader) (Ch
 	}
 	res.Code, res.Detail, res.Text, res.Counts = out.Code, out.Detail, out.Text, out.Counts
 	return res, nil
+}
+
+// CheckTempDir is the folder under the data dir where Check keeps its
+// temporary copy of a return and its spills while it runs: on the data
+// dir's disk, as the ingest's own spills are beside the archived return,
+// rather than in the system's temporary folder, which may be small or
+// memory. Nothing else is kept there.
+func CheckTempDir(dataDir string) string { return filepath.Join(dataDir, "tmp", "check") }
+
+// CleanCheckTemp removes what checks cut off by a crash left in
+// CheckTempDir. The console calls it when it starts, before any check
+// runs.
+func CleanCheckTemp(dataDir string) error {
+	if err := os.RemoveAll(CheckTempDir(dataDir)); err != nil {
+		return fmt.Errorf("clean check copies: %w", err)
+	}
+	return nil
 }
 
 // copyUpTo copies r into a new file at path, at most limit+1 bytes of it,

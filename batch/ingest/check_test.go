@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -131,6 +132,72 @@ func TestCheckLikeIngest(t *testing.T) {
 	}
 	if again.Code != codes.FileNotUsed || again.Detail != codes.F007 || again.Rows != nil {
 		t.Errorf("checked again: %s %s %q, %d rows; want CPF04 F007 and no rows", again.Code, again.Detail, again.Text, len(again.Rows))
+	}
+}
+
+// inspectAtEOF calls at when the reader it wraps reaches its end.
+type inspectAtEOF struct {
+	r  io.Reader
+	at func()
+}
+
+func (i *inspectAtEOF) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if err == io.EOF && i.at != nil {
+		i.at()
+		i.at = nil
+	}
+	return n, err
+}
+
+// TestCheckTempOnDataDir: the check's temporary copy of the return is
+// under the data dir (ingest.CheckTempDir), never in the system's
+// temporary folder, and is gone when Check returns.
+func TestCheckTempOnDataDir(t *testing.T) {
+	h := newExcelHub(t)
+	sysTmp := t.TempDir()
+	t.Setenv("TMPDIR", sysTmp)
+	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }}
+	var during []string
+	body := &inspectAtEOF{r: strings.NewReader(checkReturn), at: func() {
+		for _, dir := range []string{sysTmp, ingest.CheckTempDir(h.data)} {
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(h.data, p)
+					if dir == sysTmp {
+						rel = "system temp: " + filepath.Base(p)
+					}
+					during = append(during, filepath.ToSlash(rel))
+				}
+				return nil
+			})
+		}
+	}}
+	if _, err := ingest.Check(context.Background(), cfg, "841", "CPIS_841_FULL_20261121.csv", body); err != nil {
+		t.Fatal(err)
+	}
+	if len(during) != 1 || !strings.HasPrefix(during[0], "tmp/check/check-") || !strings.HasSuffix(during[0], "/return") {
+		t.Errorf("while reading, the copy is at %q, want one file under tmp/check/ of the data dir", during)
+	}
+	for _, dir := range []string{sysTmp, ingest.CheckTempDir(h.data)} {
+		if des, err := os.ReadDir(dir); err != nil || len(des) != 0 {
+			t.Errorf("after Check, %s holds %d entries (%v)", dir, len(des), err)
+		}
+	}
+	// A copy left by a crash is removed at start.
+	left := filepath.Join(ingest.CheckTempDir(h.data), "check-1", "return")
+	if err := os.MkdirAll(filepath.Dir(left), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(left, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingest.CleanCheckTemp(h.data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ingest.CheckTempDir(h.data)); !os.IsNotExist(err) {
+		t.Errorf("after CleanCheckTemp: %v, want the folder gone", err)
 	}
 }
 
