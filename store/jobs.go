@@ -11,7 +11,9 @@ var bJobRuns = bucket("job_runs")
 // JobRunsKept is how many job runs the store keeps.
 const JobRunsKept = 1000
 
-// JobRun is one run of a scheduled job, for `cpis jobs`.
+// JobRun is one run of a job, for `cpis jobs` and the operations pages:
+// a run of the daemon's scheduler, or of a batch command (cpis ingest,
+// cpis nightly, ...) run directly or through the daemon's control socket.
 type JobRun struct {
 	Job      string         `json:"job"`
 	Start    time.Time      `json:"start"`
@@ -19,6 +21,10 @@ type JobRun struct {
 	Outcome  string         `json:"outcome"` // ok, failed, skipped
 	Error    string         `json:"error,omitempty"`
 	Counts   map[string]int `json:"counts,omitempty"`
+	// By is what ran the job: "" for the daemon's scheduler (and every
+	// record made before commands were recorded), else the command, as
+	// "cpis nightly" or "cpis nightly (through the daemon)".
+	By string `json:"by,omitempty"`
 }
 
 // AddJobRun records a job run and keeps only the newest JobRunsKept.

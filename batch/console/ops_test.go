@@ -543,3 +543,20 @@ func outcomeOf(t *testing.T, f *fixture, id string) string {
 	}
 	return got
 }
+
+// TestOpsHomeCommandRun: a job run by a command (recorded with what ran
+// it) counts on Last night like a scheduled one, and says what ran it.
+func TestOpsHomeCommandRun(t *testing.T) {
+	f, b, _ := newOpsFixture(t, nil)
+	if err := f.hub.DB.Update(func(tx *store.Tx) error {
+		return tx.AddJobRun(store.JobRun{Job: "notify", Start: time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC), Duration: 2 * time.Second,
+			Outcome: "ok", Counts: map[string]int{"files": 3}, By: "cpis nightly (through the daemon)"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/ops/")
+	want := map[string]string{"job-notify": "notify Skipped 2, 1 skipped 22 Nov 2026 04:00, 2s, ok, by cpis nightly (through the daemon) files 3"}
+	if diff := cmp.Diff(want, texts(p, "job-notify")); diff != "" {
+		t.Errorf("GET /ops/ (-want +got):\n%s", diff)
+	}
+}

@@ -2,7 +2,9 @@
 // notify, report and push, and the nightly sequence (ingest, expire,
 // notify, report). The commands (`cpis ingest`, `cpis nightly`, ...) and
 // the daemon's scheduler run these same definitions: each job returns a
-// result the command prints and whose counts the scheduler records.
+// result the command prints and whose counts are recorded for `cpis jobs`
+// (Record for the scheduler's runs, Recorded and Nightly for a command's,
+// named by Env.By).
 //
 // A job does not take the job lock itself: the scheduler's functions
 // (Env.Funcs) take it around each job, and a batch command sent to the
@@ -32,6 +34,11 @@ type Env struct {
 	Lock *Lock
 	// SizeLimit bounds a return (0: the default).
 	SizeLimit int64
+	// By names a command running the jobs ("cpis ingest"): its runs made
+	// through Recorded, and each stage of Nightly, are recorded for `cpis
+	// jobs` as the scheduler's are (Record), with By saying what ran
+	// them. "" records nothing here: the scheduler records its own runs.
+	By string
 }
 
 func (e Env) log() *slog.Logger {
@@ -125,6 +132,49 @@ func (e Env) Funcs() map[string]func(context.Context) error {
 		}
 	}
 	return out
+}
+
+// Recorded runs job, named name (a schedule job name), and, when e.By is
+// set, records its run for `cpis jobs` and the operations pages as Record
+// records the scheduler's: start (e's clock), duration, outcome (failed
+// when it stopped with an error or some of its parts failed, the first
+// part named), counts, and e.By. A failure to record is logged: the job
+// ran all the same.
+func Recorded[R Result](ctx context.Context, e Env, name string, job func(context.Context, Env) (R, error)) (R, error) {
+	if e.By == "" {
+		return job(ctx, e)
+	}
+	start, began := e.now(), time.Now()
+	res, err := job(ctx, e)
+	e.record(name, start, time.Since(began), res, err)
+	return res, err
+}
+
+// now is e's clock, the system's when unset.
+func (e Env) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+// record stores a command's run of job name (e.By set), whose result is
+// res (nil when it could not start) and error err.
+func (e Env) record(name string, start time.Time, d time.Duration, res Result, err error) {
+	jr := store.JobRun{Job: name, Start: start, Duration: d, Outcome: "ok", By: e.By}
+	if res != nil {
+		jr.Counts = res.Counts()
+		err = outcome(res, err)
+	}
+	if err != nil {
+		if pf := (*PartsFailed)(nil); errors.As(err, &pf) && len(pf.failed) > 0 {
+			err = fmt.Errorf("%w; first: %v", err, pf.failed[0])
+		}
+		jr.Outcome, jr.Error = "failed", err.Error()
+	}
+	if err := e.DB.Update(func(tx *store.Tx) error { return tx.AddJobRun(jr) }); err != nil {
+		e.log().Error("record job run", "job", name, "by", e.By, "err", err)
+	}
 }
 
 // Record persists a scheduler run for `cpis jobs`.

@@ -342,3 +342,59 @@ func TestNightlyCancelled(t *testing.T) {
 		t.Errorf("stages failed as cancelled (-want +got):\n%s\nerr %v", diff, err)
 	}
 }
+
+// TestNightlyRecordsRuns: a command's nightly run (Env.By set) records
+// each stage as a run of its job, as the scheduler records its runs, with
+// what ran it; a failed stage is recorded failed, its first part named.
+// Without By nothing is recorded (the scheduler records its own).
+func TestNightlyRecordsRuns(t *testing.T) {
+	h := newHub(t)
+	runs := func() []store.JobRun {
+		t.Helper()
+		var out []store.JobRun
+		if err := h.db.View(func(tx *store.Tx) (err error) { out, err = tx.JobRuns(store.JobRunsKept); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	now := runAt.Add(24 * time.Hour)
+	_ = jobs.Nightly(t.Context(), h.env(now), nil)
+	if got := runs(); len(got) != 0 {
+		t.Fatalf("Nightly without By recorded %v", got)
+	}
+
+	h.send("841", "CPIS_841_DELTA_20261121.csv", "9990276579,CPP,2026-10-01,L-1")
+	if err := os.RemoveAll(h.inbox("202")); err != nil {
+		t.Fatal(err)
+	}
+	e := h.env(now)
+	e.By = "cpis nightly"
+	_ = jobs.Nightly(t.Context(), e, nil)
+	got := runs()
+	for i := range got {
+		if got[i].Duration <= 0 {
+			t.Errorf("%s recorded a duration of %v", got[i].Job, got[i].Duration)
+		}
+		got[i].Duration = 0
+		if j := &got[i]; j.Job == "ingest" && strings.HasPrefix(j.Error, "1 LA(s) could not be processed; the others were; first: LA 202: ") {
+			j.Error = "(first failure)"
+		}
+	}
+	want := []store.JobRun{
+		{Job: "report", Start: now, Outcome: "ok", By: "cpis nightly"},
+		{Job: "notify", Start: now, Outcome: "ok", Counts: map[string]int{"files": 0}, By: "cpis nightly"},
+		{Job: "expire", Start: now, Outcome: "ok", Counts: map[string]int{"plans_purged": 0, "outbox_archived": 0}, By: "cpis nightly"},
+		{Job: "ingest", Start: now, Outcome: "failed", Error: "(first failure)", Counts: map[string]int{"messages": 1, "failed_las": 1}, By: "cpis nightly"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("runs recorded, newest first (-want +got):\n%s", diff)
+	}
+
+	// A single job through Recorded: the same record.
+	if _, err := jobs.Recorded(t.Context(), e, schedule.Expire, jobs.Expire); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs()[0]; got.Job != "expire" || got.By != "cpis nightly" || got.Outcome != "ok" {
+		t.Errorf("Recorded expire: %+v", got)
+	}
+}

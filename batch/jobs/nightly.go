@@ -51,7 +51,9 @@ func (e *NightlyError) Unwrap() []error {
 // one did: a failed ingest must not keep plans past their visibility, nor
 // LAs without their access files. done, when set, is called as each stage
 // ends. Once ctx ends, the stages not yet begun do not run and fail with
-// ctx's error. It returns a *NightlyError when any stage failed.
+// ctx's error. With e.By set, each stage that runs is recorded as a run of
+// its job (Recorded), as the scheduler records its runs. It returns a
+// *NightlyError when any stage failed.
 func Nightly(ctx context.Context, e Env, done func(Stage)) error {
 	all := All()
 	var failed []Stage
@@ -60,7 +62,7 @@ func Nightly(ctx context.Context, e Env, done func(Stage)) error {
 		if err := ctx.Err(); err != nil {
 			s.Err, s.Failed = err, err
 		} else {
-			s.Result, s.Err = all[name](ctx, e)
+			s.Result, s.Err = Recorded(ctx, e, name, all[name])
 			s.Failed = outcome(s.Result, s.Err)
 		}
 		if done != nil {

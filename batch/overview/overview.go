@@ -12,13 +12,15 @@
 // Decisions where the issue is silent:
 //
 //   - The last night is the London date of the most recent recorded run of
-//     the ingest job (the daemon records scheduled runs: `cpis jobs`); a hub
-//     whose ingest never ran under the daemon (cron running `cpis
-//     nightly`) has today as its night. The night's window runs from 00:00
+//     the ingest job (`cpis jobs`: the daemon records its scheduled runs,
+//     and the batch commands theirs, cpis nightly and cpis ingest included,
+//     run by cron, by hand or through the daemon); a hub whose ingest never
+//     ran has today as its night. The night's window runs from 00:00
 //     London time on that date to the end of that day, or now when sooner.
 //     Each job is shown once, with how many runs the window holds (pull and
 //     push run every 15 minutes), how many failed or were skipped, its
-//     latest run and the counts summed over its runs.
+//     latest run (with what ran it, when a command did) and the counts
+//     summed over its runs.
 //   - An LA's outcome last night is each return taken in the window, with
 //     its current state and outcome (a held return released since shows as
 //     applied).

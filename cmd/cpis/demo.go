@@ -97,7 +97,7 @@ func runDemo(g *globals, cmd *cobra.Command) error {
 		if err := demoSend(g, repeat); err != nil {
 			return err
 		}
-		rep2, err := runIngest(cmd.Context(), g, db, nil)
+		rep2, err := runIngest(cmd.Context(), g.recordedEnv(db, cmd), g, nil)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/jobs"
+	"cpis/batch/schedule"
 	"cpis/mesh"
 	"cpis/store"
 )
@@ -50,7 +51,7 @@ Example:
 						return err
 					}
 				}
-				rep, err := runIngest(cmd.Context(), g, db, las)
+				rep, err := runIngest(cmd.Context(), g.recordedEnv(db, cmd), g, las)
 				if err != nil {
 					return err
 				}
@@ -64,10 +65,13 @@ Example:
 	return cmd
 }
 
-func runIngest(ctx context.Context, g *globals, db *store.DB, las []string) (jobs.IngestResult, error) {
+// runIngest runs the ingest job in e (recorded when e.By is set).
+func runIngest(ctx context.Context, e jobs.Env, g *globals, las []string) (jobs.IngestResult, error) {
 	stop := progress(g, "ingest")
 	defer stop()
-	return jobs.Ingest(ctx, g.env(db), jobs.IngestOptions{LAs: las})
+	return jobs.Recorded(ctx, e, schedule.Ingest, func(ctx context.Context, e jobs.Env) (jobs.IngestResult, error) {
+		return jobs.Ingest(ctx, e, jobs.IngestOptions{LAs: las})
+	})
 }
 
 // showIngest prints an ingest run as the commands do: printIngest on

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/batch/jobs"
+	"cpis/batch/overview"
 	"cpis/store"
 )
 
@@ -217,5 +218,77 @@ func TestDaemonCommandWaitsForJob(t *testing.T) {
 	}
 	if got := d.jobs.Holder(); got != "`cpis nightly` command" {
 		t.Errorf("holder %q after the cancelled wait", got)
+	}
+}
+
+// TestCLICommandsRecordJobRuns: cpis nightly and cpis ingest, run directly
+// or through the daemon, record their job runs as the scheduler records
+// its own, named by the command: cpis jobs lists them and the operations
+// overview of last night counts them.
+func TestCLICommandsRecordJobRuns(t *testing.T) {
+	h := initCLIHub(t)
+	sendExpiring(h)
+	h.okAt("2026-11-22T02:30:00Z", "nightly")
+	h.send("841", "CPIS_841_DELTA_20261122.csv", crlf("nhs_number,plan_type,start_date,local_id", "9993765570,CPP,2026-10-01,K-3"))
+	h.okAt("2026-11-22T09:00:00Z", "ingest", "--la", "841")
+
+	db, err := store.Open(h.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemonContext{db: db, jobs: &jobs.Lock{}}
+	var out, errb bytes.Buffer
+	if code := runWith(t.Context(), []string{"--data", h.data, "--now", "2026-11-22T09:30:00Z", "ingest"}, &out, &errb, d); code != exitOK {
+		t.Fatalf("ingest through the daemon: exit %d, stderr %q", code, errb.String())
+	}
+	night, err := overview.LastNight(db, time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	type ran struct {
+		Job, Start, Outcome, By string
+		Counts                  map[string]int
+	}
+	var got []ran
+	for _, o := range cliJSONLines(t, h.ok("jobs", "--json")) {
+		r := ran{Job: o["job"].(string), Start: o["start"].(string), Outcome: o["outcome"].(string), By: o["by"].(string)}
+		if c, ok := o["counts"].(map[string]any); ok {
+			r.Counts = map[string]int{}
+			for k, v := range c {
+				r.Counts[k] = int(v.(float64))
+			}
+		}
+		got = append(got, r)
+	}
+	want := []ran{
+		{"ingest", "2026-11-22T09:30:00Z", "ok", "cpis ingest (through the daemon)", map[string]int{"messages": 0, "failed_las": 0}},
+		{"ingest", "2026-11-22T09:00:00Z", "ok", "cpis ingest", map[string]int{"messages": 1, "failed_las": 0}},
+		{"report", "2026-11-22T02:30:00Z", "ok", "cpis nightly", nil},
+		{"notify", "2026-11-22T02:30:00Z", "ok", "cpis nightly", map[string]int{"files": 0}},
+		{"expire", "2026-11-22T02:30:00Z", "ok", "cpis nightly", map[string]int{"plans_purged": 0, "outbox_archived": 0}},
+		{"ingest", "2026-11-22T02:30:00Z", "ok", "cpis nightly", map[string]int{"messages": 1, "failed_las": 0}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("jobs --json (-want +got):\n%s", diff)
+	}
+	if out := h.ok("jobs", "--count", "1"); !strings.HasPrefix(out, "JOB     START (LONDON)           DURATION  OUTCOME  RUN BY                            COUNTS\n") ||
+		!strings.Contains(out, "  ok       cpis ingest (through the daemon)  failed_las=0 messages=0\n") {
+		t.Errorf("jobs --count 1 printed:\n%s", out)
+	}
+
+	// Last night's overview: every job of the nightly ran, none "did not run".
+	byJob := map[string]overview.Job{}
+	for _, j := range night.Jobs {
+		byJob[j.Name] = j
+	}
+	for _, name := range jobs.NightlyStages {
+		if byJob[name].Runs == 0 {
+			t.Errorf("overview: %s did not run, want the command's runs counted", name)
+		}
+	}
+	if j := byJob["ingest"]; j.Runs != 3 || j.Counts["messages"] != 2 || j.Last.By != "cpis ingest (through the daemon)" {
+		t.Errorf("overview of ingest: %d runs, counts %v, last by %q", j.Runs, j.Counts, j.Last.By)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"cpis/batch/expire"
 	"cpis/batch/ingest"
 	"cpis/batch/jobs"
+	"cpis/batch/schedule"
 	"cpis/store"
 )
 
@@ -31,7 +32,7 @@ Example:
 		Annotations: map[string]string{annBatch: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(func(db *store.DB) error {
-				res, err := jobs.Expire(cmd.Context(), g.env(db))
+				res, err := jobs.Recorded(cmd.Context(), g.recordedEnv(db, cmd), schedule.Expire, jobs.Expire)
 				if err != nil {
 					return err
 				}
@@ -90,13 +91,26 @@ func (g *globals) env(db *store.DB) jobs.Env {
 	return jobs.Env{DataDir: g.data, DB: db, Now: g.nowTime, Log: g.log(), SizeLimit: g.sizeLimit}
 }
 
+// recordedEnv is env for a command whose job runs are recorded for `cpis
+// jobs` and the operations pages, as the scheduler's are: By names the
+// command, and says when the daemon ran it (sent through its control
+// socket).
+func (g *globals) recordedEnv(db *store.DB, cmd *cobra.Command) jobs.Env {
+	e := g.env(db)
+	e.By = cmd.CommandPath()
+	if g.daemon != nil {
+		e.By += " (through the daemon)"
+	}
+	return e
+}
+
 // runNightly runs the nightly sequence, printing each stage's output as it
 // ends and each failed stage on stderr (every stage runs). It returns the
 // ingest result, and a silentError when any stage failed.
 func runNightly(g *globals, cmd *cobra.Command, db *store.DB, asJSON bool) (jobs.IngestResult, error) {
 	var rep jobs.IngestResult
 	stop := progress(g, "nightly")
-	err := jobs.Nightly(cmd.Context(), g.env(db), func(s jobs.Stage) {
+	err := jobs.Nightly(cmd.Context(), g.recordedEnv(db, cmd), func(s jobs.Stage) {
 		stop()
 		defer func() { stop = progress(g, "nightly") }()
 		switch res := s.Result.(type) {

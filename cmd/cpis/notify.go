@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"cpis/batch/jobs"
+	"cpis/batch/schedule"
 	"cpis/store"
 	"cpis/store/caldate"
 )
@@ -44,7 +46,9 @@ Example:
 				opts.Day = d
 			}
 			return g.withStore(func(db *store.DB) error {
-				res, err := jobs.Notify(cmd.Context(), g.env(db), opts)
+				res, err := jobs.Recorded(cmd.Context(), g.recordedEnv(db, cmd), schedule.Notify, func(ctx context.Context, e jobs.Env) (jobs.NotifyResult, error) {
+					return jobs.Notify(ctx, e, opts)
+				})
 				printNotify(g, res, err, asJSON)
 				return err
 			})

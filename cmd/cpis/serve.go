@@ -324,9 +324,14 @@ func newJobsCommand(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "jobs [--count N] [--json]",
-		Short: "Recent runs of the daemon's scheduled jobs",
-		Long: `List the most recent runs of the scheduled jobs, newest first: job, start
-(London time), duration, outcome (ok, failed, skipped) and counts.
+		Short: "Recent job runs: the daemon's scheduler's and the batch commands'",
+		Long: `List the most recent job runs, newest first: job, start (London time),
+duration, outcome (ok, failed, skipped), what ran it and counts. The
+daemon's scheduler records its runs; the batch commands cpis ingest,
+nightly (each stage), expire and notify record theirs, named by the
+command ("cpis nightly", or "cpis nightly (through the daemon)" when the
+daemon ran it for the command). With --json, "by" is absent for the
+scheduler's runs.
 
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
@@ -355,20 +360,24 @@ Example:
 					return nil
 				}
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "JOB\tSTART (LONDON)\tDURATION\tOUTCOME\tCOUNTS")
+				fmt.Fprintln(tw, "JOB\tSTART (LONDON)\tDURATION\tOUTCOME\tRUN BY\tCOUNTS")
 				for _, r := range runs {
 					outcome := r.Outcome
 					if r.Error != "" {
 						outcome += ": " + r.Error
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Job, r.Start.In(londonLoc()).Format("2006-01-02 15:04:05 MST"), r.Duration.Round(time.Millisecond), outcome, countsText(r.Counts))
+					by := r.By
+					if by == "" {
+						by = "scheduler"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Job, r.Start.In(londonLoc()).Format("2006-01-02 15:04:05 MST"), r.Duration.Round(time.Millisecond), outcome, by, countsText(r.Counts))
 				}
 				return tw.Flush()
 			})
 		},
 	}
 	cmd.Flags().IntVar(&n, "count", 20, "how many runs to show")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run (job, start, duration_ns, outcome, error, counts)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per run (job, start, duration_ns, outcome, error, counts, by)")
 	return cmd
 }
 
