@@ -27,7 +27,14 @@
 //   - An LA is quiet when no return of it was taken in the 7 days before
 //     today (London) nor today: the default period of the operations
 //     report. The page shows the last return taken and the last one applied.
-//   - Undelivered is the operations report's rule (expire.OutboxAt).
+//   - Undelivered is the operations report's rule (expire.OutboxAt). Its
+//     "in the outbox since" is the data file's modification time, the time
+//     the outbox aging rule counts from (mesh/mailboxes.md, "Outbox
+//     aging"): the store records no delivery time for outbox messages in
+//     general (only a response's or an access file's written time), and
+//     the control file's status time, which the MESH API and the LA's
+//     Collect page show, would not be the time the 5 and 30 days run
+//     from.
 //   - The reports offered are the nightly workbooks in <data>/reports
 //     (report.FileName); a workbook or CSV folder written elsewhere with
 //     `cpis report --out` or `--csv` is not.
