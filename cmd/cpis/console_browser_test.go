@@ -333,6 +333,9 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("mark collected: status %d", got)
 	}
 	officer.Check("la-collected")
+	officer.Narrow() // the notice names the file: a long name must wrap
+	officer.Check("la-collected-narrow")
+	officer.Wide()
 	if got := officer.Texts("#collect-table tbody tr td:first-child a"); slices.Contains(got, name) {
 		t.Errorf("collect page still offers %s after it was collected: %q", name, got)
 	}
