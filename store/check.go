@@ -191,8 +191,8 @@ func (c *checker) authorities() {
 	switch v := meta.Get(kSchema); {
 	case v == nil:
 		c.rep.add(bMeta, string(kSchema), "missing")
-	case string(v) != SchemaVersion:
-		c.rep.add(bMeta, string(kSchema), "is %s, this cpis reads %s", readable(v), SchemaVersion)
+	case string(v) != SchemaVersion && string(v) != jsonSchema:
+		c.rep.add(bMeta, string(kSchema), "is %s, this cpis reads %s (and migrates %s)", readable(v), SchemaVersion, jsonSchema)
 	}
 	if v := meta.Get(kCreated); v == nil {
 		c.rep.add(bMeta, string(kCreated), "missing")

@@ -21,7 +21,7 @@ import (
 // transaction commits, so a whole reference put in file order would cost
 // time quadratic in its size.
 func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(demographics.Record) error) error) error {
-	if err := t.tx.DeleteBucket(bDemographics); err != nil {
+	if err := t.deleteBucket(bDemographics); err != nil {
 		return fmt.Errorf("replace demographics: %w", err)
 	}
 	b, err := t.tx.CreateBucket(bDemographics)
@@ -29,7 +29,7 @@ func (t *Tx) ReplaceDemographics(at time.Time, fill func(put func(demographics.R
 		return fmt.Errorf("replace demographics: %w", err)
 	}
 	b.FillPercent = 1.0 // written in key order, never inserted into again
-	if err := t.tx.DeleteBucket(bPrior); err != nil {
+	if err := t.deleteBucket(bPrior); err != nil {
 		return fmt.Errorf("replace demographics: %w", err)
 	}
 	prior, err := t.tx.CreateBucket(bPrior)

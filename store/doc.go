@@ -16,10 +16,9 @@
 // All keys are byte strings chosen so that bbolt's byte order is the order
 // people want. Sequence numbers are 8-byte big-endian so they sort.
 //
-//	meta            the schema record: "schema" -> "1"; "created" -> RFC 3339
+//	meta            the schema record: "schema" -> "2"; "created" -> RFC 3339
 //	                UTC; "authorities" -> JSON array of the LA codes held, in
-//	                order (kept by PutAuthority); the bucket's sequence number
-//	                is the record format ("Records" below). Also
+//	                order (kept by PutAuthority). Also
 //	                "demographics_imported" -> RFC 3339 UTC
 //	authorities     la code (3 ASCII digits) -> JSON Authority
 //	demographics    NHS number (10 ASCII digits) -> demographics record (binary)
@@ -143,29 +142,28 @@
 // record does not decode: readers return a RecordError naming the bucket
 // and the key (never the record), and Check reports it.
 //
-// The record format of a store is the meta bucket's sequence number: 0
-// for a store made before the binary records (JSON values, with short
+// The record format of a store follows from its schema version: schema
+// "1" for a store made before the binary records (JSON values, with short
 // keys: plan {"s","e","d","l"}, demographics {"f","g","b","s","x","d"},
-// row outcome as RowOutcome's JSON), 1 for the binary records. Readers
-// accept a JSON value in either format. Open migrates a store of format
-// 0 once: every JSON plan, demographics and row outcome value is rewritten
-// in binary form and the format raised to 1, all in one write transaction,
+// row outcome as RowOutcome's JSON), schema "2" for the binary records.
+// Readers accept a JSON value in either. Open migrates a store of schema
+// "1" once: every JSON plan, demographics and row outcome value is
+// rewritten in binary form and the schema raised to "2", all in one write
+// transaction,
 // so a crash leaves the store whole in one format or the other and the
 // next Open starts again. A value that does not decode is left as it was
 // for Check to report. The store file does not shrink (bbolt keeps the
 // freed pages for later writes; a backup copy is no smaller either). A
-// store of a later record format is refused with ErrSchema. A cpis made
-// before the binary records does not know the record format and cannot
-// read a migrated store's plans: going back means restoring a backup
-// made before the upgrade.
+// cpis made before the binary records reads only schema "1", so it
+// refuses a migrated store (ErrSchema) rather than misread it: going back
+// means restoring a backup made before the upgrade.
 //
 // # Schema version
 //
-// meta/schema is "1". A store with another version is refused with
-// ErrSchema; migrations, when one is needed, run in Open inside one write
-// transaction before the version is raised. The record format moves
-// without the schema version: a store of either format has the same
-// buckets and keys.
+// meta/schema is "2". A store of schema "1" is migrated on open (above);
+// any other version is refused with ErrSchema. Migrations run in Open
+// inside one write transaction, which raises the version last. Both
+// schemas have the same buckets and keys.
 //
 // # A wrong store is refused, never served
 //

@@ -156,6 +156,7 @@ type pageWalker struct {
 	ps   int64
 	hwm  uint64
 	seen []uint64 // bit per page: walked already
+	bufs [][]byte // a page buffer per depth, reused
 }
 
 // bucket walks the bucket whose root is page root, or whose inline page
@@ -178,24 +179,45 @@ func (w *pageWalker) page(id uint64, depth int) error {
 		return fmt.Errorf("page %d is reached twice", id)
 	}
 	w.seen[id/64] |= 1 << (id % 64)
-	var hdr [pageHeaderSize]byte
-	if _, err := w.r.ReadAt(hdr[:], int64(id)*w.ps); err != nil {
-		return fmt.Errorf("page %d: %v", id, err)
+	// One read of the first page, one more for any overflow, into a buffer
+	// kept per depth (the pages of the levels above are still in use).
+	for len(w.bufs) <= depth {
+		w.bufs = append(w.bufs, nil)
 	}
-	ne := binary.NativeEndian
-	if got := ne.Uint64(hdr[0:]); got != id {
-		return fmt.Errorf("page %d names itself page %d", id, got)
+	buf := w.bufs[depth]
+	if int64(cap(buf)) < w.ps {
+		buf = make([]byte, w.ps)
 	}
-	overflow := uint64(ne.Uint32(hdr[12:]))
-	if id+overflow >= w.hwm {
-		return fmt.Errorf("page %d runs past page %d", id, w.hwm-1)
-	}
-	buf := make([]byte, int64(overflow+1)*w.ps)
+	buf = buf[:w.ps]
 	if _, err := w.r.ReadAt(buf, int64(id)*w.ps); err != nil {
 		return fmt.Errorf("page %d: %v", id, err)
 	}
+	ne := binary.NativeEndian
+	if got := ne.Uint64(buf[0:]); got != id {
+		return fmt.Errorf("page %d names itself page %d", id, got)
+	}
+	overflow := uint64(ne.Uint32(buf[12:]))
+	if id+overflow >= w.hwm {
+		return fmt.Errorf("page %d runs past page %d", id, w.hwm-1)
+	}
+	if overflow > 0 {
+		whole := int64(overflow+1) * w.ps
+		if int64(cap(buf)) < whole {
+			buf = append(make([]byte, 0, whole), buf...)
+		}
+		buf = buf[:whole]
+		if _, err := w.r.ReadAt(buf[w.ps:], (int64(id)+1)*w.ps); err != nil {
+			return fmt.Errorf("page %d: %v", id, err)
+		}
+	}
+	if int64(cap(buf)) <= maxKeptBuffer {
+		w.bufs[depth] = buf
+	}
 	return w.elements(buf, id, depth)
 }
+
+// maxKeptBuffer is the largest page buffer the walker keeps for reuse.
+const maxKeptBuffer = 1 << 20
 
 // elements checks the page in buf (page id, or 0 for an inline page) and
 // walks what its elements reach.

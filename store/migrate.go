@@ -8,13 +8,27 @@ import (
 )
 
 // RecordFormat is the form of the hot records (plans, demographics, row
-// outcomes) this code writes, kept as the meta bucket's sequence number
-// (doc.go, "Records"): 0 for JSON values (every store made before), 1 for
-// the binary records of records.go.
+// outcomes) this code writes (doc.go, "Records"): 0 for JSON values (every
+// store of schema "1"), 1 for the binary records of records.go (schema
+// "2"). The schema record alone says which, so a cpis that reads only
+// schema "1" refuses a migrated store instead of misreading its records.
 const RecordFormat = 1
 
-// recordFormat returns the record format of the store tx reads.
-func recordFormat(tx *bolt.Tx) uint64 { return tx.Bucket(bMeta).Sequence() }
+// jsonSchema is the schema version of the stores whose records are JSON;
+// they are migrated on open.
+const jsonSchema = "1"
+
+// recordFormat returns the record format of the store tx reads, from its
+// schema record; a schema this code does not know reads as a later format.
+func recordFormat(tx *bolt.Tx) uint64 {
+	switch string(tx.Bucket(bMeta).Get(kSchema)) {
+	case jsonSchema:
+		return 0
+	case SchemaVersion:
+		return RecordFormat
+	}
+	return RecordFormat + 1
+}
 
 // migrateHook, when set (tests), is called after each group of records a
 // migration rewrites, with the bucket and the records rewritten so far in
@@ -26,7 +40,7 @@ var migrateHook func(bucket string, done int) error
 const migrateGroup = 4096
 
 // migrateRecords rewrites every JSON plan, demographics and row outcome
-// record of tx in binary form and raises the record format, in tx: a
+// record of tx in binary form and raises the schema version, in tx: a
 // store is migrated whole or, when tx does not commit, not at all. A
 // value that does not decode is left as it was, for Check to report (the
 // previous version could not read it either).
@@ -52,7 +66,7 @@ func migrateRecords(tx *bolt.Tx) error {
 			return fmt.Errorf("migrate %s to record format %d: %w", m.bucket, RecordFormat, err)
 		}
 	}
-	return tx.Bucket(bMeta).SetSequence(RecordFormat)
+	return tx.Bucket(bMeta).Put(kSchema, []byte(SchemaVersion))
 }
 
 // migrateBucket rewrites the JSON values of b with convert, a group at a

@@ -297,20 +297,21 @@ func TestMigrationFailureLeavesOldStore(t *testing.T) {
 	}
 }
 
-// A store of a later record format is refused, never read or written.
+// A store of a later schema (and record format) is refused, never read or
+// written.
 func TestLaterRecordFormatRefused(t *testing.T) {
 	dir, path := copyFixture(t)
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).SetSequence(RecordFormat + 1) }); err != nil {
+	if err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kSchema, []byte("3")) }); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
 	before := fileSum(t, path)
 	_, err = Open(dir, Options{})
-	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "record format 2, this cpis reads 1") {
+	if !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), `file has "3", this cpis reads "2"`) {
 		t.Errorf("Open: %v, want ErrSchema naming the record format", err)
 	}
 	if fileSum(t, path) != before {

@@ -281,7 +281,7 @@ func jsonStore(t *testing.T, dir string, n int) {
 				}
 			}
 		}
-		return tx.Bucket(bMeta).SetSequence(0)
+		return tx.Bucket(bMeta).Put(kSchema, []byte(jsonSchema))
 	}); err != nil {
 		t.Fatal(err)
 	}

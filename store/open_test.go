@@ -248,7 +248,7 @@ func TestCreateWritesSchemaRecord(t *testing.T) {
 		return tx.Bucket([]byte("meta")).ForEach(func(k, v []byte) error { got[string(k)] = string(v); return nil })
 	})
 	b.Close()
-	want := map[string]string{"schema": "1", "created": "2026-11-22T02:30:00Z", "authorities": `["100","202","841"]`}
+	want := map[string]string{"schema": "2", "created": "2026-11-22T02:30:00Z", "authorities": `["100","202","841"]`}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("meta bucket (-want +got):\n%s", diff)
 	}

@@ -58,6 +58,15 @@ func (t *Tx) Plan(k plans.Key) (plans.Plan, bool, error) {
 
 // PutPlan adds or replaces the plan under p.Key, with its LA index entry.
 func (t *Tx) PutPlan(p plans.Plan) error {
+	if err := t.putPlanRecord(p); err != nil {
+		return err
+	}
+	return t.putLAIndex(p.Key)
+}
+
+// putPlanRecord adds or replaces the plan under p.Key, without its LA
+// index entry.
+func (t *Tx) putPlanRecord(p plans.Plan) error {
 	if len(p.NHS) != 10 || len(p.LA) != 3 || p.Type == "" {
 		return fmt.Errorf("put plan %s: malformed key", p.Key)
 	}
@@ -67,10 +76,14 @@ func (t *Tx) PutPlan(p plans.Plan) error {
 	if err := t.b(bPlans).Put(key, v); err != nil {
 		return fmt.Errorf("put plan %s: %w", p.Key, err)
 	}
-	index := t.slab.keep(appendLAIndexKey(t.slab.next(planKeyMax), p.Key))
+	return nil
+}
+
+// putLAIndex adds the LA index entry of the plan under k.
+func (t *Tx) putLAIndex(k plans.Key) error {
 	ib := t.b(bPlansByLA)
 	ib.FillPercent = laIndexFill
-	return ib.Put(index, nil)
+	return ib.Put(t.slab.keep(appendLAIndexKey(t.slab.next(planKeyMax), k)), nil)
 }
 
 // DeletePlan removes the plan under k, reporting whether there was one.

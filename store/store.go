@@ -18,7 +18,7 @@ import (
 const FileName = "cpis.db"
 
 // SchemaVersion is the layout version this code reads and writes (doc.go).
-const SchemaVersion = "1"
+const SchemaVersion = "2"
 
 // Sentinel errors.
 var (
@@ -229,14 +229,10 @@ func prepare(b *bolt.DB) error {
 		switch {
 		case v == nil:
 			return damaged("no schema record")
-		case string(v) != SchemaVersion:
-			return fmt.Errorf("%w: file has %q, this cpis reads %q", ErrSchema, v, SchemaVersion)
-		}
-		switch f := recordFormat(tx); {
-		case f > RecordFormat:
-			return fmt.Errorf("%w: file has record format %d, this cpis reads %d", ErrSchema, f, RecordFormat)
-		case f < RecordFormat:
+		case string(v) == jsonSchema:
 			migrate = true
+		case string(v) != SchemaVersion:
+			return fmt.Errorf("%w: file has %q, this cpis reads %q (and migrates %q)", ErrSchema, v, SchemaVersion, jsonSchema)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, string(meta.Get(kCreated))); err != nil {
 			return damaged("no creation time in the schema record")
@@ -326,9 +322,6 @@ func create(dir string, opts Options) error {
 		if err := meta.Put(kSchema, []byte(SchemaVersion)); err != nil {
 			return err
 		}
-		if err := meta.SetSequence(RecordFormat); err != nil {
-			return err
-		}
 		if err := putCodes(meta, nil); err != nil {
 			return err
 		}
@@ -406,9 +399,37 @@ func (db *DB) Update(fn func(*Tx) error) error {
 type Tx struct {
 	tx   *bolt.Tx
 	slab slab // keys and values put (records.go)
+	// buckets are the top-level buckets looked up so far: a read
+	// transaction searches the root bucket and allocates a handle at each
+	// lookup, and ingest looks one up for every row.
+	buckets [16]cachedBucket
 }
 
-func (t *Tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+type cachedBucket struct {
+	name string
+	b    *bolt.Bucket
+}
+
+func (t *Tx) b(name []byte) *bolt.Bucket {
+	for i := range t.buckets {
+		c := &t.buckets[i]
+		if c.b == nil {
+			c.name, c.b = string(name), t.tx.Bucket(name)
+			return c.b
+		}
+		if c.name == string(name) {
+			return c.b
+		}
+	}
+	return t.tx.Bucket(name)
+}
+
+// deleteBucket deletes a top-level bucket (and forgets the handles looked
+// up, which it may make stale).
+func (t *Tx) deleteBucket(name []byte) error {
+	t.buckets = [16]cachedBucket{}
+	return t.tx.DeleteBucket(name)
+}
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	data, err := json.Marshal(v)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,15 +43,29 @@ type Options struct {
 	Start time.Time
 	// Progress receives a line as each stage ends (nil: none).
 	Progress io.Writer
+	// SQLite is the sqlite3 command to compare with ("": none): after the
+	// hub's stages it imports the same demographics and FULL returns into
+	// a database of keyed tables (sqlite.go) and adds those two stages.
+	SQLite string
 }
+
+// Names of the stages the comparison with sqlite3 sets side by side.
+const (
+	StageInit               = "init + demographics import"
+	StageIngestFull         = "night 1: ingest FULL"
+	StageSQLiteDemographics = "sqlite3: demographics .import"
+	StageSQLiteFull         = "sqlite3: FULL .import"
+)
 
 // Stage is one measured stage.
 type Stage struct {
 	Name     string        `json:"stage"`
 	Rows     int           `json:"rows"`
 	Wall     time.Duration `json:"wall_ns"`
+	CPU      time.Duration `json:"cpu_ns"`          // user and system time of the process (of sqlite3 for its stages)
 	PeakRSS  uint64        `json:"peak_rss_bytes"`  // whole process, bbolt's map included
-	PeakHeap uint64        `json:"peak_heap_bytes"` // Go heap in use
+	PeakHeap uint64        `json:"peak_heap_bytes"` // Go heap in use (0 for sqlite3)
+	Bytes    int64         `json:"file_bytes"`      // the store file in use after the stage (store.DB.Size; sqlite3's database for its stages)
 }
 
 // RowsPerSecond is Rows over Wall.
@@ -92,6 +107,9 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		st.Rows = rows()
+		if db != nil {
+			st.Bytes, _ = db.Size()
+		}
 		stages = append(stages, st)
 		if opts.Progress != nil {
 			fmt.Fprintf(opts.Progress, "%-28s %9d rows  %8.2fs\n", st.Name, st.Rows, st.Wall.Seconds())
@@ -109,7 +127,7 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 				Seed: opts.Seed, Extract: day1.AddDays(-1), Accesses: -1})
 			return err
 		}},
-		{"init + demographics import", func() int { return res.People }, func() error {
+		{StageInit, func() int { return res.People }, func() error {
 			a, err := os.Open(filepath.Join(gen, generate.AuthoritiesFile))
 			if err != nil {
 				return err
@@ -127,7 +145,7 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 			db, err = store.Open(data, store.Options{})
 			return err
 		}},
-		{"night 1: ingest FULL", func() int { return res.Plans }, func() error {
+		{StageIngestFull, func() int { return res.Plans }, func() error {
 			if err := drop(res, data, func(r generate.LAReturns) string { return r.Full }); err != nil {
 				return err
 			}
@@ -154,6 +172,18 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 	}
 	for _, s := range steps {
 		if err := measure(s.name, s.rows, s.f); err != nil {
+			return stages, err
+		}
+	}
+	if opts.SQLite != "" {
+		sq, err := sqliteStages(ctx, opts.SQLite, res, opts.Dir)
+		for _, st := range sq {
+			stages = append(stages, st)
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "%-28s %9d rows  %8.2fs\n", st.Name, st.Rows, st.Wall.Seconds())
+			}
+		}
+		if err != nil {
 			return stages, err
 		}
 	}
@@ -232,14 +262,37 @@ func measured(name string, f func() error) (Stage, error) {
 			}
 		}
 	}()
+	cpu0 := cpuTime()
 	start := time.Now()
-	err := f()
+	var err error
+	// A CPU profile can be cut by stage: go tool pprof -tagfocus stage=...
+	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f() })
 	wall := time.Since(start)
+	cpu := cpuTime() - cpu0
 	close(stop)
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	return Stage{Name: name, Wall: wall, PeakRSS: peakRSS(), PeakHeap: peakHeap}, err
+	return Stage{Name: name, Wall: wall, CPU: cpu, PeakRSS: peakRSS(), PeakHeap: peakHeap}, err
+}
+
+// Compare returns the ratios of the hub's stage a to sqlite3's stage b
+// of the same rows (a over b), in wall time and in CPU time; ok is false
+// when stages lacks either.
+func Compare(stages []Stage, a, b string) (wall, cpu float64, ok bool) {
+	var sa, sb *Stage
+	for i := range stages {
+		switch stages[i].Name {
+		case a:
+			sa = &stages[i]
+		case b:
+			sb = &stages[i]
+		}
+	}
+	if sa == nil || sb == nil || sb.Wall <= 0 || sb.CPU <= 0 {
+		return 0, 0, false
+	}
+	return sa.Wall.Seconds() / sb.Wall.Seconds(), sa.CPU.Seconds() / sb.CPU.Seconds(), true
 }
 
 // resetPeakRSS resets the kernel's high-water mark of resident memory

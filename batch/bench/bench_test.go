@@ -48,6 +48,7 @@ func BenchmarkNight(b *testing.B) {
 		for _, s := range stages {
 			key := strings.NewReplacer(" ", "_", ":", "", "+", "", "(", "", ")", "", "%", "pct").Replace(s.Name)
 			b.ReportMetric(s.Wall.Seconds(), key+"_s")
+			b.ReportMetric(s.CPU.Seconds(), key+"_cpu_s")
 			b.ReportMetric(float64(s.PeakRSS)/(1<<20), key+"_rss_MiB")
 			if strings.HasPrefix(s.Name, "night 1:") {
 				night += s.Wall

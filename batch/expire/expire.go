@@ -47,7 +47,15 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 	err := db.Update(func(tx *store.Tx) error {
 		var gone []plans.Key
 		if err := tx.AllPlans(func(p plans.Plan) error {
-			if !p.VisibleOn(today, tx.DateOfBirth(p.NHS)) {
+			// A date of birth can only end a CPP or LAC sooner (the 18th
+			// birthday): a plan not visible without one is not visible,
+			// and a UCPP's visibility does not depend on it. Only the
+			// others need the reference looked up.
+			vis := p.VisibleOn(today, caldate.Date{})
+			if vis && p.Type != plans.UCPP {
+				vis = p.VisibleOn(today, tx.DateOfBirth(p.NHS))
+			}
+			if !vis {
 				gone = append(gone, p.Key)
 			}
 			return nil

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"cpis/store"
+	"cpis/store/plans"
 )
 
 // applier commits evaluated returns in groups. LAs evaluate in parallel;
@@ -19,12 +20,49 @@ type applier struct {
 	db   *store.DB
 	reqs chan applyReq
 	done chan struct{}
+	buf  []plans.Plan // putPlans's, reused
 }
 
 type applyReq struct {
 	fn     func(*store.Tx) error
-	rows   int // plans the return changes
+	plans  planSource // plans the return puts, after fn (nil: none)
+	rows   int        // plans the return changes
 	result chan error
+}
+
+// planSource calls put for each plan a return puts.
+type planSource func(put func(plans.Plan) error) error
+
+// putChunk is how many plans are sorted and put at a time.
+const putChunk = 32768
+
+// putPlans puts the plans of srcs with store.Tx.PutPlans (in key order),
+// a chunk of putChunk plans at a time, through buf (returned for reuse).
+// The plans of a group's returns are merged before they are sorted.
+func putPlans(tx *store.Tx, buf []plans.Plan, srcs ...planSource) ([]plans.Plan, error) {
+	buf = buf[:0]
+	flush := func() error {
+		err := tx.PutPlans(buf)
+		clear(buf) // drop the strings
+		buf = buf[:0]
+		return err
+	}
+	for _, src := range srcs {
+		if src == nil {
+			continue
+		}
+		err := src(func(p plans.Plan) error {
+			buf = append(buf, p)
+			if len(buf) == putChunk {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, flush()
 }
 
 // A group stops growing at maxGroup returns or maxGroupRows changed plans
@@ -44,9 +82,10 @@ func newApplier(db *store.DB) *applier {
 }
 
 // apply runs fn in a write transaction, possibly shared with other
-// returns, and reports its own outcome.
-func (a *applier) apply(rows int, fn func(*store.Tx) error) error {
-	r := applyReq{fn: fn, rows: rows, result: make(chan error, 1)}
+// returns, then puts the plans of src (merged in key order with those of
+// the other returns), and reports its own outcome.
+func (a *applier) apply(rows int, fn func(*store.Tx) error, src planSource) error {
+	r := applyReq{fn: fn, plans: src, rows: rows, result: make(chan error, 1)}
 	a.reqs <- r
 	return <-r.result
 }
@@ -89,12 +128,16 @@ func (a *applier) run() {
 			}
 		}
 		err := a.db.Update(func(tx *store.Tx) error {
+			srcs := make([]planSource, 0, len(group))
 			for _, r := range group {
 				if err := r.fn(tx); err != nil {
 					return err
 				}
+				srcs = append(srcs, r.plans)
 			}
-			return nil
+			var err error
+			a.buf, err = putPlans(tx, a.buf, srcs...)
+			return err
 		})
 		if err == nil || len(group) == 1 {
 			for _, r := range group {
@@ -103,7 +146,14 @@ func (a *applier) run() {
 			continue
 		}
 		for _, r := range group {
-			r.result <- a.db.Update(r.fn)
+			r.result <- a.db.Update(func(tx *store.Tx) error {
+				if err := r.fn(tx); err != nil {
+					return err
+				}
+				var err error
+				a.buf, err = putPlans(tx, a.buf, r.plans)
+				return err
+			})
 		}
 	}
 }

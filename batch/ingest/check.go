@@ -88,7 +88,7 @@ func Check(ctx context.Context, cfg Config, la, file string, data io.Reader) (Ch
 		Kind: string(name.Kind), Extract: name.Extract, State: store.Archived}
 	m.Problem = l.refusal(file, size, name, nameErr, "", "")
 	if m.Problem == nil {
-		sum, err := l.hash(path, gz)
+		sum, _, err := l.hash(path, gz)
 		if err != nil {
 			return res, err
 		}

@@ -16,6 +16,7 @@ import (
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // decide runs the checks that follow taking (date order, demographics
@@ -124,8 +125,18 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 // read that follows reports why).
 func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 	limit := int64(l.cfg.MaxRows) + 1
+	s, counted := l.seps[m.SHA256]
+	delete(l.seps, m.SHA256)
 	if name.Format == returns.XLSX {
 		return xlsxRowBound(m.ArchivePath, limit)
+	}
+	if counted {
+		// Counted when the content was hashed, in this run.
+		n := s.lines
+		if name.Format == returns.XML {
+			n = s.tags
+		}
+		return min(1+n, limit)
 	}
 	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 	if err != nil {
@@ -302,9 +313,9 @@ func (l *laRun) evaluateParsed(m *store.Message, name returns.Name, in *parsed, 
 // audit in one transaction. It takes ev over.
 //
 // The row outcomes (up to one per row and warning: hundreds of megabytes
-// for a wide return) are stored before that transaction, a chunk per
-// transaction, because a write transaction holds everything it writes in
-// memory. Until the decision commits they belong to no decision: a run
+// for a wide return) are stored in that transaction when they fit in one
+// chunk, else before it, a chunk per transaction, because a write
+// transaction holds everything it writes in memory. Until the decision commits they belong to no decision: a run
 // that stops between the two leaves the message in its earlier state, and
 // whatever decides it next (the next run for an archived return, a release
 // or discard for a held one) replaces or deletes them.
@@ -316,13 +327,33 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 			ev.close()
 		}
 	}()
-	if err := l.storeOutcomes(m, ev.rows); err != nil {
+	// Row outcomes that fit in one chunk (most returns have a few, or
+	// none) are stored in the decision's own transaction; more are stored
+	// before it, a chunk per transaction.
+	var few []store.RowOutcome
+	if ev.rows.n <= outcomeChunk {
+		few = make([]store.RowOutcome, 0, ev.rows.n)
+		if err := eachOutcome(ev.rows, func(o store.RowOutcome) error { few = append(few, o); return nil }); err != nil {
+			return fmt.Errorf("row outcomes of %s: %w", m.File, err)
+		}
+	} else if err := l.storeOutcomes(m, ev.rows); err != nil {
 		return fmt.Errorf("store row outcomes of %s: %w", m.File, err)
 	}
+	// The plans to put go last, merged with the other returns' of a
+	// group commit in key order (applier.go).
+	var puts planSource
+	if ev.apply {
+		puts = func(put func(plans.Plan) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
+	}
 	var done *store.Message
-	err := l.update(len(ev.removals)+ev.upserts.n, func(tx *store.Tx) error {
+	err := l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
 		// A copy, so that a rolled-back attempt leaves m as it was.
 		m := m.Clone()
+		if few != nil {
+			if err := tx.PutOutcomes(m, few); err != nil {
+				return err
+			}
+		}
 		state := store.Decided
 		if ev.hold {
 			state = store.Held
@@ -332,9 +363,6 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 				if _, err := tx.DeletePlan(k); err != nil {
 					return err
 				}
-			}
-			if err := eachPlan(ev.upserts, l.la.Code, tx.PutPlan); err != nil {
-				return err
 			}
 			if err := tx.PurgeHistories(ev.removals); err != nil {
 				return err
@@ -361,7 +389,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 		}
 		done = m
 		return nil
-	})
+	}, puts)
 	if err != nil {
 		return err
 	}
@@ -413,13 +441,20 @@ func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
 	return nil
 }
 
-// update runs fn in a write transaction: through the run's applier when
-// there is one (group commit), else on its own.
-func (l *laRun) update(rows int, fn func(*store.Tx) error) error {
+// update runs fn, then puts the plans of puts, in a write transaction:
+// through the run's applier when there is one (group commit), else on its
+// own.
+func (l *laRun) update(rows int, fn func(*store.Tx) error, puts planSource) error {
 	if l.applier != nil {
-		return l.applier.apply(rows, fn)
+		return l.applier.apply(rows, fn, puts)
 	}
-	return l.cfg.DB.Update(fn)
+	return l.cfg.DB.Update(func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := putPlans(tx, nil, puts)
+		return err
+	})
 }
 
 // supersedeHeld discards (F011) any held FULL return of the LA dated before

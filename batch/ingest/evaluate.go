@@ -65,11 +65,21 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 	c.Read = len(in.facts)
 	full := name.Kind == returns.Full
 	// What a FULL return's rows name and protect (returns.md, "Kinds").
-	var named []planKey
+	var named []namedPlan
 	var protectNHS []uint64
 	var protectLocal []string
 
-	look := func(nhs string) (demographics.Record, bool) { return tx.Demographic(nhs) }
+	// The row's own reference record is looked up once: Reconcile's first
+	// look, and the date of birth of the visibility rule, both use it.
+	var own demographics.Record
+	var ownOK bool
+	var ownNHS string
+	look := func(nhs string) (demographics.Record, bool) {
+		if nhs == ownNHS {
+			return own, ownOK
+		}
+		return tx.Demographic(nhs)
+	}
 	sr, err := in.rows.reader()
 	if err != nil {
 		return ev, err
@@ -96,13 +106,18 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		plan := plans.Plan{Key: plans.Key{NHS: nhs, LA: la, Type: typ}, LocalID: r.localID, Start: r.start, End: r.end, Due: r.due}
 		del := r.flags&isDelete != 0
 		notStore := false
+		var dob caldate.Date
+		dobKnown := false
 		if reject == nil && !del {
+			own, ownOK = tx.Demographic(nhs)
+			ownNHS = nhs
 			out := pds.Reconcile(nhs, pds.Fields{FamilyName: r.family, GivenName: r.given, DOB: r.dob}, look)
+			ownNHS = ""
 			if out.Reject != nil {
 				reject = out.Reject
 			} else {
 				r.warnings = append(r.warnings, out.Warnings...)
-				dob := tx.DateOfBirth(nhs)
+				dob, dobKnown = own.DOB, true
 				if !plan.VisibleOn(name.Extract, dob) {
 					notStore = true
 					r.warnings = append(r.warnings, codes.Problem{Detail: codes.W001,
@@ -145,7 +160,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		if full {
 			switch {
 			case reject == nil:
-				named = append(named, planKey{r.nhs, r.typ})
+				named = append(named, namedPlan{planKey{r.nhs, r.typ}, dob, dobKnown})
 			case codes.RowCode(reject.Detail) == codes.RowNHSFormat:
 				// Only a local_id a plan could hold can protect one.
 				if id := strings.TrimSpace(r.localID); id != "" && utf8.RuneCountInString(id) <= maxLocalID {
@@ -181,19 +196,30 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 
 	var withdrawVisible, visible int
 	if full {
-		slices.SortFunc(named, comparePlanKeys)
+		slices.SortFunc(named, compareNamed)
 		slices.Sort(protectNHS)
 		slices.Sort(protectLocal)
 		err := tx.PlansOfLA(la, func(p plans.Plan) error {
-			vis := p.VisibleOn(today, tx.DateOfBirth(p.NHS))
-			if vis {
-				visible++
-			}
 			n, err := strconv.ParseUint(p.NHS, 10, 64)
 			if err != nil {
 				return fmt.Errorf("plan %s: %w", p.Key, err)
 			}
-			if _, ok := slices.BinarySearchFunc(named, planKey{n, typeIndex(p.Type)}, comparePlanKeys); ok {
+			i, isNamed := slices.BinarySearchFunc(named, planKey{n, typeIndex(p.Type)}, func(a namedPlan, k planKey) int { return comparePlanKeys(a.key, k) })
+			// A UCPP's visibility does not depend on the date of birth; a
+			// named plan's row looked it up already.
+			var dob caldate.Date
+			switch {
+			case p.Type == plans.UCPP:
+			case isNamed && named[i].dobKnown:
+				dob = named[i].dob
+			default:
+				dob = tx.DateOfBirth(p.NHS)
+			}
+			vis := p.VisibleOn(today, dob)
+			if vis {
+				visible++
+			}
+			if isNamed {
 				return nil
 			}
 			if _, ok := slices.BinarySearch(protectNHS, n); ok {
@@ -249,6 +275,16 @@ type planKey struct {
 	nhs uint64
 	typ uint8
 }
+
+// namedPlan is a plan key a FULL return's row names, with the date of
+// birth its row found in the demographics reference (when it looked).
+type namedPlan struct {
+	key      planKey
+	dob      caldate.Date
+	dobKnown bool
+}
+
+func compareNamed(a, b namedPlan) int { return comparePlanKeys(a.key, b.key) }
 
 func comparePlanKeys(a, b planKey) int {
 	if c := cmp.Compare(a.nhs, b.nhs); c != 0 {

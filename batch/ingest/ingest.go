@@ -196,6 +196,9 @@ type laRun struct {
 	// rows holds the spilled row outcomes of decisions whose responses are
 	// not written yet, by response message ID.
 	rows map[string]*spill
+	// seps are the separators counted in the content of returns taken in
+	// this run, by content hash, until they are decided (rowBound).
+	seps map[string]separators
 }
 
 // keepRows keeps the row outcomes of the response id until it is written.

@@ -48,7 +48,14 @@ func typeAt(i uint8) plans.Type {
 }
 
 // nhsString formats a valid NHS number held as a number.
-func nhsString(n uint64) string { return fmt.Sprintf("%010d", n) }
+func nhsString(n uint64) string {
+	var b [10]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[:])
+}
 
 // parsed is a return read and checked row by row: a fact per row and the
 // rows themselves in a spill, in line order.

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,29 +20,44 @@ import (
 // are spilled the same way, so a return of 500,000 wide rows costs a few
 // tens of bytes of memory per row, whatever its width.
 
-// spill is a temporary file written once, then read from the start as often
-// as needed. It has no name while it is open where the system allows (so a
+// spill is a temporary store written once, then read from the start as
+// often as needed. It is kept in memory while it is small (most returns'
+// are) and moves to a file on disk once it grows past spillInMemory bytes.
+// The file has no name while it is open where the system allows (so a
 // crash leaves nothing behind), and is gone once closed.
 type spill struct {
+	dir  string
+	mem  []byte // the records while there is no file
 	f    *os.File
 	name string // "" when the file has no name
 	w    *bufio.Writer
 	buf  []byte
-	n    int // records written
+	n    int  // records written
+	done bool // closed
 }
 
-// newSpill makes a spill in dir: beside the return it is made from, on the
-// data dir's disk rather than in a temporary folder that may be memory.
-// "" means the system's temporary folder.
+// spillInMemory is the most a spill keeps in memory: three per return
+// being evaluated, within the budget's fixed charge (returnBytes).
+const spillInMemory = 512 << 10
+
+// newSpill makes a spill whose file, if it needs one, goes in dir: beside
+// the return it is made from, on the data dir's disk rather than in a
+// temporary folder that may be memory. "" means the system's temporary
+// folder.
 func newSpill(dir string) (*spill, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, named, err := createUnnamed(dir)
+	return &spill{dir: dir}, nil
+}
+
+// toFile moves the records kept in memory to a new file.
+func (s *spill) toFile() error {
+	f, named, err := createUnnamed(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("spill file: %w", err)
+		return fmt.Errorf("spill file: %w", err)
 	}
-	s := &spill{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
 	if named {
 		// Where a file cannot be made without a name, it loses its name
 		// at once if it can (POSIX), else when closed.
@@ -49,7 +65,12 @@ func newSpill(dir string) (*spill, error) {
 			s.name = f.Name()
 		}
 	}
-	return s, nil
+	_, err = s.w.Write(s.mem)
+	s.mem = nil
+	if err != nil {
+		return fmt.Errorf("spill file: %w", err)
+	}
+	return nil
 }
 
 // createNamed is the fallback of systems without unnamed files: a hidden
@@ -61,7 +82,11 @@ func createNamed(dir string) (*os.File, bool, error) {
 
 // close removes the file; it is safe on a nil spill and more than once.
 func (s *spill) close() {
-	if s == nil || s.f == nil {
+	if s == nil || s.done {
+		return
+	}
+	s.done, s.mem = true, nil
+	if s.f == nil {
 		return
 	}
 	s.f.Close()
@@ -86,7 +111,20 @@ func (s *spill) putDate(d caldate.Date) { s.putInt(dateNumber(d)) }
 
 // end writes the record built so far.
 func (s *spill) end() error {
+	if s.done {
+		return errors.New("spill file: closed")
+	}
 	s.n++
+	if s.f == nil && len(s.mem)+len(s.buf) > spillInMemory {
+		if err := s.toFile(); err != nil {
+			return err
+		}
+	}
+	if s.f == nil {
+		s.mem = append(s.mem, s.buf...)
+		s.buf = s.buf[:0]
+		return nil
+	}
 	_, err := s.w.Write(s.buf)
 	s.buf = s.buf[:0]
 	if err != nil {
@@ -98,6 +136,12 @@ func (s *spill) end() error {
 // reader flushes what was written and returns a reader of the records from
 // the first. Only one reader may be in use at a time.
 func (s *spill) reader() (*spillReader, error) {
+	if s.done {
+		return nil, errors.New("spill file: closed")
+	}
+	if s.f == nil {
+		return &spillReader{r: bufio.NewReaderSize(bytes.NewReader(s.mem), 4<<10), left: s.n}, nil
+	}
 	if err := s.w.Flush(); err != nil {
 		return nil, fmt.Errorf("spill file: %w", err)
 	}
@@ -110,9 +154,10 @@ func (s *spill) reader() (*spillReader, error) {
 // spillReader reads a spill's records back. Its first error is kept and
 // returned by err; values read after it are zero.
 type spillReader struct {
-	r    *bufio.Reader
-	left int // records not yet started
-	e    error
+	r       *bufio.Reader
+	left    int // records not yet started
+	e       error
+	scratch []byte // for a string longer than what the buffer holds
 }
 
 // next starts the next record, reporting false after the last one.
@@ -158,7 +203,19 @@ func (r *spillReader) string() string {
 		r.fail(errors.New("record too long"))
 		return ""
 	}
-	b := make([]byte, n)
+	if n == 0 {
+		return ""
+	}
+	if b, err := r.r.Peek(int(n)); err == nil {
+		// Most strings are in the buffer already: one copy, no scratch.
+		s := string(b)
+		_, _ = r.r.Discard(int(n))
+		return s
+	}
+	if cap(r.scratch) < int(n) {
+		r.scratch = make([]byte, n)
+	}
+	b := r.scratch[:n]
 	_, err := io.ReadFull(r.r, b)
 	r.fail(err)
 	return string(b)

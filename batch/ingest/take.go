@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -169,11 +170,14 @@ func (l *laRun) prepare(in local.Incoming) (*candidate, error) {
 		c.name, c.named, gz = name, true, name.Gzip
 	}
 
-	sum, err := l.hash(in.Path, gz)
+	sum, seps, err := l.hash(in.Path, gz)
 	if err != nil {
 		return nil, err
 	}
 	c.sha, c.sum = hex.EncodeToString(sum[:]), sum
+	if seps != nil {
+		l.keepSeparators(c.sha, *seps)
+	}
 	c.messageID = mesh.DerivedMessageID(in.ModTime, sum)
 
 	var ctlProblem string
@@ -220,34 +224,55 @@ func (l *laRun) refusal(file string, size int64, name returns.Name, nameErr erro
 	return nil
 }
 
-// hash returns the SHA-256 of the decompressed content, or of the stored
-// bytes (at most the size limit of them) when they cannot be decompressed
+// hash returns the SHA-256 of the decompressed content, with the
+// separators counted in it (for rowBound), or of the stored bytes (at most
+// the size limit of them, and no count) when they cannot be decompressed
 // within the limit (the outcome then comes from reading the file).
-func (l *laRun) hash(path string, gz bool) ([32]byte, error) {
+func (l *laRun) hash(path string, gz bool) ([32]byte, *separators, error) {
 	h := sha256.New()
+	seps := &separators{}
 	r, err := local.OpenData(path, gz, l.cfg.SizeLimit)
 	if err == nil {
-		_, err = io.Copy(h, r)
+		_, err = io.Copy(io.MultiWriter(h, seps), r)
 		r.Close()
 	}
 	if err == nil {
-		return [32]byte(h.Sum(nil)), nil
+		return [32]byte(h.Sum(nil)), seps, nil
 	}
 	if !errors.Is(err, mesh.ErrTooLarge) && !errors.Is(err, mesh.ErrNotGzip) {
-		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+		return [32]byte{}, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+		return [32]byte{}, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
 	h.Reset()
 	// A file stored over the limit is refused (F006) having been read no
 	// further than the limit: its ID comes from that much of it.
 	if _, err := io.Copy(h, io.LimitReader(f, l.cfg.SizeLimit)); err != nil {
-		return [32]byte{}, fmt.Errorf("read %s: %w", path, err)
+		return [32]byte{}, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return [32]byte(h.Sum(nil)), nil
+	return [32]byte(h.Sum(nil)), nil, nil
+}
+
+// separators counts the line ends and tag starts of content written to
+// it: what bounds the rows of a CSV or XML return (rowBound).
+type separators struct{ lines, tags int64 }
+
+func (s *separators) Write(p []byte) (int, error) {
+	s.lines += int64(bytes.Count(p, []byte{'\n'}))
+	s.tags += int64(bytes.Count(p, []byte{'<'}))
+	return len(p), nil
+}
+
+// keepSeparators remembers the separators counted in the content with
+// hash sha, until its return is decided.
+func (l *laRun) keepSeparators(sha string, s separators) {
+	if l.seps == nil {
+		l.seps = map[string]separators{}
+	}
+	l.seps[sha] = s
 }
 
 func readControl(path string) (mesh.Control, error) {

@@ -222,6 +222,9 @@ func (m *Mailbox) ArchiveStaleControl(name, messageID string) error {
 	if _, err := m.move(name, messageID+"_"+name); err != nil {
 		return fmt.Errorf("archive stale control %s: %w", name, err)
 	}
+	if err := syncDirs(m.InboxDir(), m.ArchiveInDir()); err != nil {
+		return fmt.Errorf("archive stale control %s: %w", name, err)
+	}
 	return nil
 }
 
@@ -258,13 +261,19 @@ func (m *Mailbox) Archive(in Incoming, messageID string) (dataPath, ctlPath stri
 			return "", "", fmt.Errorf("archive %s: %w", in.ControlName, err)
 		}
 	}
+	// Both moves are made durable together: a crash before this leaves
+	// each file in the inbox or in the archive, and a repeated Archive
+	// finishes either.
+	if err := syncDirs(m.InboxDir(), m.ArchiveInDir()); err != nil {
+		return "", "", fmt.Errorf("archive %s: %w", in.Name, err)
+	}
 	return dataPath, ctlPath, nil
 }
 
 // move renames the inbox file name to the archive's in folder as dest (or
-// its first free numbered variant) and fsyncs both folders. When name has
-// already left the inbox, it returns the latest existing variant of dest,
-// or an error wrapping fs.ErrNotExist.
+// its first free numbered variant), leaving both folders to be fsynced by
+// the caller. When name has already left the inbox, it returns the latest
+// existing variant of dest, or an error wrapping fs.ErrNotExist.
 func (m *Mailbox) move(name, dest string) (string, error) {
 	src := filepath.Join(m.InboxDir(), name)
 	dir := m.ArchiveInDir()
@@ -280,10 +289,8 @@ func (m *Mailbox) move(name, dest string) (string, error) {
 		if last == "" {
 			return "", fmt.Errorf("neither in the inbox nor archived: %w", fs.ErrNotExist)
 		}
-		// The crash may have come between the rename and the fsyncs.
-		if err := syncDirs(m.InboxDir(), dir); err != nil {
-			return "", err
-		}
+		// The crash may have come between the rename and the fsyncs,
+		// which the caller makes.
 		return last, nil
 	} else if err != nil {
 		return "", err
@@ -299,9 +306,6 @@ func (m *Mailbox) move(name, dest string) (string, error) {
 			return "", err
 		}
 		if err := os.Rename(src, p); err != nil {
-			return "", err
-		}
-		if err := syncDirs(m.InboxDir(), dir); err != nil {
 			return "", err
 		}
 		return p, nil

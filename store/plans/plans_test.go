@@ -52,3 +52,27 @@ func TestVisibleUntil(t *testing.T) {
 		}
 	}
 }
+
+// TestDateOfBirthOnlyShortens checks what expire relies on to skip
+// looking up dates of birth: a known date of birth can only end a plan's
+// visibility sooner, and never changes a UCPP's.
+func TestDateOfBirthOnlyShortens(t *testing.T) {
+	ends := []string{"", "2026-01-31", "2026-06-30", "2030-01-01"}
+	dobs := []string{"2008-02-10", "2008-06-01", "2012-05-05", "1990-01-01"}
+	days := []string{"2026-02-01", "2026-03-15", "2026-07-01", "2026-09-01", "2027-01-01"}
+	for _, typ := range plans.Types {
+		for _, end := range ends {
+			for _, due := range []string{"", "2026-05-01"} {
+				p := plans.Plan{Key: plans.Key{Type: typ}, Start: d("2025-01-01"), End: d(end), Due: d(due)}
+				for _, dob := range dobs {
+					for _, day := range days {
+						with, without := p.VisibleOn(d(day), d(dob)), p.VisibleOn(d(day), caldate.Date{})
+						if with && !without || typ == plans.UCPP && with != without {
+							t.Errorf("%s plan ending %q due %q on %s: visible %v with date of birth %s, %v without", typ, end, due, day, with, dob, without)
+						}
+					}
+				}
+			}
+		}
+	}
+}
