@@ -89,20 +89,32 @@ func responseOutcome(t *testing.T, content string) ingest.CheckResult {
 
 // TestCheckLikeIngest checks a return, then ingests it: Check gives the
 // outcome and rows of the response the ingest writes, and leaves every
-// file of the data dir (the store included) byte for byte as it was.
+// file of the data dir (the store included) byte for byte as it was. The
+// same return is checked as CSV and as an Excel workbook.
 func TestCheckLikeIngest(t *testing.T) {
+	for _, format := range []string{"csv", "xlsx"} {
+		t.Run(format, func(t *testing.T) {
+			data := []byte(checkReturn)
+			if format == "xlsx" {
+				data = csvToXLSX(t, data)
+			}
+			checkLikeIngest(t, "CPIS_841_FULL_20261121."+format, data)
+		})
+	}
+}
+
+func checkLikeIngest(t *testing.T, file string, data []byte) {
 	h := newExcelHub(t)
 	// Plans held before: 9990000085 is withdrawn by the checked return's
-	// absence; 9990000093 protected by nothing either.
+	// absence.
 	h.send("CPIS_841_FULL_20261120.csv", "20261120013000000001_0000C1", []byte(
 		"nhs_number,plan_type,start_date,local_id\r\n9990000085,CPP,2026-01-05,C-0\r\n9990000018,CPP,2026-01-05,C-1\r\n9990000026,LAC,2026-01-05,C-2\r\n"))
 	h.run()
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }}
-	const file = "CPIS_841_FULL_20261121.csv"
 
 	before := allFiles(t, h.data)
-	got, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	got, err := ingest.Check(context.Background(), cfg, "841", file, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +128,7 @@ func TestCheckLikeIngest(t *testing.T) {
 		t.Errorf("counts %+v, summary %q: want the counts the summary begins with, a withdrawal and warnings", got.Counts, got.Text)
 	}
 
-	h.send(file, "20261121013000000001_0000C2", []byte(checkReturn))
+	h.send(file, "20261121013000000001_0000C2", data)
 	responses := h.run()
 	want := responseOutcome(t, responses["20261121013000000001_0000C2"])
 	want.File, want.Counts = file, got.Counts
@@ -125,7 +137,7 @@ func TestCheckLikeIngest(t *testing.T) {
 	}
 
 	// Now taken, the same file is a repeat.
-	again, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	again, err := ingest.Check(context.Background(), cfg, "841", file, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +167,10 @@ func TestCheckFileOutcomes(t *testing.T) {
 			Text: zero + "The extract date 2026-11-23 in CPIS_841_FULL_20261123.csv is after today (2026-11-22): nothing was applied."}},
 		{"841", "CPIS_841_DELTA_20261121.csv", "nhs_number;plan_type\r\n", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F001,
 			Text: zero + `CPIS_841_DELTA_20261121.csv: line 1: the header is separated by semicolons, not commas: export it from Excel as "CSV UTF-8 (comma delimited)": nothing was applied.`}},
+		{"841", "CPIS_841_DELTA_20261121.xlsx", "nhs_number,plan_type\r\n", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F001,
+			Text: zero + `CPIS_841_DELTA_20261121.xlsx: the file is not an Excel workbook (.xlsx): save it from Excel as an "Excel Workbook (.xlsx)" without a password: nothing was applied.`}},
+		{"841", "CPIS_841_DELTA_20261121.xlsm", "PK", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F002,
+			Text: zero + `File name "CPIS_841_DELTA_20261121.xlsm": a workbook with macros (.xlsm) is not a return: save it from Excel as an Excel Workbook (.xlsx): nothing was applied.`}},
 	}
 	before := allFiles(t, h.data)
 	for _, c := range cases {
