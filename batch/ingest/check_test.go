@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -187,9 +189,59 @@ func TestCheckFileOutcomes(t *testing.T) {
 	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
 		t.Errorf("Check changed the data dir (-before +after):\n%s", diff)
 	}
+	// A zip bomb: a small workbook whose worksheet unpacks to megabytes.
+	bomb := bytes.NewReader(zipBomb(t, csvToXLSX(t, []byte("nhs_number,plan_type\r\n"))))
+	cfg.SizeLimit = 1 << 20
+	got, err := ingest.Check(context.Background(), cfg, "841", "CPIS_841_DELTA_20261121.xlsx", bomb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Code != codes.FileCorrupt || got.Detail != codes.F006 || !strings.Contains(got.Text, "unpack") {
+		t.Errorf("a zip bomb: %s %s %q, want CPF01 F006 naming what unpacks", got.Code, got.Detail, got.Text)
+	}
+
 	for _, bad := range []struct{ la, file string }{{"999", "CPIS_999_FULL_20261121.csv"}, {"841", "../CPIS_841_FULL_20261121.csv"}, {"841", ""}} {
 		if _, err := ingest.Check(context.Background(), cfg, bad.la, bad.file, bytes.NewReader(nil)); err == nil {
 			t.Errorf("Check(%q, %q): no error", bad.la, bad.file)
 		}
 	}
+}
+
+// zipBomb copies a workbook, its first worksheet replaced by one that
+// unpacks to 4 MB of empty rows, a few kilobytes stored.
+func zipBomb(t *testing.T, wb []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(wb), int64(len(wb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name == "xl/worksheets/sheet1.xml" {
+			b = bytes.Replace(b, []byte("</sheetData>"), append(bytes.Repeat([]byte("<row/>"), 700_000), "</sheetData>"...), 1)
+		}
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 64<<10 {
+		t.Fatalf("the zip bomb is %d bytes stored", buf.Len())
+	}
+	return buf.Bytes()
 }

@@ -111,22 +111,26 @@ func NewXLSXReader(r io.ReaderAt, size int64, n Name, limit int64) (Reader, erro
 	return x, nil
 }
 
-// XLSXRowBound returns at most how many rows the workbook r of size bytes
-// can hold: a non-empty row takes at least 25 bytes of worksheet XML
+// XLSXBounds returns at most how many rows the workbook r of size bytes
+// can hold, and how many bytes of shared strings a reader of it may hold
+// in memory: a non-empty row takes at least 25 bytes of worksheet XML
 // (<row><c><v>1</v></c></row>), and a part cannot unpack to more than its
-// declared size. It returns -1 when r is not a zip.
-func XLSXRowBound(r io.ReaderAt, size int64) int64 {
+// declared size. It returns -1, -1 when r is not a zip.
+func XLSXBounds(r io.ReaderAt, size int64) (rows, held int64) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
-	var n uint64
+	var n, strs uint64
 	for _, f := range zr.File {
-		if strings.HasPrefix(partName(f.Name), "xl/worksheets/") {
+		switch name := partName(f.Name); {
+		case strings.HasPrefix(name, "xl/worksheets/"):
 			n += f.UncompressedSize64 / 25
+		case strings.Contains(name, "sharedstrings"):
+			strs += f.UncompressedSize64
 		}
 	}
-	return int64(min(n, math.MaxInt32)) + 1
+	return int64(min(n, math.MaxInt32)) + 1, int64(min(strs, math.MaxInt32))
 }
 
 func notWorkbook(text string) error { return &codes.Error{Detail: codes.F001, Text: text} }

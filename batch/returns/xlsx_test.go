@@ -468,3 +468,30 @@ func TestXLSXNoValueChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestXLSXBounds: the rows a workbook can hold, from its worksheets'
+// declared sizes, and the shared strings a reader holds.
+func TestXLSXBounds(t *testing.T) {
+	sheet := header() + textRow(2, "9990000018", "CPP")
+	wb := rawWorkbook(t, sheet, rawOptions{shared: []string{"<t>x</t>"}})
+	zr, err := zip.NewReader(bytes.NewReader(wb), int64(len(wb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sheets, shared int64
+	for _, f := range zr.File {
+		switch {
+		case strings.HasPrefix(f.Name, "xl/worksheets/"):
+			sheets += int64(f.UncompressedSize64 / 25)
+		case f.Name == "xl/sharedStrings.xml":
+			shared = int64(f.UncompressedSize64)
+		}
+	}
+	rows, held := returns.XLSXBounds(bytes.NewReader(wb), int64(len(wb)))
+	if rows != sheets+1 || held != shared || rows < 3 || held == 0 {
+		t.Errorf("XLSXBounds = %d rows, %d held; want %d, %d", rows, held, sheets+1, shared)
+	}
+	if rows, held := returns.XLSXBounds(strings.NewReader("not a zip"), 9); rows != -1 || held != -1 {
+		t.Errorf("XLSXBounds of a non-zip = %d, %d; want -1, -1", rows, held)
+	}
+}
