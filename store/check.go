@@ -62,7 +62,8 @@ func (r *CheckReport) add(bucket []byte, key, format string, args ...any) {
 // authorities and its plans_by_la entry there, and every index entry names
 // a plan; every message decodes, names its LA, has a lifecycle state, and
 // the message_ids, message_files and open_messages indexes agree with the
-// messages both ways; every row outcome belongs to a message. The error is
+// messages both ways; every row outcome belongs to a message; every web
+// user is well formed and every web session is a user's. The error is
 // for a store that could not be read at all.
 func (db *DB) Check() (*CheckReport, error) {
 	inv := &CheckReport{}
@@ -139,6 +140,46 @@ func (c *checker) run() {
 	if c.tx.Bucket(bMessages) != nil && c.tx.Bucket(bOutcomes) != nil {
 		c.outcomes()
 	}
+	if c.tx.Bucket(bWebUsers) != nil && c.tx.Bucket(bWebSessions) != nil {
+		c.webUsers()
+	}
+}
+
+// webUsers checks that every web user is kept under its own email, in
+// role "la" with an LA among the authorities or "ops" without one, and
+// that every session names a user (removing a user ends its sessions in
+// the same transaction).
+func (c *checker) webUsers() {
+	users := map[string]bool{}
+	_ = c.tx.Bucket(bWebUsers).ForEach(func(k, v []byte) error {
+		users[string(k)] = true
+		var u WebUser
+		switch err := jsonUnmarshal(v, &u); {
+		case err != nil:
+			c.rep.add(bWebUsers, readable(k), "does not decode")
+		case u.Email != string(k):
+			c.rep.add(bWebUsers, readable(k), "holds user %s", readable([]byte(u.Email)))
+		case u.Role == "la" && !c.las[u.LA]:
+			c.rep.add(bWebUsers, readable(k), "names LA %s, not an authority", readable([]byte(u.LA)))
+		case u.Role == "ops" && u.LA != "":
+			c.rep.add(bWebUsers, readable(k), "is ops with LA %s", readable([]byte(u.LA)))
+		case u.Role != "la" && u.Role != "ops":
+			c.rep.add(bWebUsers, readable(k), "has role %s, not la or ops", readable([]byte(u.Role)))
+		case u.Enrolled && (u.PasswordHash == "" || u.TOTPSecret == ""):
+			c.rep.add(bWebUsers, readable(k), "is enrolled without a password or authenticator")
+		}
+		return nil
+	})
+	_ = c.tx.Bucket(bWebSessions).ForEach(func(k, v []byte) error {
+		var s WebSession
+		switch err := jsonUnmarshal(v, &s); {
+		case err != nil:
+			c.rep.add(bWebSessions, readable(k), "does not decode")
+		case !users[s.Email]:
+			c.rep.add(bWebSessions, readable(k), "is of %s, not a user", readable([]byte(s.Email)))
+		}
+		return nil
+	})
 }
 
 func (c *checker) authorities() {

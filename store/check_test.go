@@ -175,6 +175,20 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 			[]string{"authorities 999: is not named in meta authorities"}},
 		{"authority under another code", put("authorities", []byte("841"), []byte(`{"la_code":"842"}`)),
 			[]string{"authorities 841: holds LA 842"}},
+		{"web user under another email", put("web_users", []byte("a@example.org"), []byte(`{"email":"b@example.org","role":"ops"}`)),
+			[]string{"web_users a@example.org: holds user b@example.org"}},
+		{"web user of an unknown LA", put("web_users", []byte("a@example.org"), []byte(`{"email":"a@example.org","role":"la","la":"999"}`)),
+			[]string{"web_users a@example.org: names LA 999, not an authority"}},
+		{"web user of another role", put("web_users", []byte("a@example.org"), []byte(`{"email":"a@example.org","role":"admin"}`)),
+			[]string{"web_users a@example.org: has role admin, not la or ops"}},
+		{"web user of ops with an LA", put("web_users", []byte("a@example.org"), []byte(`{"email":"a@example.org","role":"ops","la":"841"}`)),
+			[]string{"web_users a@example.org: is ops with LA 841"}},
+		{"web user enrolled without a password", put("web_users", []byte("a@example.org"), []byte(`{"email":"a@example.org","role":"ops","enrolled":true,"totp_secret":"X"}`)),
+			[]string{"web_users a@example.org: is enrolled without a password or authenticator"}},
+		{"web user that does not decode", put("web_users", []byte("a@example.org"), []byte(`{`)),
+			[]string{"web_users a@example.org: does not decode"}},
+		{"web session of no user", put("web_sessions", []byte("h"), []byte(`{"email":"gone@example.org"}`)),
+			[]string{"web_sessions h: is of gone@example.org, not a user"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,6 +48,41 @@ func TestOpenMissingBuckets(t *testing.T) {
 			t.Errorf("the bucket added later was not made: %v", err)
 		}
 	})
+	t.Run("the web buckets, added later", func(t *testing.T) {
+		dir := t.TempDir()
+		path := goodStore(t, dir)
+		boltUpdate(t, path, func(tx *bolt.Tx) error {
+			for _, b := range []string{"web_users", "web_sessions", "web_throttle", "web_audit"} {
+				if err := tx.DeleteBucket([]byte(b)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		db, err := store.Open(dir, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Update(func(tx *store.Tx) error {
+			if err := tx.PutWebUser(store.WebUser{Email: "ops@nhs.example", Role: "ops"}); err != nil {
+				return err
+			}
+			if err := tx.PutWebSession("h", store.WebSession{Email: "ops@nhs.example", Expires: time.Now().Add(time.Hour)}); err != nil {
+				return err
+			}
+			if err := tx.PutWebThrottle("addr:192.0.2.1", store.WebThrottle{Failures: []time.Time{time.Now()}}); err != nil {
+				return err
+			}
+			return tx.AuditWeb(store.WebEvent{At: time.Now(), Action: "login"})
+		})
+		if err != nil {
+			t.Errorf("the buckets added later were not made: %v", err)
+		}
+		if rep, err := db.Check(); err != nil || !rep.OK() {
+			t.Errorf("check: %+v, %v", rep, err)
+		}
+	})
 }
 
 // A tree page overwritten with zeros or with bytes of another page is

@@ -85,6 +85,17 @@
 //	mesh_acks       mailbox ID + NUL + message ID -> acknowledgement time (JSON)
 //	mesh_audit      time(8, big-endian Unix ns) + seq(8) -> JSON MeshEvent:
 //	                MESH API requests and refusals; kept 90 days
+//	web_users       email (lower case) -> JSON WebUser: role, LA, argon2id
+//	                password hash, TOTP secret and last step used, the
+//	                SHA-256 of the set-up token until it is used
+//	web_sessions    SHA-256 hex of the session token -> JSON WebSession
+//	                (whose, last seen, expiry); expired ones purged on use
+//	                and by expire
+//	web_throttle    "account:" + email or "addr:" + host -> JSON WebThrottle:
+//	                recent login failures and the lock they caused
+//	web_audit       time(8, big-endian Unix ns) + seq(8) -> JSON WebEvent:
+//	                logins, failures, throttles, set-ups, logouts, user
+//	                changes and page actions; kept 90 days
 //
 // # MESH credentials
 //
@@ -160,7 +171,10 @@
 // exactly while its lifecycle is unfinished; every message_ids,
 // message_files and open_messages entry names a message that matches it;
 // every outcomes key is a messages key + line(4) of an existing message
-// (messages are never deleted, only their outcomes purged).
+// (messages are never deleted, only their outcomes purged); every web user
+// is kept under its own email, "la" with an LA held or "ops" with none,
+// enrolled only with a password hash and an authenticator key; every web
+// session is a user's.
 //
 // Backup writes the store as of one read transaction (bbolt's WriteTo)
 // to a temporary file beside the target, syncs and checks it, then names

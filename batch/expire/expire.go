@@ -29,12 +29,17 @@ type Result struct {
 	// than their 90 days.
 	SFTPAudits int `json:"sftp_audits_purged"`
 	MeshAudits int `json:"mesh_audits_purged"`
-	Archived   int `json:"outbox_archived"`
+	// WebAudits are web audit events older than their 90 days;
+	// WebSessions are web sessions expired (their idle timeout passed).
+	WebAudits   int `json:"web_audits_purged"`
+	WebSessions int `json:"web_sessions_purged"`
+	Archived    int `json:"outbox_archived"`
 }
 
 // Run purges, in one transaction, every plan not visible on today's London
 // date, the row outcomes of messages taken more than 90 days ago, lookup
-// audit older than 2 years, and SFTP and MESH API audit older than 90 days.
+// audit older than 2 years, SFTP, MESH API and web audit older than 90
+// days, and expired web sessions.
 // Running it twice changes nothing the second time.
 func Run(db *store.DB, now time.Time) (Result, error) {
 	today := caldate.InLondon(now)
@@ -69,6 +74,17 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 		if res.MeshAudits, err = tx.PurgeMeshAudits(now.Add(-store.MeshAuditRetention)); err != nil {
 			return err
 		}
+		if res.WebAudits, err = tx.PurgeWebAudits(now.Add(-store.WebAuditRetention)); err != nil {
+			return err
+		}
+		if res.WebSessions, err = tx.PurgeWebSessions(now); err != nil {
+			return err
+		}
+		// Login throttling records whose failures and lock have run out
+		// (batch/accounts): an hour is past any window.
+		if _, err = tx.PurgeWebThrottles(now, time.Hour); err != nil {
+			return err
+		}
 
 		cutoff := now.Add(-OutcomeRetention)
 		var old [][]byte
@@ -88,7 +104,7 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			res.Outcomes += n
 		}
 		return tx.Audit(store.AuditEvent{At: now, Action: "expire", Counts: map[string]int{"plans_purged": res.Plans, "row_outcomes_purged": res.Outcomes, "lookup_audits_purged": res.Audits,
-			"sftp_audits_purged": res.SFTPAudits, "mesh_audits_purged": res.MeshAudits}})
+			"sftp_audits_purged": res.SFTPAudits, "mesh_audits_purged": res.MeshAudits, "web_audits_purged": res.WebAudits, "web_sessions_purged": res.WebSessions}})
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("expire: %w", err)

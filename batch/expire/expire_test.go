@@ -2,6 +2,7 @@ package expire_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,7 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestAuditRetention: SFTP and MESH API audit events are kept 90 days,
+// TestAuditRetention: SFTP, MESH API and web audit events are kept 90 days,
 // purged after (and counted), whatever else expire does.
 func TestAuditRetention(t *testing.T) {
 	db := hubtest.New(t, hubtest.Options{LAs: []string{"841"}}).DB
@@ -88,12 +89,35 @@ func TestAuditRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, at := range []time.Time{old, old, old, kept} {
+		if err := db.AuditWeb(store.WebEvent{At: at, User: "officer@example.org", Action: "login"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx *store.Tx) error {
+		for i, exp := range []time.Time{now.Add(-time.Second), now, now.Add(time.Second)} {
+			if err := tx.PutWebSession(fmt.Sprint(i), store.WebSession{Email: "officer@example.org", Expires: exp}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := expire.Run(db, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.SFTPAudits != 2 || res.MeshAudits != 1 {
-		t.Errorf("purged %d SFTP and %d MESH audit events, want 2 and 1", res.SFTPAudits, res.MeshAudits)
+	if res.SFTPAudits != 2 || res.MeshAudits != 1 || res.WebAudits != 3 || res.WebSessions != 2 {
+		t.Errorf("purged %d SFTP, %d MESH, %d web audit events and %d web sessions, want 2, 1, 3 and 2",
+			res.SFTPAudits, res.MeshAudits, res.WebAudits, res.WebSessions)
+	}
+	var web []time.Time
+	_ = db.View(func(tx *store.Tx) error {
+		return tx.WebAuditEvents(time.Time{}, func(e store.WebEvent) error { web = append(web, e.At); return nil })
+	})
+	if diff := cmp.Diff([]time.Time{kept}, web); diff != "" {
+		t.Errorf("web audit left (-want +got):\n%s", diff)
 	}
 	var sftp, mesh []time.Time
 	_ = db.View(func(tx *store.Tx) error {
@@ -108,7 +132,7 @@ func TestAuditRetention(t *testing.T) {
 	if diff := cmp.Diff([]time.Time{kept, kept}, mesh); diff != "" {
 		t.Errorf("MESH audit left (-want +got):\n%s", diff)
 	}
-	if again, err := expire.Run(db, now); err != nil || again.SFTPAudits != 0 || again.MeshAudits != 0 {
+	if again, err := expire.Run(db, now); err != nil || again.SFTPAudits != 0 || again.MeshAudits != 0 || again.WebAudits != 0 || again.WebSessions != 0 {
 		t.Errorf("expire again: %+v, %v; want nothing purged", again, err)
 	}
 }

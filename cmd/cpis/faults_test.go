@@ -586,7 +586,7 @@ func faultIdempotent(t *testing.T, bin, dir, now, job string) {
 		}
 	case "expire":
 		if out := binOK(t, bin, dir, now, "expire", "--json"); !slices.Contains([]string{
-			`{"plans_purged":0,"row_outcomes_purged":0,"lookup_audits_purged":0,"sftp_audits_purged":0,"mesh_audits_purged":0,"outbox_archived":0}` + "\n",
+			`{"plans_purged":0,"row_outcomes_purged":0,"lookup_audits_purged":0,"sftp_audits_purged":0,"mesh_audits_purged":0,"web_audits_purged":0,"web_sessions_purged":0,"outbox_archived":0}` + "\n",
 		}, out) {
 			t.Errorf("expire again: %q, want nothing purged or moved", out)
 		}

@@ -206,10 +206,10 @@ func odsPattern(s string) bool {
 
 func newAuditCommand(g *globals) *cobra.Command {
 	var since, org, nhs string
-	var asJSON, sftp, meshAudit bool
+	var asJSON, sftp, meshAudit, webAudit bool
 	cmd := &cobra.Command{
-		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER] [--sftp | --mesh]",
-		Short: "Read the lookup audit (who looked at whom), or the SFTP session audit",
+		Use:   "audit [--since DATE] [--org ODS] [--nhs NUMBER] [--sftp | --mesh | --web]",
+		Short: "Read the lookup audit (who looked at whom), or the SFTP, MESH API or web audit",
 		Long: `Print the audit of lookups and refusals, oldest first: time, organisation,
 setting, user, NHS number, outcome. --since takes YYYY-MM-DD (London) or an
 RFC 3339 time; by default the last 7 days.
@@ -218,6 +218,9 @@ With --sftp, the SFTP session audit instead: logins, uploads, downloads,
 deletes, renames and refusals, per mailbox (--org and --nhs are refused).
 With --mesh, the MESH API audit: handshakes, sends, chunks, deliveries,
 downloads, acknowledgements and refusals (kept 90 days).
+With --web, the web pages' audit: logins, failures, throttles, set-ups,
+logouts, accounts added and removed, and what people did on the pages
+(kept 90 days); never a password, token or code.
 
 Exit codes: 0 done, 1 failure, 2 usage.
 Example:
@@ -237,16 +240,19 @@ Example:
 				}
 				from = t
 			}
-			if sftp && meshAudit {
-				return usageError{fmt.Errorf("give --sftp or --mesh, not both")}
+			if n := countTrue(sftp, meshAudit, webAudit); n > 1 {
+				return usageError{fmt.Errorf("give one of --sftp, --mesh and --web, not %d", n)}
 			}
 			if from.After(g.nowTime()) {
 				return usageError{fmt.Errorf("--since %s is in the future: nothing could be listed", since)}
 			}
-			if (sftp || meshAudit) && (org != "" || nhs != "") {
+			if (sftp || meshAudit || webAudit) && (org != "" || nhs != "") {
 				which := "--sftp"
-				if meshAudit {
+				switch {
+				case meshAudit:
 					which = "--mesh"
+				case webAudit:
+					which = "--web"
 				}
 				return usageError{fmt.Errorf("--org and --nhs select lookups; they do not apply with %s", which)}
 			}
@@ -256,6 +262,9 @@ Example:
 				}
 				if meshAudit {
 					return printMeshAudit(g, db, from, asJSON)
+				}
+				if webAudit {
+					return printWebAudit(g, db, from, asJSON)
 				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetEscapeHTML(false) // what was sent, as sent (escaped only in the table)
@@ -298,7 +307,19 @@ Example:
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
 	cmd.Flags().BoolVar(&sftp, "sftp", false, "the SFTP session audit instead")
 	cmd.Flags().BoolVar(&meshAudit, "mesh", false, "the MESH API audit instead")
+	cmd.Flags().BoolVar(&webAudit, "web", false, "the web pages' audit instead")
 	return cmd
+}
+
+// countTrue counts the flags set.
+func countTrue(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
 }
 
 // printSFTPAudit prints the SFTP session audit from from on, oldest first.

@@ -61,7 +61,7 @@ func TestCLIMesh(t *testing.T) {
 		{[]string{"mesh", "password", "LA999HC001"}, exitFailure, "is no LA's mailbox"},
 		{[]string{"mesh", "password"}, exitUsage, "accepts 1 arg"},
 		{[]string{"mesh", "password", "LA841HC001", "--forwarded-password", "x"}, exitUsage, "for the daemon only"},
-		{[]string{"audit", "--mesh", "--sftp"}, exitUsage, "give --sftp or --mesh, not both"},
+		{[]string{"audit", "--mesh", "--sftp"}, exitUsage, "give one of --sftp, --mesh and --web, not 2"},
 	} {
 		r := h.run(c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {

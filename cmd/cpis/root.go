@@ -197,6 +197,7 @@ Exit codes: 0 done (rejected rows are normal outcomes), 1 failure, 2 usage.`,
 		newCheckCommand(g),
 		newBackupCommand(g),
 		newMeshCommand(g),
+		newUsersCommand(g),
 	)
 	wrapArgs(root)
 	return root, g
