@@ -6,6 +6,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,21 +25,23 @@ import (
 // CSV return sent as an Excel workbook instead: each record in the
 // worksheet row of its CSV line, every cell as text. The answers must be
 // those of the CSV case (file codes, detail codes, and row codes by line),
-// the files renamed .xlsx. Cases about CSV text or structure (F001, F005)
+// the files renamed .xlsx, and every response line that of the CSV case's
+// golden responses (message IDs aside; workbookWording lists the one
+// sentence that differs). Cases about CSV text or structure (F001, F005)
 // or a size in bytes (sizeLimit) have no workbook equivalent and are left
 // out; XML and gzipped returns of a case are sent as they are.
 func TestIngestXLSX(t *testing.T) {
 	conv := &workbooks{done: map[string][]byte{}}
 	ran := 0
 	for _, c := range cases() {
-		x, ok := asXLSX(c, conv)
+		x, renamed, ok := asXLSX(c, conv)
 		if !ok {
 			continue
 		}
 		ran++
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			runAnswers(t, x)
+			runAnswers(t, x, renamed)
 		})
 	}
 	if ran < 40 {
@@ -48,7 +53,7 @@ func TestIngestXLSX(t *testing.T) {
 // which name the CSV files and their derived message IDs). Within a step
 // the answers are compared in any order, since derived message IDs, and
 // so the order of the report, depend on the content.
-func runAnswers(t *testing.T, c hubCase) {
+func runAnswers(t *testing.T, c hubCase, renamed map[string]string) {
 	h := newHub(t, c, false)
 	for i, s := range c.steps {
 		h.do(context.Background(), i+1, s)
@@ -62,17 +67,63 @@ func runAnswers(t *testing.T, c hubCase) {
 	if diff := cmp.Diff(c.want, h.answers, cmp.AllowUnexported(answer{}), sorted); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
 	}
+
+	// Every response line is the CSV case's golden one, word for word,
+	// once message IDs are set aside and the files renamed.
+	var got []string
+	for _, r := range h.resps {
+		got = append(got, responseLines(string(r.content), nil)...)
+	}
+	goldens, err := filepath.Glob(filepath.Join(h.caseDir, "response*.golden.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, g := range goldens {
+		csvText := workbookWording.Replace(string(hubtest.ReadFile(t, g)))
+		want = append(want, responseLines(csvText, renamed)...)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("response lines against the CSV case's goldens (-csv +xlsx):\n%s", diff)
+	}
+}
+
+// workbookWording is where a workbook's response says another thing than
+// the CSV file's: a CSV sentence, and its workbook equivalent.
+var workbookWording = strings.NewReplacer(
+	"the file is empty: a CSV return starts with a header row", "the first worksheet is empty: a return starts with a header row",
+)
+
+var messageID = regexp.MustCompile(`[0-9]{20}_[0-9A-F]{6}`)
+
+// responseLines returns the lines of a response after its header, message
+// IDs replaced by "ID" and the files of renamed by their new names.
+func responseLines(content string, renamed map[string]string) []string {
+	var out []string
+	for i, line := range strings.Split(strings.TrimSuffix(content, "\r\n"), "\r\n") {
+		if i == 0 {
+			continue
+		}
+		line = messageID.ReplaceAllString(line, "ID")
+		for from, to := range renamed {
+			line = strings.ReplaceAll(line, from, to)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // asXLSX returns c with its CSV returns sent as workbooks, or false when
 // c is about something a workbook cannot hold.
-func asXLSX(c hubCase, conv *workbooks) (hubCase, bool) {
+func asXLSX(c hubCase, conv *workbooks) (hubCase, map[string]string, bool) {
 	if c.sizeLimit != 0 {
-		return c, false
+		return c, nil, false
 	}
 	for _, a := range c.want {
 		if a.detail == codes.F001 || a.detail == codes.F005 {
-			return c, false
+			return c, nil, false
 		}
 	}
 	renamed := map[string]string{}
@@ -101,7 +152,7 @@ func asXLSX(c hubCase, conv *workbooks) (hubCase, bool) {
 		steps = append(steps, s)
 	}
 	if len(renamed) == 0 {
-		return c, false
+		return c, nil, false
 	}
 	c.steps = steps
 	c.want = append([]answer(nil), c.want...)
@@ -110,7 +161,7 @@ func asXLSX(c hubCase, conv *workbooks) (hubCase, bool) {
 			c.want[i].file = x
 		}
 	}
-	return c, true
+	return c, renamed, true
 }
 
 // workbooks converts CSV returns to workbooks, once per content, so that
