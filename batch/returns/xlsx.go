@@ -61,7 +61,7 @@ type xlsxReader struct {
 	g        *guard
 	dec      *xml.Decoder
 	closer   io.Closer
-	strings  []string // shared strings
+	shared   []string // shared strings
 	dates    []bool   // per cell style (cellXfs index): a date number format
 	date1904 bool
 	index    [numColumns]int // worksheet column (from 0) of each return column; -1 when absent
@@ -351,7 +351,7 @@ func (p *xlsxPackage) open() (*xlsxReader, error) {
 				return nil, err
 			}
 		case strings.HasSuffix(r.typ, relSharedStrings):
-			if x.strings, err = p.sharedStrings(r.target); err != nil {
+			if x.shared, err = p.sharedStrings(r.target); err != nil {
 				return nil, err
 			}
 		}
@@ -775,10 +775,10 @@ func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (stri
 	switch typ {
 	case "s":
 		i, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || i < 0 || i >= len(x.strings) {
+		if err != nil || i < 0 || i >= len(x.shared) {
 			return "", x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
 		}
-		return x.strings[i], nil
+		return x.shared[i], nil
 	case "inlineStr":
 		return inline, nil
 	case "str", "e":
