@@ -703,8 +703,13 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 			return c, x.malformed(fmt.Sprintf("row %d has a cell named %q", line, r))
 		}
 		c.col = n
+		if !strings.Contains(r, "$") && strings.ToUpper(r) == r {
+			c.ref = r // as written: no need to make it again
+		}
 	}
-	c.ref = cellRef(c.col, line)
+	if c.ref == "" {
+		c.ref = cellRef(c.col, line)
+	}
 	typ, style := attr(se, "t"), attr(se, "s")
 	var value, inline strings.Builder
 	hasValue, hasFormula, inIS, inT, inPh := false, false, false, false, 0
@@ -804,7 +809,11 @@ func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (stri
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return "", x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
 	}
-	if s, _ := strconv.Atoi(style); s >= 0 && s < len(x.dates) && x.dates[s] {
+	s := 0 // the default style
+	if style != "" {
+		s, _ = strconv.Atoi(style)
+	}
+	if s >= 0 && s < len(x.dates) && x.dates[s] {
 		if d, ok := excelDate(f, x.date1904); ok {
 			return d, nil
 		}
