@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
-	"cpis/batch/hubtest"
+	"cpis/mesh"
 )
 
 // An Excel workbook is a return like a CSV file: cpis mailbox send drops it
@@ -83,7 +83,9 @@ func TestCLISFTPXLSXReturn(t *testing.T) {
 		}
 	}
 	put("/inbox/"+name, wb.Bytes())
-	put("/inbox/CPIS_841_FULL_20261120.ctl", hubtest.Control("LA841HC001", name, id).Marshal())
+	ctl := mesh.Control{Version: "1.0", AddressType: "DTS", MessageType: "Data", From: "LA841HC001", To: mesh.HubMailbox,
+		Subject: "FULL return 2026-11-20", LocalID: name, DTSID: id, WorkflowID: mesh.WorkflowUpload}
+	put("/inbox/CPIS_841_FULL_20261120.ctl", ctl.Marshal())
 
 	want := []map[string]any{{"la": "841", "message_id": id, "file": name, "code": "CPF02", "detail_code": "",
 		"read": 1.0, "applied": 1.0, "rejected": 0.0, "warnings": 0.0, "withdrawn": 0.0}}
