@@ -166,6 +166,7 @@ func (t *Tx) Pushed(la, name string) (p PushedFile, ok bool, err error) {
 const (
 	CollectedBySFTP = "sftp" // the LA downloaded and deleted it from the hub's SFTP server
 	CollectedByPush = "push" // the push job delivered it to the LA's remote mailbox
+	CollectedByWeb  = "web"  // an LA user marked it collected on the console's Collect page
 )
 
 // Collection is an outbox message collected (mesh/mailboxes.md, "Collection").
@@ -174,7 +175,7 @@ type Collection struct {
 	MailboxID string    `json:"mailbox_id"`
 	Name      string    `json:"name"` // the data file
 	At        time.Time `json:"at"`
-	By        string    `json:"by"` // CollectedBySFTP, CollectedByPush
+	By        string    `json:"by"` // CollectedBySFTP, CollectedByPush, CollectedByMESH, CollectedByWeb
 }
 
 // RecordCollection records a collection, keyed LA(3) + time(8, Unix

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -120,4 +121,60 @@ func orphanControls(mb *local.Mailbox, files []local.OutFile, now time.Time) ([]
 		}
 	}
 	return out, nil
+}
+
+// Undelivered is a message not collected within UndeliveredAfter: its data
+// file still waits in the LA's outbox (MESH status 14).
+type Undelivered struct {
+	LA        string
+	MailboxID string
+	File      string
+	// MessageID is the DTSId of the message's control file; "" when it
+	// has none or it cannot be read (the file name still names it).
+	MessageID string
+	Size      int64
+	// Since is when the message was put in the outbox (the data file's
+	// modification time).
+	Since time.Time
+}
+
+// OutboxAt reads the outbox of LA a at instant now: how many messages wait
+// there uncollected (a collection deletes the file: every data file there
+// is uncollected) and those that have waited more than UndeliveredAfter,
+// by file name. A mailbox whose folder was never made has nothing waiting.
+func OutboxAt(dataDir string, a store.Authority, now time.Time) (uncollected int, undelivered []Undelivered, err error) {
+	mb := local.Open(dataDir, a.MailboxID)
+	files, err := mb.Outbox()
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, f := range files {
+		if now.Sub(f.ModTime) <= UndeliveredAfter {
+			continue
+		}
+		u := Undelivered{LA: a.Code, MailboxID: a.MailboxID, File: f.Name, Size: f.Size, Since: f.ModTime}
+		if f.HasControl {
+			u.MessageID = controlID(filepath.Join(mb.OutboxDir(), mesh.ControlName(f.Name)))
+		}
+		undelivered = append(undelivered, u)
+	}
+	return len(files), undelivered, nil
+}
+
+// controlID returns the message ID in a control file ("" when it cannot
+// be read: the file name still identifies the message).
+func controlID(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	c, err := mesh.ParseControl(f)
+	if err != nil {
+		return ""
+	}
+	return c.DTSID
 }

@@ -57,7 +57,7 @@ func Report(_ context.Context, e Env, opts ReportOptions) (ReportResult, error) 
 	res := ReportResult{Headline: r.Headline()}
 	out := opts.Out
 	if out == "" && opts.CSVDir == "" {
-		out = filepath.Join(e.DataDir, "reports", report.FileName(r.Today))
+		out = filepath.Join(report.Dir(e.DataDir), report.FileName(r.Today))
 	}
 	if out != "" {
 		if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {

@@ -516,7 +516,14 @@ func (a *MeshAPI) Chunk(_ context.Context, mailbox, id string, k int) (io.ReadCl
 // a crash between the two the message is not listed again (outbox
 // finishes its removal) and the client's retry answers nil: a message
 // this mailbox acknowledged already answers nil.
-func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
+func (a *MeshAPI) Acknowledge(ctx context.Context, mailbox, id string) error {
+	return a.Collect(ctx, mailbox, id, store.CollectedByMESH)
+}
+
+// Collect is Acknowledge with the collection recorded as made by by (a
+// store.CollectedBy* value): the console's "mark collected" is the same
+// collection as a MESH acknowledgement, made on the web.
+func (a *MeshAPI) Collect(_ context.Context, mailbox, id, by string) error {
 	mailbox = strings.ToUpper(mailbox)
 	m, err := a.find(mailbox, id)
 	if errors.Is(err, meshapi.ErrNotFound) {
@@ -541,7 +548,7 @@ func (a *MeshAPI) Acknowledge(_ context.Context, mailbox, id string) error {
 		if err := tx.RecordMeshAck(mailbox, id, at); err != nil {
 			return err
 		}
-		return tx.RecordCollection(store.Collection{LA: m.la.Code, MailboxID: m.la.MailboxID, Name: m.name, At: at, By: store.CollectedByMESH})
+		return tx.RecordCollection(store.Collection{LA: m.la.Code, MailboxID: m.la.MailboxID, Name: m.name, At: at, By: by})
 	}); err != nil {
 		return fmt.Errorf("acknowledge %s: %w", id, err)
 	}

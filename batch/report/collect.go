@@ -1,10 +1,7 @@
 package report
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -13,10 +10,9 @@ import (
 
 	"cpis/store/demographics"
 
+	"cpis/batch/expire"
 	"cpis/batch/inactive"
 	"cpis/batch/pds"
-	"cpis/mesh"
-	"cpis/mesh/local"
 	"cpis/store"
 	"cpis/store/caldate"
 	"cpis/store/codes"
@@ -254,47 +250,21 @@ func outcomeCode(m *store.Message) string {
 }
 
 // readOutboxes lists every LA's outbox: what is there is uncollected, and
-// what has waited more than UndeliveredAfter is undelivered.
+// what has waited more than UndeliveredAfter is undelivered
+// (expire.OutboxAt, the rule's one home).
 func (r *Report) readOutboxes(cfg Config) error {
 	for _, s := range r.las {
-		mb := local.Open(cfg.DataDir, s.a.MailboxID)
-		files, err := mb.Outbox()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // a mailbox not made yet has nothing waiting
-		}
+		n, late, err := expire.OutboxAt(cfg.DataDir, s.a, r.Now)
 		if err != nil {
 			return err
 		}
-		for _, f := range files {
-			s.uncollected++
-			if r.Now.Sub(f.ModTime) <= UndeliveredAfter {
-				continue
-			}
-			s.undelivered++
-			p := pending{what: "undelivered", la: s.a.Code, mailbox: s.a.MailboxID, file: f.Name, since: f.ModTime,
-				detail: "MESH 14: not collected within 5 days"}
-			if f.HasControl {
-				p.msgID = controlID(filepath.Join(mb.OutboxDir(), mesh.ControlName(f.Name)))
-			}
-			r.undelivered = append(r.undelivered, p)
+		s.uncollected, s.undelivered = n, len(late)
+		for _, u := range late {
+			r.undelivered = append(r.undelivered, pending{what: "undelivered", la: s.a.Code, mailbox: s.a.MailboxID, file: u.File, since: u.Since,
+				msgID: u.MessageID, detail: "MESH 14: not collected within 5 days"})
 		}
 	}
 	return nil
-}
-
-// controlID returns the message ID in a control file ("" when it cannot
-// be read: the file name still identifies the message).
-func controlID(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	c, err := mesh.ParseControl(f)
-	if err != nil {
-		return ""
-	}
-	return c.DTSID
 }
 
 // readLookups counts the alert lookups of the period for every LA holding a

@@ -57,8 +57,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"cpis/batch/expire"
 	"cpis/mesh"
 	"cpis/store"
 	"cpis/store/caldate"
@@ -73,7 +75,7 @@ const LateAfter = 7
 
 // UndeliveredAfter is how long a message may wait in an outbox before it
 // counts as undelivered (MESH code 14).
-const UndeliveredAfter = 5 * 24 * time.Hour
+const UndeliveredAfter = expire.UndeliveredAfter
 
 // ExpiringDays is how far ahead the Expiring sheet looks.
 const ExpiringDays = 30
@@ -123,6 +125,21 @@ func londonMidnight(d caldate.Date) time.Time {
 // FileName returns the name of the report made on day: report-YYYYMMDD.xlsx.
 func FileName(day caldate.Date) string { return "report-" + day.Compact() + ".xlsx" }
 
+// ParseFileName returns the day of a nightly report's file name (FileName);
+// ok is false for any other name.
+func ParseFileName(name string) (day caldate.Date, ok bool) {
+	compact, found := strings.CutPrefix(name, "report-")
+	if compact, found = strings.CutSuffix(compact, ".xlsx"); !found || len(compact) != 8 {
+		return caldate.Date{}, false
+	}
+	day, err := caldate.ParseCompact(compact)
+	return day, err == nil && FileName(day) == name
+}
+
+// Dir returns the folder of the nightly reports in the data directory
+// dataDir: <data>/reports.
+func Dir(dataDir string) string { return filepath.Join(dataDir, "reports") }
+
 // Nightly makes the report of the default period into
 // <dataDir>/reports/report-YYYYMMDD.xlsx (London date of now), atomically:
 // a reader sees the previous file or the whole new one, never a part. It
@@ -132,7 +149,7 @@ func Nightly(dataDir string, db *store.DB, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(dataDir, "reports")
+	dir := Dir(dataDir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("report: %w", err)
 	}

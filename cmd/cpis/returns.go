@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,21 +29,9 @@ Example:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(func(db *store.DB) error {
-				open, err := ingest.Open(db)
+				rows, err := ingest.ListUnfinished(g.data, db)
 				if err != nil {
 					return err
-				}
-				var rows []returnListing
-				for _, m := range open {
-					rows = append(rows, listedReturn(m))
-				}
-				behind, err := ingest.WaitingBehindHeld(g.data, open)
-				if err != nil {
-					return err
-				}
-				for _, w := range behind {
-					rows = append(rows, returnListing{LA: w.LA, State: "waiting behind held return", File: w.File,
-						Extract: w.Extract.String(), Behind: w.Held})
 				}
 				if asJSON {
 					enc := json.NewEncoder(g.stdout)
@@ -62,8 +49,8 @@ Example:
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "MESSAGE ID\tLA\tSTATE\tFILE\tEXTRACT\tTAKEN (UTC)\tWOULD WITHDRAW")
 				for _, r := range rows {
-					id, taken := r.MessageID, r.taken.Format("2006-01-02 15:04")
-					if r.taken.IsZero() {
+					id, taken := r.MessageID, r.Taken.Format("2006-01-02 15:04")
+					if r.Taken.IsZero() {
 						id, taken = "-", "-"
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", id, r.LA, r.State, mesh.Printable(r.File), r.Extract, taken, r.Withdrawn)
@@ -106,28 +93,6 @@ Example:
 	}
 	cmd.AddCommand(list, release, discard)
 	return cmd
-}
-
-type returnListing struct {
-	MessageID string `json:"message_id"`
-	LA        string `json:"la"`
-	State     string `json:"state"`
-	File      string `json:"file"`
-	Extract   string `json:"extract_date"`
-	Code      string `json:"code,omitempty"`
-	Detail    string `json:"detail_code,omitempty"`
-	Withdrawn int    `json:"withdrawn"`
-	// Behind is the held return a DELTA waits behind, untaken in the inbox.
-	Behind string    `json:"waits_behind,omitempty"`
-	taken  time.Time // zero for a file not yet taken
-}
-
-func listedReturn(m *store.Message) returnListing {
-	r := returnListing{MessageID: m.MessageID, LA: m.LA, State: string(m.State), File: m.File, Extract: m.Extract.String(), taken: m.TakenAt}
-	if m.Outcome != nil {
-		r.Code, r.Detail, r.Withdrawn = string(m.Outcome.Code), string(m.Outcome.Detail), m.Outcome.Counts.Withdrawn
-	}
-	return r
 }
 
 type heldOperation func(ctx context.Context, cfg ingest.Config, id string) (ingest.Result, error)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -20,6 +21,8 @@ import (
 
 	"cpis/batch/access"
 	"cpis/batch/access/httpapi"
+	"cpis/batch/accounts"
+	"cpis/batch/console"
 	"cpis/batch/jobs"
 	"cpis/batch/meshstore"
 	"cpis/batch/schedule"
@@ -57,6 +60,8 @@ func newServeCommand(g *globals) *cobra.Command {
     'cpis audit --sftp';
   - the HTTP lookup API on --http ADDR (default 127.0.0.1:8443): plain HTTP
     only on loopback unless --insecure-http; --tls-cert and --tls-key for TLS;
+    on the same listener, the web console for LA data teams (/la/) and
+    operations (/ops/): sign in at /login (accounts: cpis users add);
   - with --mesh ADDR, the MESH API for LA MESH clients (plain HTTP on
     loopback only, else TLS with --tls-cert/--tls-key; --mesh-client-ca
     FILE requires client certificates signed by that CA).
@@ -188,8 +193,15 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 			return err
 		}
 		defer svc.Close()
+		con, err := console.New(console.Options{DataDir: g.data, DB: db, Accounts: accounts.New(db, accounts.Options{Now: g.clock}),
+			Now: g.clock, Log: log, SizeLimit: g.sizeLimit, Jobs: jobLock})
+		if err != nil {
+			return err
+		}
+		h := console.Wrap(con, httpapi.Handler(svc, db, log))
 		log.Info("HTTP lookup API listening", "addr", httpL.Addr().String(), "tls", opts.http.CertFile != "")
-		start("http", func() error { return httpapi.Serve(serveCtx, httpL, httpapi.Handler(svc, db, log), opts.http) })
+		log.Info("web console on the same address", "paths", strings.Join(console.Prefixes, " "))
+		start("http", func() error { return httpapi.Serve(serveCtx, httpL, h, opts.http) })
 	}
 	if sftpL != nil {
 		key, err := sftpd.LoadOrCreateHostKey(g.data)
