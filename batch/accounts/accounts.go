@@ -57,8 +57,12 @@ var (
 
 // Throttling (package doc).
 const (
-	// MaxFailures failures within FailureWindow lock a key.
+	// MaxFailures failures within FailureWindow lock an account.
 	MaxFailures = 5
+	// MaxAddrFailures failures within FailureWindow lock an address: many
+	// more than an account's, since people behind one proxy or NAT share
+	// an address, and one person's typing must not lock out the others.
+	MaxAddrFailures = 50
 	// FailureWindow is how far back failures count.
 	FailureWindow = 15 * time.Minute
 	// LockDuration is how long a key stays locked.
@@ -79,6 +83,9 @@ type User struct {
 	// SetupExpires is when the set-up link stops working; zero once
 	// set-up is complete.
 	SetupExpires time.Time
+	// LockedUntil is when the account's login lock (too many failures)
+	// ends; zero when it is not locked.
+	LockedUntil time.Time
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -251,20 +258,67 @@ func (s *Service) Reset(email string) (string, error) {
 	return token, nil
 }
 
-// List returns every account, by email.
+// List returns every account, by email, with its lock (LockedUntil) when
+// it is locked now.
 func (s *Service) List() ([]User, error) {
 	var out []User
+	now := s.now()
 	err := s.db.View(func(tx *store.Tx) error {
 		users, err := tx.WebUsers()
-		for _, u := range users {
-			out = append(out, userOf(u))
+		if err != nil {
+			return err
 		}
-		return err
+		for _, u := range users {
+			lu := userOf(u)
+			th, err := tx.WebThrottle(accountKey(u.Email))
+			if err != nil {
+				return err
+			}
+			if th.LockedUntil.After(now) {
+				lu.LockedUntil = th.LockedUntil
+			}
+			out = append(out, lu)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
+}
+
+// Unlock ends email's login lock and forgets its recent failures, for a
+// person locked out by someone else's guesses (or their own typing) who
+// has shown who they are. The address's count is left alone. It is
+// audited (user.unlocked) whether or not the account was locked; ErrNoUser
+// when there is no such account.
+func (s *Service) Unlock(email string) (wasLocked bool, err error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	now := s.now()
+	err = s.db.Update(func(tx *store.Tx) error {
+		if _, ok, err := tx.WebUser(e); err != nil {
+			return err
+		} else if !ok {
+			return ErrNoUser
+		}
+		th, err := tx.WebThrottle(accountKey(e))
+		if err != nil {
+			return err
+		}
+		wasLocked = th.LockedUntil.After(now)
+		if err := tx.PutWebThrottle(accountKey(e), store.WebThrottle{}); err != nil {
+			return err
+		}
+		detail := "was not locked"
+		if wasLocked {
+			detail = "lock until " + th.LockedUntil.Format(time.RFC3339) + " ended"
+		}
+		return tx.AuditWeb(store.WebEvent{At: now, User: e, Action: "user.unlocked", Detail: detail})
+	})
+	if err != nil {
+		return false, fmt.Errorf("unlock user %q: %w", email, err)
+	}
+	return wasLocked, nil
 }
 
 // Remove deletes email's account and ends its sessions (ErrNoUser when

@@ -52,10 +52,20 @@
 // A login needs email, password and a current code; any failure is the
 // same ErrBadLogin, so an answer never tells whether an account exists.
 // Failures are counted per account and per address (the client's host,
-// its port dropped): MaxFailures (5) within FailureWindow (15 minutes)
-// lock that key for LockDuration (15 minutes), during which every login
-// on it is ErrThrottled, right password or not. A successful login clears
-// the account's count; an address's count only runs out. The counts are
+// its port dropped). MaxFailures (5) within FailureWindow (15 minutes)
+// lock an account, MaxAddrFailures (50) within the same window lock an
+// address, each for LockDuration (15 minutes), during which every login
+// on it is ErrThrottled, right password or not. An address's limit is ten
+// times an account's because people share addresses: everyone behind a
+// council's NAT, or behind a reverse proxy in front of the hub, comes
+// from one address, and a few people's typing must not lock out all of
+// them; 50 is still far too few for guessing passwords. A successful
+// login clears the account's count; an address's count only runs out.
+// An operator ends an account's lock with Unlock (`cpis users unlock`,
+// audited as user.unlocked); List shows the accounts locked now. The
+// address is the TCP peer's: a forwarded-for header is not trusted
+// (behind a proxy, every client is the proxy's address, which the
+// address limit allows for). The counts are
 // in the store, so a restart does not reset them. Bad codes on the set-up
 // page count against the account the same way. A login refused by a lock
 // is audited once a minute per account and address, not at every try, so

@@ -19,13 +19,25 @@ type Session struct {
 	Expires time.Time
 }
 
+// accountKey is the throttle key of email's account.
+func accountKey(email string) string { return "account:" + email }
+
 // throttleKeys are the keys failures of email from addr count against.
 func throttleKeys(email, addr string) []string {
-	keys := []string{"account:" + email}
+	keys := []string{accountKey(email)}
 	if h := hostOf(addr); h != "" {
 		keys = append(keys, "addr:"+h)
 	}
 	return keys
+}
+
+// maxFailuresOf is how many failures within FailureWindow lock key: an
+// account's MaxFailures, an address's MaxAddrFailures.
+func maxFailuresOf(key string) int {
+	if strings.HasPrefix(key, "addr:") {
+		return MaxAddrFailures
+	}
+	return MaxFailures
 }
 
 // throttled returns ErrThrottled when email's account or addr is locked.
@@ -43,7 +55,7 @@ func (s *Service) throttled(tx *store.Tx, email, addr string, now time.Time) err
 }
 
 // fail counts a failure of email from addr, locking a key that reaches
-// MaxFailures within FailureWindow (and auditing the lock).
+// its limit (maxFailuresOf) within FailureWindow (and auditing the lock).
 func (s *Service) fail(tx *store.Tx, email, addr string, now time.Time) error {
 	for _, k := range throttleKeys(email, addr) {
 		th, err := tx.WebThrottle(k)
@@ -57,7 +69,7 @@ func (s *Service) fail(tx *store.Tx, email, addr string, now time.Time) error {
 			}
 		}
 		th.Failures = append(recent, now)
-		if len(th.Failures) >= MaxFailures {
+		if len(th.Failures) >= maxFailuresOf(k) {
 			th = store.WebThrottle{LockedUntil: now.Add(LockDuration)}
 			if err := tx.AuditWeb(store.WebEvent{At: now, User: email, Remote: addr, Action: "throttle.locked",
 				Detail: fmt.Sprintf("%s locked until %s", k, th.LockedUntil.Format(time.RFC3339))}); err != nil {
@@ -193,7 +205,7 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 		if err := tx.PutWebUser(u); err != nil {
 			return err
 		}
-		if err := tx.PutWebThrottle("account:"+e, store.WebThrottle{}); err != nil {
+		if err := tx.PutWebThrottle(accountKey(e), store.WebThrottle{}); err != nil {
 			return err
 		}
 		if _, err := tx.PurgeWebSessions(now); err != nil {

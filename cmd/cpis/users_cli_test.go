@@ -84,9 +84,9 @@ func TestCLIUsers(t *testing.T) {
 	if diff := cmp.Diff(want, binOK(t, bin, h.data, at, "users", "list", "--json")); diff != "" {
 		t.Errorf("users list --json (-want +got):\n%s", diff)
 	}
-	want = "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)\n" +
-		"officer@example.org  la    841  2026-11-22 02:30:00  active                                 2026-11-22 09:01:00\n" +
-		"ops@nhs.example      ops   -    2026-11-22 02:31:00  set-up link until 2026-11-23 02:31:00  -\n"
+	want = "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)     LOCKED UNTIL (UTC)\n" +
+		"officer@example.org  la    841  2026-11-22 02:30:00  active                                 2026-11-22 09:01:00  -\n" +
+		"ops@nhs.example      ops   -    2026-11-22 02:31:00  set-up link until 2026-11-23 02:31:00  -                    -\n"
 	if diff := cmp.Diff(want, binOK(t, bin, h.data, at, "users", "list")); diff != "" {
 		t.Errorf("users list (-want +got):\n%s", diff)
 	}
@@ -157,6 +157,7 @@ func TestCLIUsersRefusals(t *testing.T) {
 		{"an existing user", []string{"users", "add", "--la", "841", "OPS@nhs.example"}, exitFailure, "cpis: add user ops@nhs.example: the user exists\n"},
 		{"remove nobody", []string{"users", "remove", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
 		{"reset nobody", []string{"users", "reset", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
+		{"unlock nobody", []string{"users", "unlock", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
 		{"reset with a bad base URL", []string{"users", "reset", "--base-url", "cpis.nhs.example", "ops@nhs.example"}, exitUsage,
 			usage(`--base-url "cpis.nhs.example" is not an http:// or https:// address (scheme, host, optional path)`)},
 		{"audit --web --org", []string{"audit", "--web", "--org", "RXX01"}, exitUsage, usage("--org and --nhs select lookups; they do not apply with --web")},
@@ -194,5 +195,56 @@ func TestCLIUsersReset(t *testing.T) {
 	}
 	if got := h.okAt("2026-11-22T06:00:00Z", "users", "list"); !strings.Contains(got, "set-up link until 2026-11-23 05:00:00") {
 		t.Errorf("users list after the reset:\n%s", got)
+	}
+}
+
+// TestCLIUsersUnlock: five failed logins lock an account; users list shows
+// the lock (table and JSON), users unlock ends it, and audit --web says so.
+func TestCLIUsersUnlock(t *testing.T) {
+	h := initCLIHub(t)
+	if r := h.run("users", "add", "--la", "841", "officer@example.org"); r.code != exitOK {
+		t.Fatalf("users add: %+v", r)
+	}
+	db, err := store.Open(h.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	svc := accounts.New(db, accounts.Options{Now: func() time.Time { return now }})
+	for range accounts.MaxFailures {
+		if _, err := svc.Login("officer@example.org", "not the password", "123456", "192.0.2.7:50000"); err == nil {
+			t.Fatal("logged in")
+		}
+	}
+	db.Close()
+
+	at := "2026-11-22T09:05:00Z"
+	want := "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)  LOCKED UNTIL (UTC)\n" +
+		"officer@example.org  la    841  2026-11-22 02:30:00  set-up link until 2026-11-23 02:30:00  -                 2026-11-22 09:15:00\n"
+	if diff := cmp.Diff(want, h.okAt(at, "users", "list")); diff != "" {
+		t.Errorf("users list (-want +got):\n%s", diff)
+	}
+	want = `{"email":"officer@example.org","role":"la","la":"841","created":"2026-11-22T02:30:00Z","enrolled":false,"setup_expires":"2026-11-23T02:30:00Z","locked_until":"2026-11-22T09:15:00Z"}
+`
+	if diff := cmp.Diff(want, h.okAt(at, "users", "list", "--json")); diff != "" {
+		t.Errorf("users list --json (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ email, want string }{
+		{"Officer@example.org", "Unlocked officer@example.org: they can sign in again.\n"},
+		{"officer@example.org", "officer@example.org was not locked; its recent failed logins are forgotten.\n"},
+	} {
+		if got := h.okAt(at, "users", "unlock", tc.email); got != tc.want {
+			t.Errorf("users unlock %s: %q, want %q", tc.email, got, tc.want)
+		}
+	}
+	if got := h.okAt(at, "users", "list"); !strings.HasSuffix(got, "  -                 -\n") {
+		t.Errorf("users list after unlock:\n%s", got)
+	}
+	got := h.okAt(at, "audit", "--web", "--since", "2026-11-22T09:05:00Z")
+	want = "AT (UTC)              USER                 REMOTE  ACTION         DETAIL\n" +
+		"2026-11-22T09:05:00Z  officer@example.org  -       user.unlocked  lock until 2026-11-22T09:15:00Z ended\n" +
+		"2026-11-22T09:05:00Z  officer@example.org  -       user.unlocked  was not locked\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit --web (-want +got):\n%s", diff)
 	}
 }
