@@ -15,7 +15,10 @@
 // only the SHA-256. Whoever opens the link sees the authenticator's key
 // (as a QR code and as base32 text, the same on every visit until set-up
 // is complete), chooses a password and proves the authenticator with a
-// code; the token then stops working. Showing the page does not use the
+// code; the token then stops working and the person is signed in
+// (CompleteSetup returns the session; audited setup.completed, then
+// login): the code set-up used is spent, and the login page would refuse
+// the same code, which the app still shows for up to 30 seconds. Showing the page does not use the
 // link up (a mail scanner that opens it leaves it working); only
 // completing set-up does. Reset (`cpis users reset`) gives a new link: for
 // a link that expired, or a person who lost their authenticator or
@@ -44,6 +47,10 @@
 // before or after the current one is accepted too (clocks drift). A code
 // is accepted once: the step of the last accepted code is kept, and a code
 // of that step or an earlier one is refused as a replay (RFC 6238 5.2).
+// A replayed code with the right password is a failed login (audited
+// "authenticator code already used") but is not counted towards the
+// locks: the person has the password and a code their app showed, and
+// is no guesser; a replay with a wrong password counts as any failure.
 // The secret itself must be kept to check codes; it is in the store like
 // the MESH passwords (store/doc.go) and never printed or audited.
 //

@@ -11,7 +11,8 @@ import (
 
 // Session is a logged-in browser.
 type Session struct {
-	// Token is the session's cookie value, returned by Login only.
+	// Token is the session's cookie value, returned by Login and
+	// CompleteSetup only.
 	Token string
 	// CSRF is the token every form of the session carries.
 	CSRF    string
@@ -177,7 +178,6 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 	case !okCode:
 		reason = "wrong authenticator code"
 	}
-	token := newToken()
 	var sess Session
 	err = s.db.Update(func(tx *store.Tx) error {
 		if reason == "" {
@@ -190,33 +190,27 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 			case cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret:
 				reason = "set up again meanwhile"
 			case step <= cur.TOTPStep:
-				reason = "authenticator code already used"
+				reason = reasonReplay
 			default:
 				u = cur
 			}
 		}
 		if reason != "" {
-			if err := s.fail(tx, e, addr, now); err != nil {
-				return err
+			// A replayed code with the right password is no guess: the
+			// person typed a code their app showed a moment ago (it was
+			// used by the set-up or the login before). It is refused and
+			// audited, not counted towards a lock.
+			if reason != reasonReplay {
+				if err := s.fail(tx, e, addr, now); err != nil {
+					return err
+				}
 			}
 			return tx.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login.failed", Detail: reason})
 		}
-		u.TOTPStep, u.LastLogin = step, now
-		if err := tx.PutWebUser(u); err != nil {
-			return err
-		}
-		if err := tx.PutWebThrottle(accountKey(e), store.WebThrottle{}); err != nil {
-			return err
-		}
-		if _, err := tx.PurgeWebSessions(now); err != nil {
-			return err
-		}
-		ws := store.WebSession{Email: e, Created: now, LastSeen: now, Expires: now.Add(s.opts.IdleTimeout), Remote: addr}
-		if err := tx.PutWebSession(tokenHash(token), ws); err != nil {
-			return err
-		}
-		sess = Session{Token: token, CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}
-		return tx.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login"})
+		u.TOTPStep = step
+		var err error
+		sess, err = s.startSession(tx, u, addr, now)
+		return err
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("login: %w", err)
@@ -225,6 +219,34 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 		return Session{}, fmt.Errorf("login: %w", ErrBadLogin)
 	}
 	return sess, nil
+}
+
+// reasonReplay is the audited reason of a login with a code already used.
+const reasonReplay = "authenticator code already used"
+
+// startSession starts a session for u (its TOTPStep already moved on) from
+// addr, notes the login, clears the account's failures and audits the
+// login.
+func (s *Service) startSession(tx *store.Tx, u store.WebUser, addr string, now time.Time) (Session, error) {
+	u.LastLogin = now
+	if err := tx.PutWebUser(u); err != nil {
+		return Session{}, err
+	}
+	if err := tx.PutWebThrottle(accountKey(u.Email), store.WebThrottle{}); err != nil {
+		return Session{}, err
+	}
+	if _, err := tx.PurgeWebSessions(now); err != nil {
+		return Session{}, err
+	}
+	token := newToken()
+	ws := store.WebSession{Email: u.Email, Created: now, LastSeen: now, Expires: now.Add(s.opts.IdleTimeout), Remote: addr}
+	if err := tx.PutWebSession(tokenHash(token), ws); err != nil {
+		return Session{}, err
+	}
+	if err := tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "login"}); err != nil {
+		return Session{}, err
+	}
+	return Session{Token: token, CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}, nil
 }
 
 // Session returns the session of token and moves its expiry on

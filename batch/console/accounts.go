@@ -9,7 +9,7 @@ import "cpis/batch/accounts"
 // password, code or secret: it passes them through.
 type Accounts interface {
 	Setup(token string) (accounts.SetupInfo, error)
-	CompleteSetup(token, password, code, addr string) error
+	CompleteSetup(token, password, code, addr string) (accounts.Session, error)
 	Login(email, password, code, addr string) (accounts.Session, error)
 	Session(token string) (accounts.Session, error)
 	Logout(token string) error

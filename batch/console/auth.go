@@ -89,9 +89,6 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		d.Next = q.Get("next")
 	}
 	v := view{Title: "Sign in", CSRF: s.preToken(w, r), Data: d}
-	if q.Get("setup") != "" {
-		v.Notice = "Your account is set up. Sign in with your email, password and a code from your authenticator app."
-	}
 	s.render(w, r, http.StatusOK, "login", v)
 }
 
@@ -196,10 +193,13 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if len(errs) == 0 {
-		err := s.opts.Accounts.CompleteSetup(token, password, code, clientAddr(r))
+		sess, err := s.opts.Accounts.CompleteSetup(token, password, code, clientAddr(r))
 		switch {
 		case err == nil:
-			http.Redirect(w, r, "/login?setup=done", http.StatusSeeOther)
+			// Signed in: the code just used would be refused at /login
+			// (a code is accepted once), and the app may show it a while.
+			s.setSession(w, r, sess)
+			http.Redirect(w, r, home(sess.User), http.StatusSeeOther)
 			return
 		case errors.Is(err, ErrWeakPassword):
 			errs = append(errs, FieldError{"password", "Choose a longer password: at least 12 characters, not a common one and not your email address"})

@@ -336,17 +336,35 @@ func TestSetup(t *testing.T) {
 		}
 	}
 	resp := b.post("/setup/"+token, url.Values{"csrf": {csrf}, "password": {password}, "confirm": {password}, "code": {f.code(t, "new@example.org")}})
-	if resp.Status != http.StatusSeeOther || resp.Location != "/login?setup=done" {
+	if resp.Status != http.StatusSeeOther || resp.Location != "/la/" {
 		t.Fatalf("set-up: %d to %q:\n%s", resp.Status, resp.Location, resp.Body)
 	}
-	if p := b.get(resp.Location); text(p, "notice-text") == "" {
-		t.Errorf("the login page does not say the account is ready")
+	// Signed in by the set-up: the code it used would be refused at /login.
+	if c := sessionCookie(t, resp); c.Value == "" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("set-up's session cookie: %+v", c)
+	}
+	if p := b.get(resp.Location); p.Status != http.StatusOK || !strings.HasPrefix(text(p, "account-user"), "new@example.org") {
+		t.Errorf("home after set-up: status %d, signed in as %q", p.Status, text(p, "account-user"))
 	}
 	// The link works once.
 	if p := b.get("/setup/" + token); p.Status != http.StatusNotFound || !strings.Contains(text(p, "error-message"), "This set-up link is not valid") {
 		t.Errorf("used link: status %d, %q", p.Status, text(p, "error-message"))
 	}
-	b.login("new@example.org")
+}
+
+// TestSetupOpsHome: an operations user lands on /ops/ after set-up.
+func TestSetupOpsHome(t *testing.T) {
+	f := newFixture(t)
+	token := f.addUser(t, "ops@example.org", accounts.RoleOps, "")
+	b := f.browser(t)
+	p := b.get("/setup/" + token)
+	resp := b.post("/setup/"+token, url.Values{"csrf": {b.csrf(p)}, "password": {password}, "confirm": {password}, "code": {f.code(t, "ops@example.org")}})
+	if resp.Status != http.StatusSeeOther || resp.Location != "/ops/" {
+		t.Fatalf("set-up: %d to %q", resp.Status, resp.Location)
+	}
+	if p := b.get("/ops/"); p.Status != http.StatusOK {
+		t.Errorf("ops home after set-up: status %d", p.Status)
+	}
 }
 
 func TestLogout(t *testing.T) {

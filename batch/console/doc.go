@@ -11,7 +11,7 @@
 //	GET  /login                 sign-in form (email, password, TOTP code)
 //	POST /login                 sign in; 303 to /la/ or /ops/ (or next=)
 //	GET  /setup/{token}         one-time set-up: QR code and key as text
-//	POST /setup/{token}         choose password, prove authenticator; 303 /login?setup=done
+//	POST /setup/{token}         choose password, prove authenticator; signed in, 303 home
 //	GET  /logout                sign-out confirmation (works without JS)
 //	POST /logout                sign out; 303 /login
 //	GET  /assets/...            embedded NHS.UK frontend, app.js, app.css, images

@@ -60,7 +60,7 @@ func TestCLIUsers(t *testing.T) {
 	}
 	const password = "a long enough passphrase"
 	setupCode := code()
-	if err := svc.CompleteSetup(token, password, setupCode, "192.0.2.7:50000"); err != nil {
+	if _, err := svc.CompleteSetup(token, password, setupCode, "192.0.2.7:50000"); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Minute)
@@ -106,10 +106,11 @@ func TestCLIUsers(t *testing.T) {
 		"2026-11-22T02:31:00Z  ops@nhs.example      -                user.added       role ops\n" +
 		"2026-11-22T09:00:00Z  officer@example.org  -                setup.opened     \n" +
 		"2026-11-22T09:00:00Z  officer@example.org  192.0.2.7:50000  setup.completed  \n" +
+		"2026-11-22T09:00:00Z  officer@example.org  192.0.2.7:50000  login            \n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50001  login.failed     wrong password\n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50002  login            \n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50002  return.checked   CPIS_841_FULL_20261121.csv\\t(3 rows rejected)\n" +
-		"2026-11-22T10:00:00Z  officer@example.org  -                user.removed     1 sessions ended\n"
+		"2026-11-22T10:00:00Z  officer@example.org  -                user.removed     2 sessions ended\n"
 	auditTable := binOK(t, bin, h.data, at, "audit", "--web", "--since", "2026-11-22")
 	if diff := cmp.Diff(want, auditTable); diff != "" {
 		t.Errorf("audit --web (-want +got):\n%s", diff)
@@ -118,13 +119,13 @@ func TestCLIUsers(t *testing.T) {
 	want = `{"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50001","action":"login.failed","detail":"wrong password"}
 {"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50002","action":"login"}
 {"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50002","action":"return.checked","detail":"CPIS_841_FULL_20261121.csv\t(3 rows rejected)"}
-{"at":"2026-11-22T10:00:00Z","user":"officer@example.org","action":"user.removed","detail":"1 sessions ended"}
+{"at":"2026-11-22T10:00:00Z","user":"officer@example.org","action":"user.removed","detail":"2 sessions ended"}
 `
 	if diff := cmp.Diff(want, auditJSON); diff != "" {
 		t.Errorf("audit --web --json (-want +got):\n%s", diff)
 	}
 	if got := binOK(t, bin, h.data, at, "audit", "--web", "--since", "2026-11-22T09:30:00Z"); got != "AT (UTC)              USER                 REMOTE  ACTION        DETAIL\n"+
-		"2026-11-22T10:00:00Z  officer@example.org  -       user.removed  1 sessions ended\n" {
+		"2026-11-22T10:00:00Z  officer@example.org  -       user.removed  2 sessions ended\n" {
 		t.Errorf("audit --web --since 09:30:\n%s", got)
 	}
 	for name, secret := range map[string]string{"password": password, "set-up token": token, "session token": sess.Token, "CSRF token": sess.CSRF,
