@@ -366,3 +366,22 @@ func (s *Service) Audit(email, addr, action, detail string) error {
 	}
 	return nil
 }
+
+// AuditBounded records an action as Audit does, but at most once every
+// minute for the same action by the same person (or, with no person,
+// from the same address); the others are dropped. It is for what someone
+// can repeat at will: refused pages (an LA user's 403 on operations'
+// pages, 404s probing another LA's files or returns) and forms refused
+// for their CSRF token. The first of each minute is enough to see who is
+// probing; each of them would let them fill the store. It reports whether
+// the action was recorded.
+func (s *Service) AuditBounded(email, addr, action, detail string) (bool, error) {
+	who := "user\x00" + email
+	if email == "" {
+		who = "addr\x00" + hostOf(addr)
+	}
+	if !s.auditDue("bounded\x00"+action+"\x00"+who, s.now()) {
+		return false, nil
+	}
+	return true, s.Audit(email, addr, action, detail)
+}

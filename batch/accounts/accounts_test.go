@@ -62,7 +62,7 @@ func (f *fixture) enrol(email string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestSetup(t *testing.T) {
 		t.Errorf("QR code: not a 256-pixel PNG (%v)", err)
 	}
 	f.advance(time.Hour)
-	again, err := f.svc.Setup(token)
+	again, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestSetup(t *testing.T) {
 			}
 		})
 	}
-	if _, err := f.svc.Setup(token); !errors.Is(err, accounts.ErrSetupInvalid) {
+	if _, err := f.svc.Setup(token, ""); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("Setup after completion: %v, want ErrSetupInvalid", err)
 	}
 	users, err := f.svc.List()
@@ -212,12 +212,12 @@ func TestSetupExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.advance(24 * time.Hour)
-	if _, err := f.svc.Setup(token); !errors.Is(err, accounts.ErrSetupInvalid) {
+	if _, err := f.svc.Setup(token, ""); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("Setup after 24 hours: %v, want ErrSetupInvalid", err)
 	}
 	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); !errors.Is(err, accounts.ErrSetupInvalid) {
@@ -287,7 +287,7 @@ func TestSetupSignsIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestReplayNotCounted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, err := f.svc.Setup(token)
+			info, err := f.svc.Setup(token, "")
 			if err != nil {
 				t.Fatal(err)
 			}

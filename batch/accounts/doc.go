@@ -94,8 +94,15 @@
 //
 // # Audit
 //
-// Every login, failure, throttle, set-up step, logout, account added or
-// removed is a store.WebEvent; the pages add theirs with Audit. Events
-// name the person and the address, never a password, token, code or
-// secret. They are kept store.WebAuditRetention (90 days; batch/expire).
+// Every login, failure, throttle, set-up step, logout, account added,
+// removed or unlocked is a store.WebEvent; the pages add theirs with
+// Audit. Events name the person and the address of the request at hand
+// (the set-up page's, the logout's), never a password, token, code or
+// secret. What a person can repeat at will is audited with AuditBounded:
+// the first of each minute per person (or, before a session, per
+// address) and action, the rest dropped; the console uses it for an LA
+// user's 403 on operations' pages (page.forbidden), 404s of a page such
+// as another LA's file or return (page.not_found) and forms refused for
+// their CSRF token (csrf.refused), with the path as detail (never a
+// set-up token). They are kept store.WebAuditRetention (90 days; batch/expire).
 package accounts

@@ -104,7 +104,12 @@ const throttleAuditEvery = time.Minute
 // auditThrottle reports whether a refused login of email from addr is to
 // be audited, and notes it when so.
 func (s *Service) auditThrottle(email, addr string, now time.Time) bool {
-	key := email + "\x00" + hostOf(addr)
+	return s.auditDue(email+"\x00"+hostOf(addr), now)
+}
+
+// auditDue reports whether the event of key is to be audited (the first
+// of each throttleAuditEvery), and notes it when so.
+func (s *Service) auditDue(key string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if last, ok := s.throttleAudited[key]; ok && now.Sub(last) < throttleAuditEvery && !now.Before(last) {
@@ -310,8 +315,9 @@ func (s *Service) Session(token string) (Session, error) {
 	return Session{CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}, nil
 }
 
-// Logout ends the session of token; an unknown or ended one is no error.
-func (s *Service) Logout(token string) error {
+// Logout ends the session of token, asked from addr (the client's
+// address, audited); an unknown or ended one is no error.
+func (s *Service) Logout(token, addr string) error {
 	h := tokenHash(token)
 	now := s.now()
 	err := s.db.Update(func(tx *store.Tx) error {
@@ -322,7 +328,7 @@ func (s *Service) Logout(token string) error {
 		if err := tx.DeleteWebSession(h); err != nil {
 			return err
 		}
-		return tx.AuditWeb(store.WebEvent{At: now, User: ws.Email, Remote: ws.Remote, Action: "logout"})
+		return tx.AuditWeb(store.WebEvent{At: now, User: ws.Email, Remote: clip(addr, maxAddr), Action: "logout"})
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)

@@ -158,7 +158,7 @@ func TestSetupThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,10 +224,10 @@ func TestSessions(t *testing.T) {
 	if a.Token == b.Token || a.CSRF == b.CSRF {
 		t.Error("two sessions share a token")
 	}
-	if err := f.svc.Logout(a.Token); err != nil {
+	if err := f.svc.Logout(a.Token, addr); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Logout(a.Token); err != nil {
+	if err := f.svc.Logout(a.Token, addr); err != nil {
 		t.Errorf("second logout: %v", err)
 	}
 	if _, err := f.svc.Session(a.Token); !errors.Is(err, accounts.ErrNoSession) {
@@ -297,7 +297,7 @@ func TestNoSecretsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestNoSecretsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Logout(s.Token); err != nil {
+	if err := f.svc.Logout(s.Token, addr); err != nil {
 		t.Fatal(err)
 	}
 	var records []string
@@ -371,7 +371,7 @@ func TestReset(t *testing.T) {
 	if _, err := f.svc.Login(officer, password, f.code(oldSecret, 0), addr); !errors.Is(err, accounts.ErrBadLogin) {
 		t.Errorf("login with the old password and authenticator: %v, want ErrBadLogin", err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,5 +450,70 @@ func TestUnlock(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("unlocks audited (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditAddresses: the set-up page and the logout are audited with the
+// address of their own request, not of another.
+func TestAuditAddresses(t *testing.T) {
+	f := newFixture(t)
+	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.svc.Setup(token, "198.51.100.7:4000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Setup(token, "203.0.113.9:5000"); !errors.Is(err, accounts.ErrSetupInvalid) {
+		t.Fatalf("Setup of a used link: %v", err)
+	}
+	if err := f.svc.Logout(sess.Token, "198.51.100.8:6000"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"user.added " + officer + " role la, LA 841",
+		"setup.opened " + officer + " 198.51.100.7:4000",
+		"setup.completed " + officer + " " + addr,
+		"login " + officer + " " + addr,
+		"setup.refused 203.0.113.9:5000 unknown, expired or used link",
+		"logout " + officer + " 198.51.100.8:6000",
+	}
+	if diff := cmp.Diff(want, f.audit()); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditBounded: what someone can repeat at will is audited once a
+// minute per person (or, without one, per address) and action.
+func TestAuditBounded(t *testing.T) {
+	f := newFixture(t)
+	for i, tc := range []struct {
+		advance             time.Duration
+		email, addr, action string
+		want                bool
+	}{
+		{0, officer, "192.0.2.1", "page.forbidden", true},
+		{10 * time.Second, officer, "192.0.2.2", "page.forbidden", false},
+		{0, officer, "192.0.2.1", "page.not_found", true},
+		{0, "other@example.org", "192.0.2.1", "page.forbidden", true},
+		{0, "", "192.0.2.1", "csrf.refused", true},
+		{0, "", "192.0.2.1", "csrf.refused", false},
+		{0, "", "192.0.2.3", "csrf.refused", true},
+		{50 * time.Second, officer, "192.0.2.1", "page.forbidden", true},
+		{59 * time.Second, officer, "192.0.2.1", "page.forbidden", false},
+	} {
+		f.advance(tc.advance)
+		got, err := f.svc.AuditBounded(tc.email, tc.addr, tc.action, "/ops/")
+		if err != nil || got != tc.want {
+			t.Errorf("call %d (%s %s %s): %v, %v; want %v", i+1, tc.email, tc.addr, tc.action, got, err, tc.want)
+		}
+	}
+	if n := len(f.audit()); n != 6 {
+		t.Errorf("%d events audited, want 6:\n%s", n, strings.Join(f.audit(), "\n"))
 	}
 }

@@ -17,10 +17,10 @@ type SetupInfo struct {
 	QRPNG  []byte
 }
 
-// Setup returns the set-up page's content for token: the same key on every
-// call until set-up is complete. ErrSetupInvalid when the token is
-// unknown, expired or used.
-func (s *Service) Setup(token string) (SetupInfo, error) {
+// Setup returns the set-up page's content for token, shown to addr (the
+// client's address, audited): the same key on every call until set-up is
+// complete. ErrSetupInvalid when the token is unknown, expired or used.
+func (s *Service) Setup(token, addr string) (SetupInfo, error) {
 	now := s.now()
 	var email, secret string
 	err := s.db.Update(func(tx *store.Tx) error {
@@ -40,10 +40,10 @@ func (s *Service) Setup(token string) (SetupInfo, error) {
 			}
 		}
 		secret = u.TOTPSecret
-		return tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Action: "setup.opened"})
+		return tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: clip(addr, maxAddr), Action: "setup.opened"})
 	})
 	if errors.Is(err, ErrSetupInvalid) {
-		_ = s.db.AuditWeb(store.WebEvent{At: now, Action: "setup.refused", Detail: "unknown, expired or used link"})
+		_ = s.db.AuditWeb(store.WebEvent{At: now, Remote: clip(addr, maxAddr), Action: "setup.refused", Detail: "unknown, expired or used link"})
 	}
 	if err != nil {
 		return SetupInfo{}, fmt.Errorf("set-up: %w", err)

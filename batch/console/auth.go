@@ -95,6 +95,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !s.validPreCSRF(r, r.PostFormValue("csrf")) {
+		s.refused(r, "", "csrf.refused", "/login")
 		s.errorPage(w, r, nil, http.StatusForbidden, csrfMessage)
 		return
 	}
@@ -150,7 +151,7 @@ type setupData struct {
 
 func (s *Server) setupForm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	info, err := s.opts.Accounts.Setup(token)
+	info, err := s.opts.Accounts.Setup(token, clientAddr(r))
 	if err != nil {
 		s.setupFailed(w, r, err)
 		return
@@ -170,11 +171,12 @@ func (s *Server) setupFailed(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !s.validPreCSRF(r, r.PostFormValue("csrf")) {
+		s.refused(r, "", "csrf.refused", "/setup/…") // never the token
 		s.errorPage(w, r, nil, http.StatusForbidden, csrfMessage)
 		return
 	}
 	token := r.PathValue("token")
-	info, err := s.opts.Accounts.Setup(token)
+	info, err := s.opts.Accounts.Setup(token, clientAddr(r))
 	if err != nil {
 		s.setupFailed(w, r, err)
 		return
@@ -221,7 +223,7 @@ func (s *Server) logoutForm(c *Ctx) error {
 }
 
 func (s *Server) logout(c *Ctx) error {
-	if err := s.opts.Accounts.Logout(c.Session.Token); err != nil {
+	if err := s.opts.Accounts.Logout(c.Session.Token, clientAddr(c.R)); err != nil {
 		return err
 	}
 	s.clearSession(c.W, c.R)

@@ -454,3 +454,55 @@ func TestSetupThrottled(t *testing.T) {
 		t.Errorf("status %d, want 429 and the reason", resp.Status)
 	}
 }
+
+// TestRefusalsAudited: an LA user's 403 on operations' pages, 404s on
+// another LA's files and returns, and forms without their CSRF token are
+// audited with the person, the address and the path, at most once a
+// minute per person (or address) and kind.
+func TestRefusalsAudited(t *testing.T) {
+	f := newFixture(t)
+	b, _ := f.officer(t, "officer@example.org", "841")
+	anon := f.browser(t)
+	for _, tc := range []struct {
+		name    string
+		do      func() page
+		advance time.Duration
+		status  int
+	}{
+		{"ops page", func() page { return b.get("/ops/held") }, 0, http.StatusForbidden},
+		{"ops page again within the minute", func() page { return b.get("/ops/users") }, 30 * time.Second, http.StatusForbidden},
+		{"another LA's file", func() page { return b.get("/la/files/CPIS_202_RESP_20261124.csv") }, 0, http.StatusNotFound},
+		{"another LA's return", func() page { return b.get("/la/returns/20261124091500123_ABCDEF") }, 0, http.StatusNotFound},
+		{"ops page a minute later", func() page { return b.get("/ops/") }, time.Minute, http.StatusForbidden},
+		{"form without its token", func() page { return b.post("/la/collect", url.Values{"name": {"x.csv"}}) }, 0, http.StatusForbidden},
+		{"login without its token", func() page { return anon.post("/login", url.Values{"email": {"a@example.org"}}) }, 0, http.StatusForbidden},
+		{"set-up without its token", func() page { return anon.post("/setup/sometoken", url.Values{"code": {"123456"}}) }, 0, http.StatusForbidden},
+	} {
+		f.clock.Set(f.clock.Now().Add(tc.advance))
+		if p := tc.do(); p.Status != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, p.Status, tc.status)
+		}
+	}
+	var got []string
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		return tx.WebAuditEvents(time.Time{}, func(e store.WebEvent) error {
+			switch e.Action {
+			case "page.forbidden", "page.not_found", "csrf.refused":
+				got = append(got, strings.Join([]string{e.User, e.Remote, e.Action, e.Detail}, " "))
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"officer@example.org 127.0.0.1 page.forbidden /ops/held",
+		"officer@example.org 127.0.0.1 page.not_found /la/files/CPIS_202_RESP_20261124.csv",
+		"officer@example.org 127.0.0.1 page.forbidden /ops/",
+		"officer@example.org 127.0.0.1 csrf.refused /la/collect",
+		" 127.0.0.1 csrf.refused /login",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("refusals audited (-want +got):\n%s", diff)
+	}
+}

@@ -40,7 +40,10 @@
 // A POST ends with c.Redirect (303) to a GET page. Return ErrNotFound for
 // anything the user may not see (another LA's: the answer is the same as
 // for what does not exist), ErrForbidden or a *PageError for other
-// refusals; any other error is logged and shown as a 500 page. Audit every
+// refusals (a 403 or 404 a handler returns, the other role's 403 and a
+// CSRF refusal are audited by the dispatcher, bounded: page.forbidden,
+// page.not_found, csrf.refused; batch/accounts' AuditBounded); any other
+// error is logged and shown as a 500 page. Audit every
 // action with c.Audit(action, detail): detail names files and message IDs,
 // never a password, token, secret or a record's content.
 //

@@ -92,7 +92,7 @@ func (f *fixture) addUser(t testing.TB, email string, role accounts.Role, la str
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.acc.Setup(token)
+	info, err := f.acc.Setup(token, "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}

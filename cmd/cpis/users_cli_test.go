@@ -47,7 +47,7 @@ func TestCLIUsers(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	svc := accounts.New(db, accounts.Options{Now: func() time.Time { return now }})
-	info, err := svc.Setup(token)
+	info, err := svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
