@@ -43,7 +43,8 @@ var (
 	ErrNoUser = errors.New("no such user")
 	// ErrSetupInvalid: the set-up token is unknown, expired or used.
 	ErrSetupInvalid = errors.New("the set-up link is not valid (unknown, expired or already used)")
-	// ErrWeakPassword: the password is too short, too long or the email.
+	// ErrWeakPassword: the password is too short, too long, the email,
+	// of too few different characters or a common one (WeakPasswordError).
 	ErrWeakPassword = errors.New("the password will not do")
 	// ErrBadCode: the authenticator code is wrong, old or already used.
 	ErrBadCode = errors.New("the authenticator code is wrong")

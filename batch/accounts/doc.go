@@ -28,6 +28,12 @@
 // case they type. A password is 12 to 1024 characters and is not the
 // email, nor the part of it before the "@" (case ignored): long enough to
 // stand without composition rules, as NCSC and NIST SP 800-63B advise.
+// As they also advise, the obviously guessable are refused: a password of
+// fewer than MinDistinctChars (6) different characters ("aaaaaaaaaaaa",
+// "121212121212"), and the most used passwords of 12 characters or more
+// (common-passwords.txt, about a hundred such as "password123456" or
+// "qwertyuiop12", case ignored). The set-up page says which rule a
+// refused password broke (WeakPasswordError).
 //
 // # Passwords
 //

@@ -98,7 +98,7 @@ func (s *Service) CompleteSetup(token, password, code, addr string) (Session, er
 	}
 	if why := weakPassword(u.Email, password); why != "" {
 		_ = s.db.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.failed", Detail: why})
-		return Session{}, fmt.Errorf("set-up: %w: %s", ErrWeakPassword, why)
+		return Session{}, fmt.Errorf("set-up: %w", &WeakPasswordError{Reason: why})
 	}
 	step, ok := codeStep(u.TOTPSecret, code, now)
 	if u.TOTPSecret == "" || !ok {

@@ -29,6 +29,8 @@ type (
 	Session = accounts.Session
 	// SetupInfo is what the set-up page shows.
 	SetupInfo = accounts.SetupInfo
+	// WeakPasswordError says why a chosen password will not do.
+	WeakPasswordError = accounts.WeakPasswordError
 )
 
 // The roles.

@@ -204,7 +204,12 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, home(sess.User), http.StatusSeeOther)
 			return
 		case errors.Is(err, ErrWeakPassword):
-			errs = append(errs, FieldError{"password", "Choose a longer password: at least 12 characters, not a common one and not your email address"})
+			msg := "Choose another password: at least 12 characters, not a common one and not your email address"
+			var we *WeakPasswordError
+			if errors.As(err, &we) {
+				msg = we.Reason
+			}
+			errs = append(errs, FieldError{"password", msg})
 		case errors.Is(err, ErrBadCode):
 			errs = append(errs, FieldError{"code", "The code is not right: check your authenticator app's clock and enter the code it shows now"})
 		case errors.Is(err, ErrThrottled):

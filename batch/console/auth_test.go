@@ -326,7 +326,11 @@ func TestSetup(t *testing.T) {
 		want  string
 	}{
 		{url.Values{"password": {password}, "confirm": {password + "x"}, "code": {"123456"}}, "confirm", "The passwords do not match"},
-		{url.Values{"password": {"short"}, "confirm": {"short"}, "code": {f.code(t, "new@example.org")}}, "password", "Choose a longer password"},
+		{url.Values{"password": {"short"}, "confirm": {"short"}, "code": {f.code(t, "new@example.org")}}, "password", "Choose a longer password: at least 12 characters"},
+		{url.Values{"password": {"Password123456"}, "confirm": {"Password123456"}, "code": {f.code(t, "new@example.org")}}, "password",
+			"Choose a password that is not a common one: this one is among the most used, and is tried first by anyone guessing"},
+		{url.Values{"password": {"abababababab"}, "confirm": {"abababababab"}, "code": {f.code(t, "new@example.org")}}, "password",
+			"Choose a password with more different characters: at least 6 (repeated characters are easy to guess)"},
 		{url.Values{"password": {password}, "confirm": {password}, "code": {"000000"}}, "code", "The code is not right"},
 	} {
 		tc.form.Set("csrf", csrf)

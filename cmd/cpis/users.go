@@ -31,8 +31,9 @@ func newUsersCommand(g *globals) *cobra.Command {
 sees and touches only that LA, or operations (--ops), who see all LAs. The
 command prints a set-up link, <base-url>/setup/<token>, once: the store
 keeps only its hash. It works once, for 24 hours; there the person chooses
-a password (12 characters or more, not the email) and enrols an
-authenticator app (TOTP). Send it to them by a channel you trust; a link
+a password (12 characters or more, at least 6 different ones, not the
+email, not one of the most used) and enrols an authenticator app (TOTP),
+which signs them in. Send it to them by a channel you trust; a link
 that expired is replaced by ` + "`cpis users reset`" + `.
 
 --base-url is the address people reach the hub's web pages at: where
