@@ -70,6 +70,10 @@ const (
 	LockDuration = 15 * time.Minute
 )
 
+// MaxLifetime is how long a session lasts at most, however busy: a
+// working day and more, after which the person signs in again.
+const MaxLifetime = 12 * time.Hour
+
 // RefreshEvery is how often a session's expiry is written again as it is used.
 const RefreshEvery = time.Minute
 
@@ -95,6 +99,9 @@ type Options struct {
 	Now func() time.Time
 	// IdleTimeout ends a session unused this long (default 30 minutes).
 	IdleTimeout time.Duration
+	// MaxLifetime ends a session this long after its login, used or not
+	// (default 12 hours).
+	MaxLifetime time.Duration
 	// SetupValidity is how long a set-up link works (default 24 hours).
 	SetupValidity time.Duration
 	// Issuer names the hub in authenticator apps (default "CP-IS hub").
@@ -121,6 +128,9 @@ func New(db *store.DB, opts Options) *Service {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.MaxLifetime <= 0 {
+		opts.MaxLifetime = MaxLifetime
 	}
 	if opts.SetupValidity <= 0 {
 		opts.SetupValidity = 24 * time.Hour

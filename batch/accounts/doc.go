@@ -90,9 +90,12 @@
 //
 // A session token is 32 random bytes (base64url), given to the browser at
 // Login and kept in the store only as its SHA-256. A session ends after
-// IdleTimeout (30 minutes) without use, at Logout, or when the account is
-// removed. Its expiry moves on use, written at most once a minute
-// (RefreshEvery) so that a page's burst of requests costs one write.
+// IdleTimeout (30 minutes) without use, MaxLifetime (12 hours) after its
+// login however busy (a stolen cookie does not last for ever, and a
+// working day fits), at Logout, or when the account is removed or reset.
+// Its expiry moves on use, never past the lifetime, written at most once
+// a minute (RefreshEvery) so that a page's burst of requests costs one
+// write.
 // Expired sessions are deleted when met, at each login and by expire.
 // The CSRF token of a session is the SHA-256 of a fixed label and the
 // session token: stable for the session, nothing more to keep, and it

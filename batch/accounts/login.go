@@ -244,7 +244,7 @@ func (s *Service) startSession(tx *store.Tx, u store.WebUser, addr string, now t
 		return Session{}, err
 	}
 	token := newToken()
-	ws := store.WebSession{Email: u.Email, Created: now, LastSeen: now, Expires: now.Add(s.opts.IdleTimeout), Remote: addr}
+	ws := store.WebSession{Email: u.Email, Created: now, LastSeen: now, Expires: s.expiry(now, now), Remote: addr}
 	if err := tx.PutWebSession(tokenHash(token), ws); err != nil {
 		return Session{}, err
 	}
@@ -254,9 +254,20 @@ func (s *Service) startSession(tx *store.Tx, u store.WebUser, addr string, now t
 	return Session{Token: token, CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}, nil
 }
 
+// expiry is when a session started at created and used at now ends:
+// IdleTimeout after now, but no later than MaxLifetime after created.
+func (s *Service) expiry(created, now time.Time) time.Time {
+	e := now.Add(s.opts.IdleTimeout)
+	if end := created.Add(s.opts.MaxLifetime); end.Before(e) {
+		return end
+	}
+	return e
+}
+
 // Session returns the session of token and moves its expiry on
-// (IdleTimeout from now, written at most every RefreshEvery). ErrNoSession
-// when the token is unknown, expired or its account removed.
+// (IdleTimeout from now, written at most every RefreshEvery, never past
+// MaxLifetime after the login). ErrNoSession when the token is unknown,
+// expired (idle or too old) or its account removed.
 func (s *Service) Session(token string) (Session, error) {
 	if token == "" {
 		return Session{}, fmt.Errorf("session: %w", ErrNoSession)
@@ -275,7 +286,7 @@ func (s *Service) Session(token string) (Session, error) {
 			}
 			return err
 		}
-		if !ws.Expires.After(now) {
+		if !ws.Expires.After(now) || !ws.Created.Add(s.opts.MaxLifetime).After(now) {
 			stale = true
 			return ErrNoSession
 		}
@@ -304,7 +315,7 @@ func (s *Service) Session(token string) (Session, error) {
 				}
 				return err
 			}
-			cur.LastSeen, cur.Expires = now, now.Add(s.opts.IdleTimeout)
+			cur.LastSeen, cur.Expires = now, s.expiry(cur.Created, now)
 			ws = cur
 			return tx.PutWebSession(h, cur)
 		})

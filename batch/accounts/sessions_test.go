@@ -517,3 +517,31 @@ func TestAuditBounded(t *testing.T) {
 		t.Errorf("%d events audited, want 6:\n%s", n, strings.Join(f.audit(), "\n"))
 	}
 }
+
+// TestSessionLifetime: a session used every 25 minutes ends 12 hours
+// after its login; its expiry never goes past that.
+func TestSessionLifetime(t *testing.T) {
+	f := newFixture(t)
+	secret := f.enrol(officer)
+	s, err := f.svc.Login(officer, password, f.code(secret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.clock.Now()
+	for at := 25 * time.Minute; at < 12*time.Hour; at += 25 * time.Minute {
+		f.clock.Set(start.Add(at))
+		got, err := f.svc.Session(s.Token)
+		if err != nil {
+			t.Fatalf("%s after login: %v", at, err)
+		}
+		if want := min(at+30*time.Minute, 12*time.Hour); !got.Expires.Equal(start.Add(want)) {
+			t.Errorf("%s after login: expires %s after login, want %s", at, got.Expires.Sub(start), want)
+		}
+	}
+	for _, at := range []time.Duration{12 * time.Hour, 12*time.Hour + time.Second} {
+		f.clock.Set(start.Add(at))
+		if _, err := f.svc.Session(s.Token); !errors.Is(err, accounts.ErrNoSession) {
+			t.Errorf("%s after login: %v, want ErrNoSession", at, err)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 // browser is sent to /login (with next= the page asked for, for a GET) and
 // ok is false.
 func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess Session, ok bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(sessionCookieName(r))
 	if err == nil && c.Value != "" {
 		sess, err = s.opts.Accounts.Session(c.Value)
 		if err == nil {
@@ -41,13 +41,29 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess Session, 
 	return Session{}, false
 }
 
+// tlsSessionCookie is the session cookie's name over TLS: with the
+// __Host- prefix a browser takes it only when Secure, for Path=/ and
+// without a Domain, so that no other host (a sibling subdomain) and no
+// plain-HTTP page can set or shadow it.
+const tlsSessionCookie = "__Host-" + sessionCookie
+
+// sessionCookieName is the session cookie's name for r: __Host- prefixed
+// over TLS (a browser refuses the prefix on a cookie without Secure, which
+// plain HTTP cannot set).
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return tlsSessionCookie
+	}
+	return sessionCookie
+}
+
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, sess Session) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: sess.Token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
 func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
@@ -77,7 +93,7 @@ type loginData struct {
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	// Someone logged in already goes straight to their pages.
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil && c.Value != "" {
 		if sess, err := s.opts.Accounts.Session(c.Value); err == nil {
 			http.Redirect(w, r, home(sess.User), http.StatusSeeOther)
 			return

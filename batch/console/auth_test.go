@@ -192,8 +192,13 @@ func TestLogin(t *testing.T) {
 
 func sessionCookie(t *testing.T, p page) *http.Cookie {
 	t.Helper()
+	return namedCookie(t, p, "cpis_session")
+}
+
+func namedCookie(t *testing.T, p page, name string) *http.Cookie {
+	t.Helper()
 	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
-		if c.Name == "cpis_session" {
+		if c.Name == name {
 			return c
 		}
 	}
@@ -415,8 +420,12 @@ func TestSecureCookiesUnderTLS(t *testing.T) {
 		}
 	}
 	resp := b.post("/login", url.Values{"csrf": {b.csrf(p)}, "email": {"officer@example.org"}, "password": {password}, "code": {f.code(t, "officer@example.org")}})
-	if c := sessionCookie(t, resp); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+	// The __Host- prefix: Secure, Path=/ and no Domain, or browsers refuse it.
+	if c := namedCookie(t, resp, "__Host-cpis_session"); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" {
 		t.Errorf("session cookie over TLS: %+v", c)
+	}
+	if p := b.get("/la/"); p.Status != http.StatusOK {
+		t.Errorf("/la/ with the __Host- cookie: status %d", p.Status)
 	}
 }
 

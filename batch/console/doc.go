@@ -59,9 +59,11 @@
 // # Sessions and forms
 //
 // The session cookie (cpis_session: the accounts' session token) is
-// HttpOnly, SameSite=Strict, Path=/ and Secure when the request came over
-// TLS. A request without a live session (none, logged out, idle longer
-// than the accounts' idle timeout) is sent to /login (303; a GET keeps its
+// HttpOnly, SameSite=Strict, Path=/, without a Domain, and over TLS
+// Secure and named __Host-cpis_session (the prefix makes browsers refuse
+// it from another host or without Secure). A request without a live
+// session (none, logged out, idle longer than the accounts' idle timeout,
+// or older than their absolute lifetime of 12 hours) is sent to /login (303; a GET keeps its
 // page as next=, and an expired one is told why). A user of the other
 // role gets 403.
 //
