@@ -3,6 +3,7 @@ package returns
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -32,10 +33,13 @@ import (
 //
 // Size: every part's size as the zip's central directory declares it, and
 // the sum of them, must be within the limit (F006), and every part read is
-// counted as it is unpacked (archive/zip also refuses a part longer than
-// declared, or whose checksum fails: F001). So a zip bomb is refused
-// before anything is unpacked, and a lying header cannot get past the
-// count. Shared strings are held in memory (a few bytes beyond their text
+// counted as it is unpacked, on its own and with the parts read before it.
+// archive/zip refuses a part longer than declared, or whose checksum
+// fails: such a part is unpacked again from its raw data, into nothing and
+// up to the limit only, and is F006 when it passes the limit, F001 (damaged)
+// otherwise. So a zip bomb is refused before anything is unpacked, and a
+// lying header cannot get past the count, nor make a bomb look merely
+// damaged. Shared strings are held in memory (a few bytes beyond their text
 // each), as are the styles' date flags; a worksheet never is.
 
 // oleMagic starts an OLE compound file: what Excel writes for a workbook
@@ -138,8 +142,9 @@ func notWorkbook(text string) error { return &codes.Error{Detail: codes.F001, Te
 // xlsxPackage is the parts of a workbook by part name (lower case, no
 // leading "/": part names compare without case).
 type xlsxPackage struct {
-	parts map[string]*zip.File
-	limit int64
+	parts    map[string]*zip.File
+	limit    int64
+	unpacked int64 // bytes unpacked from every part read so far
 }
 
 // show returns the name of the part name as the zip spells it.
@@ -189,31 +194,79 @@ func (p *xlsxPackage) part(name string) (*xml.Decoder, *guard, io.Closer, error)
 	if err != nil {
 		return nil, nil, nil, notWorkbook(fmt.Sprintf("the workbook's part %s cannot be unpacked: %v", f.Name, err))
 	}
-	g := newGuard(&countedPart{rc: rc, name: f.Name, limit: p.limit}, false)
+	g := newGuard(&countedPart{rc: rc, f: f, p: p}, false)
 	dec := xml.NewDecoder(g)
 	dec.CharsetReader = utf8Only
 	return dec, g, rc, nil
 }
 
 // countedPart counts the bytes of a part as they are unpacked: more than
-// the limit is F006, whatever the zip declared; a damaged part is F001.
+// the limit, for the part or for every part read so far together, is F006
+// whatever the zip declared. A part that archive/zip refuses (longer than
+// declared, a failed checksum, damaged data) is F001, unless it really
+// unpacks beyond the limit: a zip bomb whose headers under-state its size
+// is F006 too (see unpacks).
 type countedPart struct {
-	rc    io.Reader
-	name  string
-	n     int64
-	limit int64
+	rc io.Reader
+	f  *zip.File
+	p  *xlsxPackage
+	n  int64
 }
 
 func (c *countedPart) Read(b []byte) (int, error) {
 	n, err := c.rc.Read(b)
 	c.n += int64(n)
-	if c.n > c.limit {
-		return 0, &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's part %s unpacks to more than the size limit of %d bytes", c.name, c.limit)}
+	c.p.unpacked += int64(n)
+	if err := c.p.overLimit(c.f, c.n, c.p.unpacked); err != nil {
+		return 0, err
 	}
 	if err != nil && err != io.EOF {
-		return n, notWorkbook(fmt.Sprintf("the workbook's part %s is damaged: %v", c.name, err))
+		// Tell a bomb from a damaged part by what the part really holds.
+		before := c.p.unpacked - c.n
+		size := unpacks(c.f, c.p.limit)
+		if over := c.p.overLimit(c.f, size, before+size); over != nil {
+			return 0, over
+		}
+		return n, notWorkbook(fmt.Sprintf("the workbook's part %s is damaged: %v", c.f.Name, err))
 	}
 	return n, err
+}
+
+// overLimit returns F006 when a part of n bytes, or total bytes unpacked
+// so far, is over the limit; nil otherwise.
+func (p *xlsxPackage) overLimit(f *zip.File, n, total int64) error {
+	switch {
+	case n > p.limit:
+		return &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's part %s unpacks to more than the size limit of %d bytes", f.Name, p.limit)}
+	case total > p.limit:
+		return &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", p.limit)}
+	}
+	return nil
+}
+
+// unpacks returns how many bytes part f really unpacks to, whatever its
+// headers declare, but at most max+1: it unpacks the part again, from its
+// raw data, into nothing, and stops there. So memory and time stay
+// bounded by the limit. Its bytes are not checked: a part that is damaged
+// beyond repair counts as far as it unpacks.
+func unpacks(f *zip.File, max int64) int64 {
+	raw, err := f.OpenRaw()
+	if err != nil {
+		return 0
+	}
+	var r io.Reader
+	switch f.Method {
+	case zip.Store:
+		r = raw
+	case zip.Deflate:
+		fr := flate.NewReader(raw)
+		defer fr.Close()
+		r = fr
+	default:
+		return 0
+	}
+	n, _ := io.Copy(io.Discard, io.LimitReader(r, max+1))
+	return n
 }
 
 // token returns the next token of a part, giving the guard a fresh read

@@ -332,8 +332,12 @@ func TestXLSXPackage(t *testing.T) {
 			&codes.Error{Detail: codes.F006, Text: "the workbook's part xl/worksheets/sheet1.xml unpacks to 2401009 bytes, over the size limit of 1048576 bytes"}},
 		{"parts over the limit together", good, unpacked(t, good) - 1,
 			&codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", unpacked(t, good)-1)}},
-		{"a part longer than its header says", lyingZip(t, good), 1 << 20,
+		{"a part longer than its header says, within the limit", lyingZip(t, good), 1 << 20,
 			&codes.Error{Detail: codes.F001, Text: "the workbook's part xl/worksheets/sheet1.xml is damaged: zip: not a valid zip file"}},
+		{"a zip bomb whose header under-states its part", lyingZip(t, rawWorkbook(t, header()+strings.Repeat("<row/>", 400_000), rawOptions{})), 1 << 20,
+			&codes.Error{Detail: codes.F006, Text: "the workbook's part xl/worksheets/sheet1.xml unpacks to more than the size limit of 1048576 bytes"}},
+		{"a part longer than its header says, within the limit, but the parts over it together", lyingZip(t, good), read(t, good) - 1,
+			&codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", read(t, good)-1)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -365,6 +369,23 @@ func unpacked(t *testing.T, b []byte) int64 {
 		t.Fatalf("the workbook (%d bytes, parts %d, largest %d) cannot test the sum of parts", len(b), sum, largest)
 	}
 	return int64(sum)
+}
+
+// read returns the sum of the sizes of the parts a reader of the
+// workbook unpacks (all but the second worksheet and the chart sheet).
+func read(t *testing.T, b []byte) int64 {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, f := range zr.File {
+		if f.Name != "xl/worksheets/sheet2.xml" && f.Name != "xl/chartsheets/sheet1.xml" {
+			sum += int64(f.UncompressedSize64)
+		}
+	}
+	return sum
 }
 
 func zipOf(t *testing.T, parts map[string]string) []byte {
