@@ -570,6 +570,8 @@ type cell struct {
 	ref     string // such as "D7"
 	text    string
 	noValue bool // a formula without a cached value
+	isError bool // an Excel error value, its text the error (#N/A)
+	number  bool // a number not formatted as a date, its text its digits
 }
 
 // readHeader finds the first non-empty row and maps its names onto the
@@ -647,8 +649,13 @@ func (x *xlsxReader) next() (Row, error) {
 				continue
 			}
 			*row.cell(column(col)) = c.text
-			if c.noValue {
-				row.NoValue[col] = c.ref
+			switch {
+			case c.noValue:
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellNoValue}
+			case c.isError:
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellError}
+			case c.number && dateColumn(column(col)):
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellNumber}
 			}
 		}
 		return row, nil
@@ -809,8 +816,8 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 					c.noValue = true
 					return c, nil
 				}
-				text, err := x.cellText(typ, style, value.String(), inline.String(), c.ref, line)
-				c.text = text
+				text, number, err := x.cellText(typ, style, value.String(), inline.String(), c.ref, line)
+				c.text, c.number, c.isError = text, number, typ == "e"
 				return c, err
 			case "v":
 				inV = false
@@ -828,50 +835,52 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 // cellText is the text the hub reads in a cell of type typ and style
 // (returns.md, XLSX): text as typed; a number formatted as a date as
 // YYYY-MM-DD; any other number as its digits, without an exponent or a
-// trailing .0; TRUE or FALSE; an error value (#N/A) as shown.
-func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (string, error) {
+// trailing .0; TRUE or FALSE; an error value (#N/A) as shown. number says
+// the cell is a number not formatted as a date.
+func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (text string, number bool, err error) {
 	switch typ {
 	case "s":
 		i, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || i < 0 || i >= len(x.shared) {
-			return "", x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
+			return "", false, x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
 		}
-		return x.shared[i], nil
+		return x.shared[i], false, nil
 	case "inlineStr":
-		return inline, nil
+		return inline, false, nil
 	case "str", "e":
-		return v, nil
+		return v, false, nil
 	case "b":
 		if strings.TrimSpace(v) == "1" {
-			return "TRUE", nil
+			return "TRUE", false, nil
 		}
-		return "FALSE", nil
+		return "FALSE", false, nil
 	case "d": // an ISO 8601 date (strict workbooks)
 		if len(v) >= 10 {
 			if d, err := caldate.ParseISO(v[:10]); err == nil {
-				return d.String(), nil
+				return d.String(), false, nil
 			}
 		}
-		return v, nil
+		return v, false, nil
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", nil
+		return "", false, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return "", x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
+		return "", false, x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
 	}
 	s := 0 // the default style
 	if style != "" {
 		s, _ = strconv.Atoi(style)
 	}
-	if s >= 0 && s < len(x.dates) && x.dates[s] {
+	isDate := s >= 0 && s < len(x.dates) && x.dates[s]
+	if isDate {
 		if d, ok := excelDate(f, x.date1904); ok {
-			return d, nil
+			return d, false, nil
 		}
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64), nil
+	return strconv.FormatFloat(f, 'f', -1, 64), !isDate, nil
 }
 
 // excelDate returns the calendar date of an Excel date serial number
