@@ -192,14 +192,16 @@ var unreadableChecks = []struct {
 // unreadable returns the rejection of a row whose cell in column col
 // holds a formula without a cached value or an Excel error value (XLSX),
 // or nil. Its value is unknown, so it fails that column's own check, with
-// detail code d: the cell is named so that the officer can find it.
+// detail code d: the cell is named so that the officer can find it, and
+// the text ends with what to do (codes.WorkbookFix, which codes.FixFor
+// then gives instead of the column's own fix).
 func unreadable(row Row, col column, d codes.Detail) *codes.Problem {
 	var p codes.Problem
 	switch cell := row.Cells[col]; cell.Kind {
 	case CellNoValue:
-		p = problemf(d, "%s in cell %s is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)", columnNames[col].csv, cell.Ref)
+		p = problemf(d, "%s in cell %s is a formula without a saved value: %s", columnNames[col].csv, cell.Ref, codes.WorkbookFix)
 	case CellError:
-		p = problemf(d, "%s in cell %s holds the Excel error %s: correct the cell or its formula in Excel, and save the workbook again", columnNames[col].csv, cell.Ref, excelError(*row.cell(col)))
+		p = problemf(d, "%s in cell %s holds the Excel error %s: %s", columnNames[col].csv, cell.Ref, excelError(*row.cell(col)), codes.WorkbookFix)
 	default:
 		return nil
 	}

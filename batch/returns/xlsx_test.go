@@ -464,8 +464,8 @@ func TestXLSXNoValueChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const how = " is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)"
-	const errHow = ": correct the cell or its formula in Excel, and save the workbook again"
+	const how = " is a formula without a saved value: open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+	const errHow = ": open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
 	numHow := func(n string) string {
 		return " is the number " + n + ", not formatted as a date: format the cell as a date in Excel, or type the date as YYYY-MM-DD"
 	}

@@ -4,6 +4,8 @@
 // reports all speak this vocabulary.
 package codes
 
+import "strings"
+
 // Code is a CP-IS outcome code, for a whole file (CPF..) or a row (CPR..).
 type Code string
 
@@ -160,3 +162,22 @@ var fixes = map[Detail]string{
 // batch/returns/returns.md without its backquotes, for a response reader
 // or a web page. It returns "" for a code it does not know.
 func Fix(d Detail) string { return fixes[d] }
+
+// WorkbookFix is what an LA data officer should do about a row rejected
+// for a workbook cell whose value the hub cannot know: a formula without a
+// saved value, or an Excel error value (batch/returns/returns.md, "XLSX").
+// The detail of such a rejection ends with it, after ": ", so that the
+// response, which carries no fix, says it too.
+const WorkbookFix = "open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+
+// FixFor returns what an LA data officer should do about an outcome with
+// detail code d and detail text: WorkbookFix for a rejection about a
+// workbook cell whose value is unknown (its text ends with ": " and
+// WorkbookFix), whatever its column's detail code, else Fix(d). Pages
+// that show a detail beside what to fix use it.
+func FixFor(d Detail, text string) string {
+	if strings.HasPrefix(string(d), "R") && strings.HasSuffix(text, ": "+WorkbookFix) {
+		return WorkbookFix
+	}
+	return Fix(d)
+}

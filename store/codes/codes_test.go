@@ -47,6 +47,37 @@ func TestFix(t *testing.T) {
 	}
 }
 
+// TestFixFor: a row rejected for a workbook cell whose value is unknown
+// gets the workbook's fix, whatever its column's detail code; any other
+// outcome its detail code's.
+func TestFixFor(t *testing.T) {
+	const workbook = "open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+	cases := []struct {
+		d    codes.Detail
+		text string
+		want string
+	}{
+		{codes.R005, "start_date in cell C7 is a formula without a saved value: " + workbook, workbook},
+		{codes.R001, "nhs_number in cell B4 holds the Excel error #N/A: " + workbook, workbook},
+		{codes.R013, "family_name in cell G7 is a formula without a saved value: " + workbook, workbook},
+		{codes.R005, `start_date "x" is not a date (use YYYY-MM-DD or D/M/YYYY)`, "give a start date as YYYY-MM-DD or D/M/YYYY"},
+		{codes.R005, "start_date in cell D7 is the number 45959, not formatted as a date: format the cell as a date in Excel, or type the date as YYYY-MM-DD",
+			"give a start date as YYYY-MM-DD or D/M/YYYY"},
+		{codes.R005, workbook, "give a start date as YYYY-MM-DD or D/M/YYYY"},
+		{codes.F001, "the workbook's part x is damaged: " + workbook, codes.Fix(codes.F001)},
+		{codes.P005, "family_name differs: " + workbook, codes.Fix(codes.P005)},
+		{"", "", ""},
+	}
+	for _, c := range cases {
+		if got := codes.FixFor(c.d, c.text); got != c.want {
+			t.Errorf("FixFor(%s, %q) = %q, want %q", c.d, c.text, got, c.want)
+		}
+	}
+	if codes.WorkbookFix != workbook {
+		t.Errorf("WorkbookFix = %q, want %q", codes.WorkbookFix, workbook)
+	}
+}
+
 // TestDetailLists checks that the lists name each code once, files and
 // rows apart, and that RowCode knows every row detail.
 func TestDetailLists(t *testing.T) {
