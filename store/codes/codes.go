@@ -118,11 +118,11 @@ var RowDetails = []Detail{P001, P002, P003, P004, P005, P006,
 	W001, W002, W003}
 
 // fixes are the "what the LA should do" column of the code tables of
-// batch/returns/returns.md, word for word without its backquotes (a test
-// holds them together).
+// batch/returns/returns.md, word for word without its backquotes (and
+// with its escaped pipes, \|, as |; a test holds them together).
 var fixes = map[Detail]string{
 	F001: "save it as CSV UTF-8, UTF-8 XML or an Excel workbook (.xlsx) without a password, gzip a CSV or XML file properly if at all, and send it again",
-	F002: "correct the name, root attributes or control file as the detail says; send again",
+	F002: "give the file a name like CPIS_<LA>_<FULL|DELTA>_<YYYYMMDD>.csv (or .xml or .xlsx), with your LA's 3-digit code and the extract date, such as CPIS_841_FULL_20261121.csv; save a workbook as .xlsx, without macros; correct anything else the detail names; send again",
 	F003: "send only your own returns, named with your own code",
 	F004: "correct the header: its columns are nhs_number, plan_type, start_date, end_date, due_date, local_id, family_name, given_name, date_of_birth and action; send again",
 	F005: "correct the file at the line named; send again",

@@ -30,7 +30,8 @@ func TestFix(t *testing.T) {
 		if d == "" {
 			continue // CPF02, CPF03, CPF05: no detail code
 		}
-		documented[d] = strings.ReplaceAll(strings.TrimSuffix(cells[3], " |"), "`", "")
+		// Without backquotes, and a pipe escaped in a table as \| read as |.
+		documented[d] = strings.NewReplacer("`", "", `\|`, "|").Replace(strings.TrimSuffix(cells[3], " |"))
 	}
 	got := map[codes.Detail]string{}
 	for _, d := range append(append([]codes.Detail{}, codes.FileDetails...), codes.RowDetails...) {
@@ -44,6 +45,31 @@ func TestFix(t *testing.T) {
 	}
 	if f := codes.Fix("X999"); f != "" {
 		t.Errorf("Fix(X999) = %q, want empty", f)
+	}
+}
+
+// TestFixPlain: what to fix speaks to an officer at a web page, naming
+// what a good file name looks like, without the hub's own terms.
+func TestFixPlain(t *testing.T) {
+	cases := []struct {
+		d       codes.Detail
+		has     []string
+		hasNone []string
+	}{
+		{codes.F002, []string{"CPIS_<LA>_<FULL|DELTA>_<YYYYMMDD>.csv", ".xml", ".xlsx", "CPIS_841_FULL_20261121.csv", "without macros"}, []string{"root", "attribute", "control file"}},
+	}
+	for _, c := range cases {
+		fix := codes.Fix(c.d)
+		for _, s := range c.has {
+			if !strings.Contains(fix, s) {
+				t.Errorf("Fix(%s) = %q, without %q", c.d, fix, s)
+			}
+		}
+		for _, s := range c.hasNone {
+			if strings.Contains(fix, s) {
+				t.Errorf("Fix(%s) = %q, with %q", c.d, fix, s)
+			}
+		}
 	}
 }
 
