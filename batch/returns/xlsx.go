@@ -25,8 +25,8 @@ import (
 //
 // It reads the worksheet XML itself rather than through a spreadsheet
 // library's row iterator, because a row must be read cell by cell: whether
-// a cell holds a formula without a cached value (the row is then rejected,
-// naming the cell), which style and so which number format a number has (a
+// a cell holds a formula without a cached value or an Excel error (the row
+// is then rejected, naming the cell), which style and so which number format a number has (a
 // date or not), and whether the worksheet XML is broken (a broken
 // worksheet must fail the file, never end its rows early: a FULL return
 // cut short would withdraw plans).
@@ -835,8 +835,9 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 // cellText is the text the hub reads in a cell of type typ and style
 // (returns.md, XLSX): text as typed; a number formatted as a date as
 // YYYY-MM-DD; any other number as its digits, without an exponent or a
-// trailing .0; TRUE or FALSE; an error value (#N/A) as shown. number says
-// the cell is a number not formatted as a date.
+// trailing .0; TRUE or FALSE; an error value (#N/A) as shown (its row is
+// rejected: Check). number says the cell is a number not formatted as a
+// date.
 func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (text string, number bool, err error) {
 	switch typ {
 	case "s":
