@@ -75,35 +75,34 @@ func (t *Tx) HasDemographics() bool {
 	return t.b(bMeta).Get([]byte("demographics_imported")) != nil
 }
 
-// Demographic returns the reference record of nhs. A record that does not
-// decode is reported as absent here, and as a problem by Check.
-func (t *Tx) Demographic(nhs string) (demographics.Record, bool) {
+// Demographic returns the reference record of nhs, and false when the
+// reference has no record of it. A record that does not decode is a
+// *RecordError naming the bucket and the number: a damaged reference is
+// refused, never taken for an unknown number.
+func (t *Tx) Demographic(nhs string) (demographics.Record, bool, error) {
 	v := t.b(bDemographics).Get([]byte(nhs))
 	if v == nil {
-		return demographics.Record{}, false
+		return demographics.Record{}, false, nil
 	}
 	d, err := decodeDemographic(v)
 	if err != nil {
-		return demographics.Record{}, false
+		return demographics.Record{}, false, recordError(bDemographics, nhs, err)
 	}
 	return demographics.Record{NHS: nhs, FamilyName: d.Family, GivenName: d.Given, DOB: d.DOB,
-		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true
+		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true, nil
 }
 
 // DateOfBirth returns the reference date of birth of nhs (zero when the
-// number or its date of birth is unknown).
-func (t *Tx) DateOfBirth(nhs string) caldate.Date {
+// number or its date of birth is unknown). A record that does not decode
+// is a *RecordError, as with Demographic.
+func (t *Tx) DateOfBirth(nhs string) (caldate.Date, error) {
 	v := t.b(bDemographics).Get([]byte(nhs))
-	if len(v) > 2 && v[0] == recordV1 && v[1]&^demoFlags == 0 {
-		if v[1]&demoDOB == 0 {
-			return caldate.Date{}
-		}
-		d := decoder{b: v, off: 2}
-		if dob := d.day(); d.err == nil {
-			return dob
-		}
-		return caldate.Date{}
+	if v == nil {
+		return caldate.Date{}, nil
 	}
-	r, _ := t.Demographic(nhs)
-	return r.DOB
+	dob, err := decodeDemographicDOB(v)
+	if err != nil {
+		return caldate.Date{}, recordError(bDemographics, nhs, err)
+	}
+	return dob, nil
 }

@@ -181,6 +181,33 @@ func decodeDemographic(b []byte) (demographic, error) {
 	return r, d.end()
 }
 
+// decodeDemographicDOB reads the date of birth of a demographics value of
+// either record format, checking the whole value as decodeDemographic
+// does but without copying its names.
+func decodeDemographicDOB(b []byte) (caldate.Date, error) {
+	if len(b) > 0 && b[0] == recordJSON {
+		r, err := decodeDemographic(b)
+		return r.DOB, err
+	}
+	var dob caldate.Date
+	d := decoder{b: b}
+	flags := d.header(demoFlags)
+	if flags&demoDOB != 0 {
+		dob = d.day()
+	}
+	if flags&demoDOD != 0 {
+		d.dayFrom(dob.DayNumber())
+	}
+	d.skip()
+	d.skip()
+	if flags&demoSuperseded != 0 {
+		if d.skip() == 0 && d.err == nil {
+			d.fail("empty successor")
+		}
+	}
+	return dob, d.end()
+}
+
 // appendRowOutcome appends o in binary form to dst:
 //
 //	0x01, the line (signed varint), then the local ID, the NHS number as sent,
@@ -329,6 +356,21 @@ func (d *decoder) string() string {
 	s := string(d.b[d.off : d.off+int(n)])
 	d.off += int(n)
 	return s
+}
+
+// skip passes over a string as string reads it, without copying it, and
+// returns its length.
+func (d *decoder) skip() int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.fail("length %d beyond the value", n)
+		return 0
+	}
+	d.off += int(n)
+	return int(n)
 }
 
 // end reports the first problem, or bytes after the record.
