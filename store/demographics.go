@@ -92,17 +92,33 @@ func (t *Tx) Demographic(nhs string) (demographics.Record, bool, error) {
 		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true, nil
 }
 
+// DemographicFacts are what most readers need of a reference record: no
+// names, so reading them copies nothing.
+type DemographicFacts struct {
+	DOB        caldate.Date // zero when the reference has none
+	Superseded bool         // merged into another number (Demographic names it)
+	Sensitive  bool
+}
+
+// DemographicFacts returns the facts of nhs's reference record, and false
+// when the reference has no record of it. The whole record is checked: one
+// that does not decode is a *RecordError, as with Demographic.
+func (t *Tx) DemographicFacts(nhs string) (DemographicFacts, bool, error) {
+	v := t.b(bDemographics).Get([]byte(nhs))
+	if v == nil {
+		return DemographicFacts{}, false, nil
+	}
+	f, err := decodeDemographicFacts(v)
+	if err != nil {
+		return DemographicFacts{}, false, recordError(bDemographics, nhs, err)
+	}
+	return f, true, nil
+}
+
 // DateOfBirth returns the reference date of birth of nhs (zero when the
 // number or its date of birth is unknown). A record that does not decode
 // is a *RecordError, as with Demographic.
 func (t *Tx) DateOfBirth(nhs string) (caldate.Date, error) {
-	v := t.b(bDemographics).Get([]byte(nhs))
-	if v == nil {
-		return caldate.Date{}, nil
-	}
-	dob, err := decodeDemographicDOB(v)
-	if err != nil {
-		return caldate.Date{}, recordError(bDemographics, nhs, err)
-	}
-	return dob, nil
+	f, _, err := t.DemographicFacts(nhs)
+	return f.DOB, err
 }

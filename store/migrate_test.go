@@ -80,6 +80,10 @@ func read(t *testing.T, tx *Tx) contents {
 		if dob, err := tx.DateOfBirth(string(k)); err != nil || dob != r.DOB {
 			t.Errorf("demographics %s: DateOfBirth %s (%v), record %s", k, dob, err, r.DOB)
 		}
+		want := DemographicFacts{DOB: r.DOB, Superseded: r.SupersededBy != "", Sensitive: r.Sensitive}
+		if f, ok, err := tx.DemographicFacts(string(k)); err != nil || !ok || f != want {
+			t.Errorf("demographics %s: DemographicFacts %+v %v (%v), record %+v", k, f, ok, err, want)
+		}
 		c.Demographics = append(c.Demographics, r)
 		return nil
 	}); err != nil {

@@ -181,22 +181,22 @@ func decodeDemographic(b []byte) (demographic, error) {
 	return r, d.end()
 }
 
-// decodeDemographicDOB reads the date of birth of a demographics value of
+// decodeDemographicFacts reads the facts of a demographics value of
 // either record format, checking the whole value as decodeDemographic
 // does but without copying its names.
-func decodeDemographicDOB(b []byte) (caldate.Date, error) {
+func decodeDemographicFacts(b []byte) (DemographicFacts, error) {
 	if len(b) > 0 && b[0] == recordJSON {
 		r, err := decodeDemographic(b)
-		return r.DOB, err
+		return DemographicFacts{DOB: r.DOB, Sensitive: r.Sensitive, Superseded: r.SupersededBy != ""}, err
 	}
-	var dob caldate.Date
+	var f DemographicFacts
 	d := decoder{b: b}
 	flags := d.header(demoFlags)
 	if flags&demoDOB != 0 {
-		dob = d.day()
+		f.DOB = d.day()
 	}
 	if flags&demoDOD != 0 {
-		d.dayFrom(dob.DayNumber())
+		d.dayFrom(f.DOB.DayNumber())
 	}
 	d.skip()
 	d.skip()
@@ -205,7 +205,12 @@ func decodeDemographicDOB(b []byte) (caldate.Date, error) {
 			d.fail("empty successor")
 		}
 	}
-	return dob, d.end()
+	f.Sensitive = flags&demoSensitive != 0
+	f.Superseded = flags&demoSuperseded != 0
+	if err := d.end(); err != nil {
+		return DemographicFacts{}, err
+	}
+	return f, nil
 }
 
 // appendRowOutcome appends o in binary form to dst:

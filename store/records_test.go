@@ -233,6 +233,9 @@ func TestDamagedValueNamesBucketAndKey(t *testing.T) {
 		if dob, err := tx.DateOfBirth(key.NHS); !errors.As(err, &re) || err.Error() != wantDemo || !dob.IsZero() {
 			t.Errorf("DateOfBirth: %s %v, want %s", dob, err, wantDemo)
 		}
+		if f, ok, err := tx.DemographicFacts(key.NHS); !errors.As(err, &re) || err.Error() != wantDemo || ok {
+			t.Errorf("DemographicFacts: %+v %v %v, want %s", f, ok, err, wantDemo)
+		}
 		return nil
 	})
 	rep, err := db.Check()

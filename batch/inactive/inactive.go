@@ -62,19 +62,19 @@ func Run(dataDir string, db *store.DB, now time.Time) ([]Written, error) {
 		byLA := map[string][]store.InactiveRow{}
 		err := tx.AllPlans(func(p plans.Plan) error {
 			row := store.InactiveRow{NHSNumber: p.NHS, LocalID: p.LocalID, PlanType: string(p.Type)}
-			r, known, err := tx.Demographic(p.NHS)
+			f, known, err := tx.DemographicFacts(p.NHS)
 			if err != nil {
 				return err
 			}
 			switch {
 			case !known:
 				row.Reason = Unknown
-			case r.SupersededBy != "":
+			case f.Superseded:
 				row.Reason = Superseded
 				if row.Current, _ = pds.Current(p.NHS, look); lookErr != nil {
 					return lookErr
 				}
-			case r.Sensitive:
+			case f.Sensitive:
 				row.Reason = Sensitive
 			default:
 				return nil

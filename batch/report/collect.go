@@ -446,12 +446,12 @@ func (r *Report) readPlans(cfg Config) error {
 
 func newPerson(tx *store.Tx, nhs string) (*person, error) {
 	p := &person{nhs: nhs}
-	rec, ok, err := tx.Demographic(nhs)
+	f, ok, err := tx.DemographicFacts(nhs)
 	if err != nil || !ok {
 		return p, err
 	}
-	p.dob = rec.DOB
-	if rec.SupersededBy != "" {
+	p.dob = f.DOB
+	if f.Superseded {
 		p.current, err = currentNumber(tx, nhs)
 	}
 	return p, err
@@ -560,16 +560,16 @@ func (r *Report) readInactive(cfg Config) error {
 // inactiveReason is the reason batch/inactive gives for nhs today ("" when
 // the number is current and usable).
 func inactiveReason(tx *store.Tx, nhs string) (reason, current string, err error) {
-	rec, known, err := tx.Demographic(nhs)
+	f, known, err := tx.DemographicFacts(nhs)
 	switch {
 	case err != nil:
 		return "", "", err
 	case !known:
 		return inactive.Unknown, "", nil
-	case rec.SupersededBy != "":
+	case f.Superseded:
 		current, err = currentNumber(tx, nhs)
 		return inactive.Superseded, current, err
-	case rec.Sensitive:
+	case f.Sensitive:
 		return inactive.Sensitive, "", nil
 	}
 	return "", "", nil
