@@ -44,9 +44,11 @@ type CheckResult struct {
 // demographics reference, the file as read, its rows, F010, the safety
 // hold) against the store and demographics as they are now, and keeps and
 // changes nothing: no message, outcome, audit event or plan is recorded,
-// no response written, and the temporary copy of data and every spill are
-// gone when it returns. cfg is as for Run (DataDir, DB, Now, SizeLimit and
-// MaxRows are used). An error means the check could not be made (an
+// no response written, and the temporary copy of data (in the system's
+// temporary folder, at most SizeLimit+1 bytes: data is read to its end,
+// the rest only counted, so bound it before) and every spill are gone when
+// it returns. cfg is as for Run (DataDir, DB, Now, SizeLimit and MaxRows
+// are used). It is safe while a run or the daemon works on the same store. An error means the check could not be made (an
 // unknown LA, a failure to read data or the store), not that the return
 // is bad: that is the result's Code.
 func Check(ctx context.Context, cfg Config, la, file string, data io.Reader) (CheckResult, error) {

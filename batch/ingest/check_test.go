@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,20 +91,32 @@ func responseOutcome(t *testing.T, content string) ingest.CheckResult {
 
 // TestCheckLikeIngest checks a return, then ingests it: Check gives the
 // outcome and rows of the response the ingest writes, and leaves every
-// file of the data dir (the store included) byte for byte as it was.
+// file of the data dir (the store included) byte for byte as it was. The
+// same return is checked as CSV and as an Excel workbook.
 func TestCheckLikeIngest(t *testing.T) {
+	for _, format := range []string{"csv", "xlsx"} {
+		t.Run(format, func(t *testing.T) {
+			data := []byte(checkReturn)
+			if format == "xlsx" {
+				data = csvToXLSX(t, data)
+			}
+			checkLikeIngest(t, "CPIS_841_FULL_20261121."+format, data)
+		})
+	}
+}
+
+func checkLikeIngest(t *testing.T, file string, data []byte) {
 	h := newExcelHub(t)
 	// Plans held before: 9990000085 is withdrawn by the checked return's
-	// absence; 9990000093 protected by nothing either.
+	// absence.
 	h.send("CPIS_841_FULL_20261120.csv", "20261120013000000001_0000C1", []byte(
 		"nhs_number,plan_type,start_date,local_id\r\n9990000085,CPP,2026-01-05,C-0\r\n9990000018,CPP,2026-01-05,C-1\r\n9990000026,LAC,2026-01-05,C-2\r\n"))
 	h.run()
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }}
-	const file = "CPIS_841_FULL_20261121.csv"
 
 	before := allFiles(t, h.data)
-	got, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	got, err := ingest.Check(context.Background(), cfg, "841", file, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +130,7 @@ func TestCheckLikeIngest(t *testing.T) {
 		t.Errorf("counts %+v, summary %q: want the counts the summary begins with, a withdrawal and warnings", got.Counts, got.Text)
 	}
 
-	h.send(file, "20261121013000000001_0000C2", []byte(checkReturn))
+	h.send(file, "20261121013000000001_0000C2", data)
 	responses := h.run()
 	want := responseOutcome(t, responses["20261121013000000001_0000C2"])
 	want.File, want.Counts = file, got.Counts
@@ -125,7 +139,7 @@ func TestCheckLikeIngest(t *testing.T) {
 	}
 
 	// Now taken, the same file is a repeat.
-	again, err := ingest.Check(context.Background(), cfg, "841", file, strings.NewReader(checkReturn))
+	again, err := ingest.Check(context.Background(), cfg, "841", file, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +169,10 @@ func TestCheckFileOutcomes(t *testing.T) {
 			Text: zero + "The extract date 2026-11-23 in CPIS_841_FULL_20261123.csv is after today (2026-11-22): nothing was applied."}},
 		{"841", "CPIS_841_DELTA_20261121.csv", "nhs_number;plan_type\r\n", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F001,
 			Text: zero + `CPIS_841_DELTA_20261121.csv: line 1: the header is separated by semicolons, not commas: export it from Excel as "CSV UTF-8 (comma delimited)": nothing was applied.`}},
+		{"841", "CPIS_841_DELTA_20261121.xlsx", "nhs_number,plan_type\r\n", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F001,
+			Text: zero + `CPIS_841_DELTA_20261121.xlsx: the file is not an Excel workbook (.xlsx): save it from Excel as an "Excel Workbook (.xlsx)" without a password: nothing was applied.`}},
+		{"841", "CPIS_841_DELTA_20261121.xlsm", "PK", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F002,
+			Text: zero + `File name "CPIS_841_DELTA_20261121.xlsm": a workbook with macros (.xlsm) is not a return: save it from Excel as an Excel Workbook (.xlsx): nothing was applied.`}},
 	}
 	before := allFiles(t, h.data)
 	for _, c := range cases {
@@ -171,9 +189,59 @@ func TestCheckFileOutcomes(t *testing.T) {
 	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
 		t.Errorf("Check changed the data dir (-before +after):\n%s", diff)
 	}
+	// A zip bomb: a small workbook whose worksheet unpacks to megabytes.
+	bomb := bytes.NewReader(zipBomb(t, csvToXLSX(t, []byte("nhs_number,plan_type\r\n"))))
+	cfg.SizeLimit = 1 << 20
+	got, err := ingest.Check(context.Background(), cfg, "841", "CPIS_841_DELTA_20261121.xlsx", bomb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Code != codes.FileCorrupt || got.Detail != codes.F006 || !strings.Contains(got.Text, "unpack") {
+		t.Errorf("a zip bomb: %s %s %q, want CPF01 F006 naming what unpacks", got.Code, got.Detail, got.Text)
+	}
+
 	for _, bad := range []struct{ la, file string }{{"999", "CPIS_999_FULL_20261121.csv"}, {"841", "../CPIS_841_FULL_20261121.csv"}, {"841", ""}} {
 		if _, err := ingest.Check(context.Background(), cfg, bad.la, bad.file, bytes.NewReader(nil)); err == nil {
 			t.Errorf("Check(%q, %q): no error", bad.la, bad.file)
 		}
 	}
+}
+
+// zipBomb copies a workbook, its first worksheet replaced by one that
+// unpacks to 4 MB of empty rows, a few kilobytes stored.
+func zipBomb(t *testing.T, wb []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(wb), int64(len(wb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name == "xl/worksheets/sheet1.xml" {
+			b = bytes.Replace(b, []byte("</sheetData>"), append(bytes.Repeat([]byte("<row/>"), 700_000), "</sheetData>"...), 1)
+		}
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() > 64<<10 {
+		t.Fatalf("the zip bomb is %d bytes stored", buf.Len())
+	}
+	return buf.Bytes()
 }

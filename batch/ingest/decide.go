@@ -93,7 +93,7 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 
 	// The return is charged against the run's memory budget from before it
 	// is read until it is committed.
-	if j.took, err = l.budget.acquire(ctx, returnBytes+rowBytes*l.rowBound(m, name)); err != nil {
+	if j.took, err = l.budget.acquire(ctx, l.charge(m, name)); err != nil {
 		return j, err
 	}
 	in, err := l.read(ctx, m, name)
@@ -119,6 +119,19 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 	return j, nil
 }
 
+// charge is the memory the return m is charged against the run's budget
+// while it is read, evaluated and committed: returnBytes, rowBytes per row
+// it can hold, and for a workbook, twice the shared strings it may hold
+// while it is read (their text and a string header each).
+func (l *laRun) charge(m *store.Message, name returns.Name) int64 {
+	if name.Format == returns.XLSX {
+		delete(l.seps, m.SHA256) // counted separators mean nothing in a zip
+		rows, held := xlsxBounds(m.ArchivePath, int64(l.cfg.MaxRows)+1)
+		return returnBytes + rowBytes*rows + 2*held
+	}
+	return returnBytes + rowBytes*l.rowBound(m, name)
+}
+
 // rowBound returns at most how many rows the archived return m can hold:
 // one more than its line ends (CSV) or tags (XML), and no more than one
 // over the row limit. A file that cannot be read counts as the limit (the
@@ -127,9 +140,6 @@ func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
 	limit := int64(l.cfg.MaxRows) + 1
 	s, counted := l.seps[m.SHA256]
 	delete(l.seps, m.SHA256)
-	if name.Format == returns.XLSX {
-		return xlsxRowBound(m.ArchivePath, limit)
-	}
 	if counted {
 		// Counted when the content was hashed, in this run.
 		n := s.lines
@@ -242,23 +252,24 @@ func openReturn(path string, name returns.Name, limit int64) (returns.Reader, io
 	return rd, f, nil
 }
 
-// xlsxRowBound is rowBound for a workbook: from the declared sizes of its
-// worksheets (returns.XLSXRowBound), at most limit.
-func xlsxRowBound(path string, limit int64) int64 {
+// xlsxBounds returns returns.XLSXBounds of the workbook at path, its
+// rows at most limit; a file that cannot be read counts as limit rows and
+// no shared strings (the read that follows reports why).
+func xlsxBounds(path string, limit int64) (rows, held int64) {
+	rows, held = limit, 0
 	f, err := os.Open(path)
 	if err != nil {
-		return limit
+		return rows, held
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return limit
+		return rows, held
 	}
-	n := returns.XLSXRowBound(f, st.Size())
-	if n < 0 {
-		return limit
+	if r, h := returns.XLSXBounds(f, st.Size()); r >= 0 {
+		rows, held = min(r, limit), h
 	}
-	return min(n, limit)
+	return rows, held
 }
 
 func fileReadError(m *store.Message, err error) error {

@@ -7,6 +7,10 @@
 // recorded before the next begins, so a run that crashes anywhere is
 // finished by the next one: the return is applied once, archived once and
 // answered once.
+//
+// Check is a dry run of the same code for one file, for pages that let an
+// LA check a return before sending it: it reads and decides as a run
+// would, and records nothing.
 package ingest
 
 import (

@@ -1,6 +1,7 @@
 // Package returns reads what a local authority sends the hub: the file name
-// of a return, its rows (CSV or XML, streamed), and the checks a row must
-// pass on its own (returns.md, "Checks, in order", up to R009).
+// of a return, its rows (CSV or XML streamed, or the first worksheet of an
+// Excel workbook read in place: xlsx.go), and the checks a row must pass on
+// its own (returns.md, "Checks, in order", up to R009).
 //
 // It sits between the mailbox, which hands over the decompressed bytes of a
 // data file, and batch/ingest, which checks duplicates and demographics and

@@ -61,7 +61,7 @@ type xlsxReader struct {
 	g        *guard
 	dec      *xml.Decoder
 	closer   io.Closer
-	strings  []string // shared strings
+	shared   []string // shared strings
 	dates    []bool   // per cell style (cellXfs index): a date number format
 	date1904 bool
 	index    [numColumns]int // worksheet column (from 0) of each return column; -1 when absent
@@ -111,22 +111,26 @@ func NewXLSXReader(r io.ReaderAt, size int64, n Name, limit int64) (Reader, erro
 	return x, nil
 }
 
-// XLSXRowBound returns at most how many rows the workbook r of size bytes
-// can hold: a non-empty row takes at least 25 bytes of worksheet XML
+// XLSXBounds returns at most how many rows the workbook r of size bytes
+// can hold, and how many bytes of shared strings a reader of it may hold
+// in memory: a non-empty row takes at least 25 bytes of worksheet XML
 // (<row><c><v>1</v></c></row>), and a part cannot unpack to more than its
-// declared size. It returns -1 when r is not a zip.
-func XLSXRowBound(r io.ReaderAt, size int64) int64 {
+// declared size. It returns -1, -1 when r is not a zip.
+func XLSXBounds(r io.ReaderAt, size int64) (rows, held int64) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
-	var n uint64
+	var n, strs uint64
 	for _, f := range zr.File {
-		if strings.HasPrefix(partName(f.Name), "xl/worksheets/") {
+		switch name := partName(f.Name); {
+		case strings.HasPrefix(name, "xl/worksheets/"):
 			n += f.UncompressedSize64 / 25
+		case strings.Contains(name, "sharedstrings"):
+			strs += f.UncompressedSize64
 		}
 	}
-	return int64(min(n, math.MaxInt32)) + 1
+	return int64(min(n, math.MaxInt32)) + 1, int64(min(strs, math.MaxInt32))
 }
 
 func notWorkbook(text string) error { return &codes.Error{Detail: codes.F001, Text: text} }
@@ -347,7 +351,7 @@ func (p *xlsxPackage) open() (*xlsxReader, error) {
 				return nil, err
 			}
 		case strings.HasSuffix(r.typ, relSharedStrings):
-			if x.strings, err = p.sharedStrings(r.target); err != nil {
+			if x.shared, err = p.sharedStrings(r.target); err != nil {
 				return nil, err
 			}
 		}
@@ -699,8 +703,13 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 			return c, x.malformed(fmt.Sprintf("row %d has a cell named %q", line, r))
 		}
 		c.col = n
+		if !strings.Contains(r, "$") && strings.ToUpper(r) == r {
+			c.ref = r // as written: no need to make it again
+		}
 	}
-	c.ref = cellRef(c.col, line)
+	if c.ref == "" {
+		c.ref = cellRef(c.col, line)
+	}
 	typ, style := attr(se, "t"), attr(se, "s")
 	var value, inline strings.Builder
 	hasValue, hasFormula, inIS, inT, inPh := false, false, false, false, 0
@@ -771,10 +780,10 @@ func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (stri
 	switch typ {
 	case "s":
 		i, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || i < 0 || i >= len(x.strings) {
+		if err != nil || i < 0 || i >= len(x.shared) {
 			return "", x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
 		}
-		return x.strings[i], nil
+		return x.shared[i], nil
 	case "inlineStr":
 		return inline, nil
 	case "str", "e":
@@ -800,7 +809,11 @@ func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (stri
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return "", x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
 	}
-	if s, _ := strconv.Atoi(style); s >= 0 && s < len(x.dates) && x.dates[s] {
+	s := 0 // the default style
+	if style != "" {
+		s, _ = strconv.Atoi(style)
+	}
+	if s >= 0 && s < len(x.dates) && x.dates[s] {
 		if d, ok := excelDate(f, x.date1904); ok {
 			return d, nil
 		}

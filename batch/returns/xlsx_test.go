@@ -45,7 +45,7 @@ const rawStyles = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 
 // rawWorkbook writes a workbook by hand, part by part, around the content
 // of the first worksheet's sheetData.
-func rawWorkbook(t *testing.T, sheetData string, o rawOptions) []byte {
+func rawWorkbook(t testing.TB, sheetData string, o rawOptions) []byte {
 	t.Helper()
 	const main = `xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
 	const rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -467,4 +467,60 @@ func TestXLSXNoValueChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestXLSXBounds: the rows a workbook can hold, from its worksheets'
+// declared sizes, and the shared strings a reader holds.
+func TestXLSXBounds(t *testing.T) {
+	sheet := header() + textRow(2, "9990000018", "CPP")
+	wb := rawWorkbook(t, sheet, rawOptions{shared: []string{"<t>x</t>"}})
+	zr, err := zip.NewReader(bytes.NewReader(wb), int64(len(wb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sheets, shared int64
+	for _, f := range zr.File {
+		switch {
+		case strings.HasPrefix(f.Name, "xl/worksheets/"):
+			sheets += int64(f.UncompressedSize64 / 25)
+		case f.Name == "xl/sharedStrings.xml":
+			shared = int64(f.UncompressedSize64)
+		}
+	}
+	rows, held := returns.XLSXBounds(bytes.NewReader(wb), int64(len(wb)))
+	if rows != sheets+1 || held != shared || rows < 3 || held == 0 {
+		t.Errorf("XLSXBounds = %d rows, %d held; want %d, %d", rows, held, sheets+1, shared)
+	}
+	if rows, held := returns.XLSXBounds(strings.NewReader("not a zip"), 9); rows != -1 || held != -1 {
+		t.Errorf("XLSXBounds of a non-zip = %d, %d; want -1, -1", rows, held)
+	}
+}
+
+// FuzzReadXLSX reads arbitrary bytes as a workbook: never a panic, only
+// *codes.Error failures, rows in worksheet order.
+func FuzzReadXLSX(f *testing.F) {
+	f.Add(rawWorkbook(f, header()+textRow(2, "9990000018", "CPP", "2026-03-02", "", "", "C-1"), rawOptions{}))
+	f.Add(rawWorkbook(f, header()+row(2, `<c r="A2" t="s"><v>0</v></c>`, num("C2", "46083", sDate), `<c r="D2"><f>1</f></c>`), rawOptions{shared: []string{"<t>x</t>"}}))
+	f.Add([]byte("PK\x03\x04"))
+	n, err := returns.ParseName(deltaXLSX)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rd, err := returns.NewXLSXReader(bytes.NewReader(data), int64(len(data)), n, 1<<20)
+		last := 0
+		for err == nil {
+			var r returns.Row
+			if r, err = rd.Next(); err == nil {
+				if r.Line <= last {
+					t.Fatalf("row %d after row %d", r.Line, last)
+				}
+				last = r.Line
+			}
+		}
+		var ce *codes.Error
+		if err != io.EOF && !errors.As(err, &ce) {
+			t.Fatalf("error %v (%T), want a *codes.Error", err, err)
+		}
+	})
 }

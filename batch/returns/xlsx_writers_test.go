@@ -3,6 +3,7 @@ package returns_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,4 +152,68 @@ func openpyxlPython(t *testing.T) string {
 	testenv.Unavailable(t, testenv.Openpyxl, "workbooks written by another program are read in the test: python3 with openpyxl "+
 		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
 	return ""
+}
+
+// BenchmarkXLSXReader reads the 10,000-row FULL return of
+// BenchmarkCSVReader saved as a workbook by excelize: NHS numbers as
+// numbers, dates as Excel dates, text as shared strings.
+func BenchmarkXLSXReader(b *testing.B) {
+	f := excelize.NewFile()
+	defer f.Close()
+	date, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sw, err := f.NewStreamWriter(f.GetSheetName(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	head := []any{"nhs_number", "plan_type", "start_date", "end_date", "due_date", "local_id", "family_name", "given_name", "date_of_birth", "action"}
+	if err := sw.SetRow("A1", head); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 10000 {
+		row := []any{int64(9990276579), "CPP", excelize.Cell{StyleID: date, Value: 46083}, nil, nil, fmt.Sprintf("C-%05d", i),
+			"Smith, Jr", "Amy", excelize.Cell{StyleID: date, Value: 42095}, nil}
+		if err := sw.SetRow(fmt.Sprintf("A%d", i+2), row); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	n, err := returns.ParseName(fullXLSX)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := returns.NewXLSXReader(bytes.NewReader(data), int64(len(data)), n, 1<<30)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			r, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.StartDate != "2026-03-02" || r.NHSNumber != "9990276579" {
+				b.Fatalf("row %+v", r)
+			}
+			rows++
+		}
+		if rows != 10000 {
+			b.Fatalf("read %d rows, want 10000", rows)
+		}
+	}
 }

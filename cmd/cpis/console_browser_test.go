@@ -333,6 +333,9 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("mark collected: status %d", got)
 	}
 	officer.Check("la-collected")
+	officer.Narrow() // the notice names the file: a long name must wrap
+	officer.Check("la-collected-narrow")
+	officer.Wide()
 	if got := officer.Texts("#collect-table tbody tr td:first-child a"); slices.Contains(got, name) {
 		t.Errorf("collect page still offers %s after it was collected: %q", name, got)
 	}
@@ -357,6 +360,24 @@ func TestBrowserConsole(t *testing.T) {
 	if got := h.heldReturnIDs(); len(got) != 0 {
 		t.Errorf("still held after release: %v", got)
 	}
+	// The morning's other pages; the night's report to download.
+	h.cpis("report")
+	for _, page := range []string{"undelivered", "quiet", "users", "reports"} {
+		if got := ops.Click("nav-" + page); got != http.StatusOK {
+			t.Fatalf("%s page: status %d", page, got)
+		}
+		ops.Check("ops-" + page)
+		if page == "users" {
+			if got := strings.Join(ops.Texts("#users-table tbody tr"), "\n"); !strings.Contains(got, officer.email) || !strings.Contains(got, ops.email) {
+				t.Errorf("users page lists %q, want both accounts", got)
+			}
+		}
+	}
+	report := "#download-" + today.Compact()
+	if name, b := ops.Download(report); name != "report-"+today.Compact()+".xlsx" || !bytes.HasPrefix(b, []byte("PK\x03\x04")) {
+		t.Errorf("report download %q, %d bytes, starting %q: want the night's workbook", name, len(b), b[:min(4, len(b))])
+	}
+
 	// The web audit names who did what; neither it nor the daemon's log
 	// holds a password, an authenticator key or a set-up link.
 	audit := h.cpis("audit", "--web", "--json")
@@ -374,7 +395,7 @@ func TestBrowserConsole(t *testing.T) {
 	for _, want := range []string{
 		officer.email + " user.added", officer.email + " login", officer.email + " la.check", officer.email + " la.send",
 		officer.email + " la.download", officer.email + " la.collect",
-		ops.email + " user.added", ops.email + " login", ops.email + " return.release",
+		ops.email + " user.added", ops.email + " login", ops.email + " return.release", ops.email + " report.downloaded",
 	} {
 		if !slices.Contains(did, want) {
 			t.Errorf("web audit has no %q:\n%s", want, audit)

@@ -546,8 +546,10 @@ func (p *Page) Axe() []Violation {
 }
 
 // Check is what every page visited gets: a full-page screenshot named name,
-// axe-core's WCAG 2.x A and AA rules, no request to another origin than the
-// page's own since the last check, and no uncaught script error. Each
+// axe-core's WCAG 2.x A and AA rules, no sideways scrolling (content wider
+// than the window: WCAG 1.4.10, which axe-core does not check; see Narrow),
+// no request to another origin than the page's own since the last check,
+// and no uncaught script error. Each
 // problem is reported (the test goes on to report the others, then fails).
 func (p *Page) Check(name string) {
 	p.t.Helper()
@@ -558,6 +560,10 @@ func (p *Page) Check(name string) {
 			fmt.Fprintf(&b, "\n  %s", v)
 		}
 		p.t.Errorf("page %s (%s, screenshot %s): %d axe-core violations of WCAG A/AA:%s", name, p.URL(), shot, len(vs), b.String())
+	}
+	if w := Eval[[]int](p, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+		p.t.Errorf("page %s (%s, screenshot %s): scrolls sideways, %d CSS pixels of content in a window %d wide (WCAG 1.4.10 reflow)",
+			name, p.URL(), shot, w[0], w[1])
 	}
 	if err := p.takeForeign(); err != nil {
 		p.t.Errorf("page %s: %v", name, err)

@@ -75,6 +75,9 @@ func server(t *testing.T) *httptest.Server {
 	mux.HandleFunc("GET /script", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, page("Script", `<p id="s">no script</p><script>document.getElementById("s").textContent = "script ran"</script>`))
 	})
+	mux.HandleFunc("GET /wide", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, page("Wide", `<p>CPIS_202_RESPONSE_20261203_20261203145900632564_67D133.csv</p>`))
+	})
 	mux.HandleFunc("GET /throws", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, page("Throws", `<script>null.x</script>`))
 	})
@@ -233,9 +236,13 @@ func TestCheckFails(t *testing.T) {
 		{"/bad", []string{"axe-core violations", "image-alt (critical)", "#logo", "label (critical)", "#unlabelled"}},
 		{"/foreign", []string{"requests to another origin: http://127.0.0.2:1/pixel.gif"}},
 		{"/throws", []string{"uncaught script errors", "TypeError"}},
+		{"/wide", []string{"scrolls sideways", "WCAG 1.4.10"}},
 	} {
 		rec := &recorder{TB: t}
 		p := b.NewPage(rec)
+		if c.path == "/wide" {
+			p.Narrow()
+		}
 		p.Open(ts.URL + c.path)
 		p.Check(strings.TrimPrefix(c.path, "/"))
 		if len(rec.errs) != 1 {
