@@ -75,35 +75,50 @@ func (t *Tx) HasDemographics() bool {
 	return t.b(bMeta).Get([]byte("demographics_imported")) != nil
 }
 
-// Demographic returns the reference record of nhs. A record that does not
-// decode is reported as absent here, and as a problem by Check.
-func (t *Tx) Demographic(nhs string) (demographics.Record, bool) {
+// Demographic returns the reference record of nhs, and false when the
+// reference has no record of it. A record that does not decode is a
+// *RecordError naming the bucket and the number: a damaged reference is
+// refused, never taken for an unknown number.
+func (t *Tx) Demographic(nhs string) (demographics.Record, bool, error) {
 	v := t.b(bDemographics).Get([]byte(nhs))
 	if v == nil {
-		return demographics.Record{}, false
+		return demographics.Record{}, false, nil
 	}
 	d, err := decodeDemographic(v)
 	if err != nil {
-		return demographics.Record{}, false
+		return demographics.Record{}, false, recordError(bDemographics, nhs, err)
 	}
 	return demographics.Record{NHS: nhs, FamilyName: d.Family, GivenName: d.Given, DOB: d.DOB,
-		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true
+		SupersededBy: d.SupersededBy, Sensitive: d.Sensitive, DOD: d.DOD}, true, nil
+}
+
+// DemographicFacts are what most readers need of a reference record: no
+// names, so reading them copies nothing.
+type DemographicFacts struct {
+	DOB        caldate.Date // zero when the reference has none
+	Superseded bool         // merged into another number (Demographic names it)
+	Sensitive  bool
+}
+
+// DemographicFacts returns the facts of nhs's reference record, and false
+// when the reference has no record of it. The whole record is checked: one
+// that does not decode is a *RecordError, as with Demographic.
+func (t *Tx) DemographicFacts(nhs string) (DemographicFacts, bool, error) {
+	v := t.b(bDemographics).Get([]byte(nhs))
+	if v == nil {
+		return DemographicFacts{}, false, nil
+	}
+	f, err := decodeDemographicFacts(v)
+	if err != nil {
+		return DemographicFacts{}, false, recordError(bDemographics, nhs, err)
+	}
+	return f, true, nil
 }
 
 // DateOfBirth returns the reference date of birth of nhs (zero when the
-// number or its date of birth is unknown).
-func (t *Tx) DateOfBirth(nhs string) caldate.Date {
-	v := t.b(bDemographics).Get([]byte(nhs))
-	if len(v) > 2 && v[0] == recordV1 && v[1]&^demoFlags == 0 {
-		if v[1]&demoDOB == 0 {
-			return caldate.Date{}
-		}
-		d := decoder{b: v, off: 2}
-		if dob := d.day(); d.err == nil {
-			return dob
-		}
-		return caldate.Date{}
-	}
-	r, _ := t.Demographic(nhs)
-	return r.DOB
+// number or its date of birth is unknown). A record that does not decode
+// is a *RecordError, as with Demographic.
+func (t *Tx) DateOfBirth(nhs string) (caldate.Date, error) {
+	f, _, err := t.DemographicFacts(nhs)
+	return f.DOB, err
 }

@@ -140,7 +140,11 @@
 // A value that is cut short, holds a length or number beyond it, a date
 // outside 0001-01-01 to 9999-12-31, a flag not listed or bytes after the
 // record does not decode: readers return a RecordError naming the bucket
-// and the key (never the record), and Check reports it.
+// and the key (never the record), and Check reports it. That holds for the
+// demographics reference too (Tx.Demographic, Tx.DateOfBirth): a damaged
+// reference record is refused, never read as an unknown number, so ingest
+// fails that LA's run before deciding the return, and expire, report,
+// inactive and lookups fail rather than answer from it.
 //
 // The record format of a store follows from its schema version: schema
 // "1" for a store made before the binary records (JSON values, with short

@@ -73,12 +73,16 @@ func read(t *testing.T, tx *Tx) contents {
 		t.Fatal(err)
 	}
 	if err := tx.b(bDemographics).ForEach(func(k, _ []byte) error {
-		r, ok := tx.Demographic(string(k))
-		if !ok {
-			t.Errorf("demographics %s does not read", k)
+		r, ok, err := tx.Demographic(string(k))
+		if err != nil || !ok {
+			t.Errorf("demographics %s does not read: %v", k, err)
 		}
-		if dob := tx.DateOfBirth(string(k)); dob != r.DOB {
-			t.Errorf("demographics %s: DateOfBirth %s, record %s", k, dob, r.DOB)
+		if dob, err := tx.DateOfBirth(string(k)); err != nil || dob != r.DOB {
+			t.Errorf("demographics %s: DateOfBirth %s (%v), record %s", k, dob, err, r.DOB)
+		}
+		want := DemographicFacts{DOB: r.DOB, Superseded: r.SupersededBy != "", Sensitive: r.Sensitive}
+		if f, ok, err := tx.DemographicFacts(string(k)); err != nil || !ok || f != want {
+			t.Errorf("demographics %s: DemographicFacts %+v %v (%v), record %+v", k, f, ok, err, want)
 		}
 		c.Demographics = append(c.Demographics, r)
 		return nil

@@ -181,6 +181,38 @@ func decodeDemographic(b []byte) (demographic, error) {
 	return r, d.end()
 }
 
+// decodeDemographicFacts reads the facts of a demographics value of
+// either record format, checking the whole value as decodeDemographic
+// does but without copying its names.
+func decodeDemographicFacts(b []byte) (DemographicFacts, error) {
+	if len(b) > 0 && b[0] == recordJSON {
+		r, err := decodeDemographic(b)
+		return DemographicFacts{DOB: r.DOB, Sensitive: r.Sensitive, Superseded: r.SupersededBy != ""}, err
+	}
+	var f DemographicFacts
+	d := decoder{b: b}
+	flags := d.header(demoFlags)
+	if flags&demoDOB != 0 {
+		f.DOB = d.day()
+	}
+	if flags&demoDOD != 0 {
+		d.dayFrom(f.DOB.DayNumber())
+	}
+	d.skip()
+	d.skip()
+	if flags&demoSuperseded != 0 {
+		if d.skip() == 0 && d.err == nil {
+			d.fail("empty successor")
+		}
+	}
+	f.Sensitive = flags&demoSensitive != 0
+	f.Superseded = flags&demoSuperseded != 0
+	if err := d.end(); err != nil {
+		return DemographicFacts{}, err
+	}
+	return f, nil
+}
+
 // appendRowOutcome appends o in binary form to dst:
 //
 //	0x01, the line (signed varint), then the local ID, the NHS number as sent,
@@ -329,6 +361,21 @@ func (d *decoder) string() string {
 	s := string(d.b[d.off : d.off+int(n)])
 	d.off += int(n)
 	return s
+}
+
+// skip passes over a string as string reads it, without copying it, and
+// returns its length.
+func (d *decoder) skip() int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.fail("length %d beyond the value", n)
+		return 0
+	}
+	d.off += int(n)
+	return int(n)
 }
 
 // end reports the first problem, or bytes after the record.

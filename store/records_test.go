@@ -224,8 +224,17 @@ func TestDamagedValueNamesBucketAndKey(t *testing.T) {
 		if err := tx.Outcomes(m.Key, func(RowOutcome) error { return nil }); err == nil || err.Error() != want {
 			t.Errorf("Outcomes: %v, want %s", err, want)
 		}
-		if r, ok := tx.Demographic(key.NHS); ok {
-			t.Errorf("a damaged demographics record reads as %+v", r)
+		// A damaged reference record is refused, never read as an
+		// unknown number.
+		wantDemo := "store: demographics 9990276579 does not decode: not a record of this format: bad number at byte 11"
+		if r, ok, err := tx.Demographic(key.NHS); !errors.As(err, &re) || err.Error() != wantDemo || ok {
+			t.Errorf("Demographic: %+v %v %v, want %s", r, ok, err, wantDemo)
+		}
+		if dob, err := tx.DateOfBirth(key.NHS); !errors.As(err, &re) || err.Error() != wantDemo || !dob.IsZero() {
+			t.Errorf("DateOfBirth: %s %v, want %s", dob, err, wantDemo)
+		}
+		if f, ok, err := tx.DemographicFacts(key.NHS); !errors.As(err, &re) || err.Error() != wantDemo || ok {
+			t.Errorf("DemographicFacts: %+v %v %v, want %s", f, ok, err, wantDemo)
 		}
 		return nil
 	})

@@ -151,11 +151,11 @@ func TestReplaceDemographicsRollsBack(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	if err := db.View(func(tx *store.Tx) error {
-		r, ok := tx.Demographic("9990276579")
-		if !ok || r.FamilyName != "Example" || r.DOB != date("2015-03-01") {
+		r, ok, err := tx.Demographic("9990276579")
+		if err != nil || !ok || r.FamilyName != "Example" || r.DOB != date("2015-03-01") {
 			t.Errorf("old reference lost: %+v %v", r, ok)
 		}
-		if _, ok := tx.Demographic("9990275831"); ok {
+		if _, ok, err := tx.Demographic("9990275831"); err != nil || ok {
 			t.Error("half an import is visible")
 		}
 		return nil

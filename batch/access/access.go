@@ -363,7 +363,10 @@ func visiblePlans(tx *store.Tx, nhs string, today caldate.Date) ([]plans.Plan, e
 		if len(ps) == 0 {
 			continue
 		}
-		dob := tx.DateOfBirth(n)
+		dob, err := tx.DateOfBirth(n)
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range ps {
 			if p.VisibleOn(today, dob) {
 				out = append(out, p)

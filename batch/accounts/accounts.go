@@ -43,7 +43,8 @@ var (
 	ErrNoUser = errors.New("no such user")
 	// ErrSetupInvalid: the set-up token is unknown, expired or used.
 	ErrSetupInvalid = errors.New("the set-up link is not valid (unknown, expired or already used)")
-	// ErrWeakPassword: the password is too short, too long or the email.
+	// ErrWeakPassword: the password is too short, too long, the email,
+	// of too few different characters or a common one (WeakPasswordError).
 	ErrWeakPassword = errors.New("the password will not do")
 	// ErrBadCode: the authenticator code is wrong, old or already used.
 	ErrBadCode = errors.New("the authenticator code is wrong")
@@ -57,13 +58,21 @@ var (
 
 // Throttling (package doc).
 const (
-	// MaxFailures failures within FailureWindow lock a key.
+	// MaxFailures failures within FailureWindow lock an account.
 	MaxFailures = 5
+	// MaxAddrFailures failures within FailureWindow lock an address: many
+	// more than an account's, since people behind one proxy or NAT share
+	// an address, and one person's typing must not lock out the others.
+	MaxAddrFailures = 50
 	// FailureWindow is how far back failures count.
 	FailureWindow = 15 * time.Minute
 	// LockDuration is how long a key stays locked.
 	LockDuration = 15 * time.Minute
 )
+
+// MaxLifetime is how long a session lasts at most, however busy: a
+// working day and more, after which the person signs in again.
+const MaxLifetime = 12 * time.Hour
 
 // RefreshEvery is how often a session's expiry is written again as it is used.
 const RefreshEvery = time.Minute
@@ -79,6 +88,9 @@ type User struct {
 	// SetupExpires is when the set-up link stops working; zero once
 	// set-up is complete.
 	SetupExpires time.Time
+	// LockedUntil is when the account's login lock (too many failures)
+	// ends; zero when it is not locked.
+	LockedUntil time.Time
 }
 
 // Options tune a Service; zero values take the defaults.
@@ -87,6 +99,9 @@ type Options struct {
 	Now func() time.Time
 	// IdleTimeout ends a session unused this long (default 30 minutes).
 	IdleTimeout time.Duration
+	// MaxLifetime ends a session this long after its login, used or not
+	// (default 12 hours).
+	MaxLifetime time.Duration
 	// SetupValidity is how long a set-up link works (default 24 hours).
 	SetupValidity time.Duration
 	// Issuer names the hub in authenticator apps (default "CP-IS hub").
@@ -113,6 +128,9 @@ func New(db *store.DB, opts Options) *Service {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = 30 * time.Minute
+	}
+	if opts.MaxLifetime <= 0 {
+		opts.MaxLifetime = MaxLifetime
 	}
 	if opts.SetupValidity <= 0 {
 		opts.SetupValidity = 24 * time.Hour
@@ -251,20 +269,67 @@ func (s *Service) Reset(email string) (string, error) {
 	return token, nil
 }
 
-// List returns every account, by email.
+// List returns every account, by email, with its lock (LockedUntil) when
+// it is locked now.
 func (s *Service) List() ([]User, error) {
 	var out []User
+	now := s.now()
 	err := s.db.View(func(tx *store.Tx) error {
 		users, err := tx.WebUsers()
-		for _, u := range users {
-			out = append(out, userOf(u))
+		if err != nil {
+			return err
 		}
-		return err
+		for _, u := range users {
+			lu := userOf(u)
+			th, err := tx.WebThrottle(accountKey(u.Email))
+			if err != nil {
+				return err
+			}
+			if th.LockedUntil.After(now) {
+				lu.LockedUntil = th.LockedUntil
+			}
+			out = append(out, lu)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
+}
+
+// Unlock ends email's login lock and forgets its recent failures, for a
+// person locked out by someone else's guesses (or their own typing) who
+// has shown who they are. The address's count is left alone. It is
+// audited (user.unlocked) whether or not the account was locked; ErrNoUser
+// when there is no such account.
+func (s *Service) Unlock(email string) (wasLocked bool, err error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	now := s.now()
+	err = s.db.Update(func(tx *store.Tx) error {
+		if _, ok, err := tx.WebUser(e); err != nil {
+			return err
+		} else if !ok {
+			return ErrNoUser
+		}
+		th, err := tx.WebThrottle(accountKey(e))
+		if err != nil {
+			return err
+		}
+		wasLocked = th.LockedUntil.After(now)
+		if err := tx.PutWebThrottle(accountKey(e), store.WebThrottle{}); err != nil {
+			return err
+		}
+		detail := "was not locked"
+		if wasLocked {
+			detail = "lock until " + th.LockedUntil.Format(time.RFC3339) + " ended"
+		}
+		return tx.AuditWeb(store.WebEvent{At: now, User: e, Action: "user.unlocked", Detail: detail})
+	})
+	if err != nil {
+		return false, fmt.Errorf("unlock user %q: %w", email, err)
+	}
+	return wasLocked, nil
 }
 
 // Remove deletes email's account and ends its sessions (ErrNoUser when
@@ -311,4 +376,23 @@ func (s *Service) Audit(email, addr, action, detail string) error {
 		return fmt.Errorf("web audit: %w", err)
 	}
 	return nil
+}
+
+// AuditBounded records an action as Audit does, but at most once every
+// minute for the same action by the same person (or, with no person,
+// from the same address); the others are dropped. It is for what someone
+// can repeat at will: refused pages (an LA user's 403 on operations'
+// pages, 404s probing another LA's files or returns) and forms refused
+// for their CSRF token. The first of each minute is enough to see who is
+// probing; each of them would let them fill the store. It reports whether
+// the action was recorded.
+func (s *Service) AuditBounded(email, addr, action, detail string) (bool, error) {
+	who := "user\x00" + email
+	if email == "" {
+		who = "addr\x00" + hostOf(addr)
+	}
+	if !s.auditDue("bounded\x00"+action+"\x00"+who, s.now()) {
+		return false, nil
+	}
+	return true, s.Audit(email, addr, action, detail)
 }

@@ -62,11 +62,11 @@ func (f *fixture) enrol(email string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); err != nil {
+	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); err != nil {
 		f.t.Fatal(err)
 	}
 	f.advance(30 * time.Second)
@@ -147,7 +147,7 @@ func TestSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestSetup(t *testing.T) {
 		t.Errorf("QR code: not a 256-pixel PNG (%v)", err)
 	}
 	f.advance(time.Hour)
-	again, err := f.svc.Setup(token)
+	again, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,12 +192,12 @@ func TestSetup(t *testing.T) {
 		{"the token again", token, password, func() string { return f.code(info.Secret, 0) }, accounts.ErrSetupInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := f.svc.CompleteSetup(tc.token, tc.password, tc.code(), addr); !errors.Is(err, tc.want) {
+			if _, err := f.svc.CompleteSetup(tc.token, tc.password, tc.code(), addr); !errors.Is(err, tc.want) {
 				t.Errorf("CompleteSetup: %v, want %v", err, tc.want)
 			}
 		})
 	}
-	if _, err := f.svc.Setup(token); !errors.Is(err, accounts.ErrSetupInvalid) {
+	if _, err := f.svc.Setup(token, ""); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("Setup after completion: %v, want ErrSetupInvalid", err)
 	}
 	users, err := f.svc.List()
@@ -212,15 +212,15 @@ func TestSetupExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.advance(24 * time.Hour)
-	if _, err := f.svc.Setup(token); !errors.Is(err, accounts.ErrSetupInvalid) {
+	if _, err := f.svc.Setup(token, ""); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("Setup after 24 hours: %v, want ErrSetupInvalid", err)
 	}
-	if err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); !errors.Is(err, accounts.ErrSetupInvalid) {
+	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("CompleteSetup after 24 hours: %v, want ErrSetupInvalid", err)
 	}
 }
@@ -262,6 +262,7 @@ func TestLogin(t *testing.T) {
 		"user.added " + officer + " role la, LA 841",
 		"setup.opened " + officer,
 		"setup.completed " + officer + " " + addr,
+		"login " + officer + " " + addr,
 		"user.added pending@example.org role ops",
 		"login " + officer + " " + addr,
 		"login.failed nobody@example.org unknown user unknown user",
@@ -274,5 +275,80 @@ func TestLogin(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantAudit, f.audit()); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestSetupSignsIn: completing set-up signs the person in (its code is
+// used up, so the login page would refuse it), audited as set-up and
+// login.
+func TestSetupSignsIn(t *testing.T) {
+	f := newFixture(t)
+	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.svc.Setup(token, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Token == "" || sess.CSRF == "" || sess.User.Email != officer || sess.User.LA != "841" || !sess.User.Enrolled ||
+		!sess.User.LastLogin.Equal(t0) || !sess.Expires.Equal(t0.Add(30*time.Minute)) {
+		t.Errorf("CompleteSetup session: %+v", sess)
+	}
+	got, err := f.svc.Session(sess.Token)
+	if err != nil || got.User.Email != officer || got.CSRF != sess.CSRF {
+		t.Errorf("Session of the set-up's token: %+v, %v", got, err)
+	}
+	want := []string{
+		"user.added " + officer + " role la, LA 841",
+		"setup.opened " + officer,
+		"setup.completed " + officer + " " + addr,
+		"login " + officer + " " + addr,
+	}
+	if diff := cmp.Diff(want, f.audit()); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestReplayNotCounted: a code already used, with the right password, is
+// refused (RFC 6238 replay protection) but does not count towards the
+// account's lock; with a wrong password it does.
+func TestReplayNotCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		password string
+		want     error // of a login with a fresh code afterwards
+	}{
+		{"right password", password, nil},
+		{"wrong password", "not the password", accounts.ErrThrottled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			token, err := f.svc.Add(officer, accounts.RoleLA, "841")
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := f.svc.Setup(token, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := f.code(info.Secret, 0)
+			if _, err := f.svc.CompleteSetup(token, password, used, addr); err != nil {
+				t.Fatal(err)
+			}
+			for range accounts.MaxFailures + 1 {
+				if _, err := f.svc.Login(officer, tc.password, used, addr); !errors.Is(err, accounts.ErrBadLogin) && !errors.Is(err, accounts.ErrThrottled) {
+					t.Fatalf("login with the set-up's code: %v, want ErrBadLogin", err)
+				}
+			}
+			f.advance(30 * time.Second)
+			if _, err := f.svc.Login(officer, password, f.code(info.Secret, 0), addr); !errors.Is(err, tc.want) {
+				t.Errorf("login with a fresh code: %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

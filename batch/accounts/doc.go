@@ -15,7 +15,10 @@
 // only the SHA-256. Whoever opens the link sees the authenticator's key
 // (as a QR code and as base32 text, the same on every visit until set-up
 // is complete), chooses a password and proves the authenticator with a
-// code; the token then stops working. Showing the page does not use the
+// code; the token then stops working and the person is signed in
+// (CompleteSetup returns the session; audited setup.completed, then
+// login): the code set-up used is spent, and the login page would refuse
+// the same code, which the app still shows for up to 30 seconds. Showing the page does not use the
 // link up (a mail scanner that opens it leaves it working); only
 // completing set-up does. Reset (`cpis users reset`) gives a new link: for
 // a link that expired, or a person who lost their authenticator or
@@ -25,6 +28,12 @@
 // case they type. A password is 12 to 1024 characters and is not the
 // email, nor the part of it before the "@" (case ignored): long enough to
 // stand without composition rules, as NCSC and NIST SP 800-63B advise.
+// As they also advise, the obviously guessable are refused: a password of
+// fewer than MinDistinctChars (6) different characters ("aaaaaaaaaaaa",
+// "121212121212"), and the most used passwords of 12 characters or more
+// (common-passwords.txt, about a hundred such as "password123456" or
+// "qwertyuiop12", case ignored). The set-up page says which rule a
+// refused password broke (WeakPasswordError).
 //
 // # Passwords
 //
@@ -44,6 +53,10 @@
 // before or after the current one is accepted too (clocks drift). A code
 // is accepted once: the step of the last accepted code is kept, and a code
 // of that step or an earlier one is refused as a replay (RFC 6238 5.2).
+// A replayed code with the right password is a failed login (audited
+// "authenticator code already used") but is not counted towards the
+// locks: the person has the password and a code their app showed, and
+// is no guesser; a replay with a wrong password counts as any failure.
 // The secret itself must be kept to check codes; it is in the store like
 // the MESH passwords (store/doc.go) and never printed or audited.
 //
@@ -52,10 +65,20 @@
 // A login needs email, password and a current code; any failure is the
 // same ErrBadLogin, so an answer never tells whether an account exists.
 // Failures are counted per account and per address (the client's host,
-// its port dropped): MaxFailures (5) within FailureWindow (15 minutes)
-// lock that key for LockDuration (15 minutes), during which every login
-// on it is ErrThrottled, right password or not. A successful login clears
-// the account's count; an address's count only runs out. The counts are
+// its port dropped). MaxFailures (5) within FailureWindow (15 minutes)
+// lock an account, MaxAddrFailures (50) within the same window lock an
+// address, each for LockDuration (15 minutes), during which every login
+// on it is ErrThrottled, right password or not. An address's limit is ten
+// times an account's because people share addresses: everyone behind a
+// council's NAT, or behind a reverse proxy in front of the hub, comes
+// from one address, and a few people's typing must not lock out all of
+// them; 50 is still far too few for guessing passwords. A successful
+// login clears the account's count; an address's count only runs out.
+// An operator ends an account's lock with Unlock (`cpis users unlock`,
+// audited as user.unlocked); List shows the accounts locked now. The
+// address is the TCP peer's: a forwarded-for header is not trusted
+// (behind a proxy, every client is the proxy's address, which the
+// address limit allows for). The counts are
 // in the store, so a restart does not reset them. Bad codes on the set-up
 // page count against the account the same way. A login refused by a lock
 // is audited once a minute per account and address, not at every try, so
@@ -67,9 +90,12 @@
 //
 // A session token is 32 random bytes (base64url), given to the browser at
 // Login and kept in the store only as its SHA-256. A session ends after
-// IdleTimeout (30 minutes) without use, at Logout, or when the account is
-// removed. Its expiry moves on use, written at most once a minute
-// (RefreshEvery) so that a page's burst of requests costs one write.
+// IdleTimeout (30 minutes) without use, MaxLifetime (12 hours) after its
+// login however busy (a stolen cookie does not last for ever, and a
+// working day fits), at Logout, or when the account is removed or reset.
+// Its expiry moves on use, never past the lifetime, written at most once
+// a minute (RefreshEvery) so that a page's burst of requests costs one
+// write.
 // Expired sessions are deleted when met, at each login and by expire.
 // The CSRF token of a session is the SHA-256 of a fixed label and the
 // session token: stable for the session, nothing more to keep, and it
@@ -77,8 +103,15 @@
 //
 // # Audit
 //
-// Every login, failure, throttle, set-up step, logout, account added or
-// removed is a store.WebEvent; the pages add theirs with Audit. Events
-// name the person and the address, never a password, token, code or
-// secret. They are kept store.WebAuditRetention (90 days; batch/expire).
+// Every login, failure, throttle, set-up step, logout, account added,
+// removed or unlocked is a store.WebEvent; the pages add theirs with
+// Audit. Events name the person and the address of the request at hand
+// (the set-up page's, the logout's), never a password, token, code or
+// secret. What a person can repeat at will is audited with AuditBounded:
+// the first of each minute per person (or, before a session, per
+// address) and action, the rest dropped; the console uses it for an LA
+// user's 403 on operations' pages (page.forbidden), 404s of a page such
+// as another LA's file or return (page.not_found) and forms refused for
+// their CSRF token (csrf.refused), with the path as detail (never a
+// set-up token). They are kept store.WebAuditRetention (90 days; batch/expire).
 package accounts

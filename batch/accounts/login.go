@@ -11,7 +11,8 @@ import (
 
 // Session is a logged-in browser.
 type Session struct {
-	// Token is the session's cookie value, returned by Login only.
+	// Token is the session's cookie value, returned by Login and
+	// CompleteSetup only.
 	Token string
 	// CSRF is the token every form of the session carries.
 	CSRF    string
@@ -19,13 +20,25 @@ type Session struct {
 	Expires time.Time
 }
 
+// accountKey is the throttle key of email's account.
+func accountKey(email string) string { return "account:" + email }
+
 // throttleKeys are the keys failures of email from addr count against.
 func throttleKeys(email, addr string) []string {
-	keys := []string{"account:" + email}
+	keys := []string{accountKey(email)}
 	if h := hostOf(addr); h != "" {
 		keys = append(keys, "addr:"+h)
 	}
 	return keys
+}
+
+// maxFailuresOf is how many failures within FailureWindow lock key: an
+// account's MaxFailures, an address's MaxAddrFailures.
+func maxFailuresOf(key string) int {
+	if strings.HasPrefix(key, "addr:") {
+		return MaxAddrFailures
+	}
+	return MaxFailures
 }
 
 // throttled returns ErrThrottled when email's account or addr is locked.
@@ -43,7 +56,7 @@ func (s *Service) throttled(tx *store.Tx, email, addr string, now time.Time) err
 }
 
 // fail counts a failure of email from addr, locking a key that reaches
-// MaxFailures within FailureWindow (and auditing the lock).
+// its limit (maxFailuresOf) within FailureWindow (and auditing the lock).
 func (s *Service) fail(tx *store.Tx, email, addr string, now time.Time) error {
 	for _, k := range throttleKeys(email, addr) {
 		th, err := tx.WebThrottle(k)
@@ -57,7 +70,7 @@ func (s *Service) fail(tx *store.Tx, email, addr string, now time.Time) error {
 			}
 		}
 		th.Failures = append(recent, now)
-		if len(th.Failures) >= MaxFailures {
+		if len(th.Failures) >= maxFailuresOf(k) {
 			th = store.WebThrottle{LockedUntil: now.Add(LockDuration)}
 			if err := tx.AuditWeb(store.WebEvent{At: now, User: email, Remote: addr, Action: "throttle.locked",
 				Detail: fmt.Sprintf("%s locked until %s", k, th.LockedUntil.Format(time.RFC3339))}); err != nil {
@@ -91,7 +104,12 @@ const throttleAuditEvery = time.Minute
 // auditThrottle reports whether a refused login of email from addr is to
 // be audited, and notes it when so.
 func (s *Service) auditThrottle(email, addr string, now time.Time) bool {
-	key := email + "\x00" + hostOf(addr)
+	return s.auditDue(email+"\x00"+hostOf(addr), now)
+}
+
+// auditDue reports whether the event of key is to be audited (the first
+// of each throttleAuditEvery), and notes it when so.
+func (s *Service) auditDue(key string, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if last, ok := s.throttleAudited[key]; ok && now.Sub(last) < throttleAuditEvery && !now.Before(last) {
@@ -165,7 +183,6 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 	case !okCode:
 		reason = "wrong authenticator code"
 	}
-	token := newToken()
 	var sess Session
 	err = s.db.Update(func(tx *store.Tx) error {
 		if reason == "" {
@@ -178,33 +195,27 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 			case cur.PasswordHash != u.PasswordHash || cur.TOTPSecret != u.TOTPSecret:
 				reason = "set up again meanwhile"
 			case step <= cur.TOTPStep:
-				reason = "authenticator code already used"
+				reason = reasonReplay
 			default:
 				u = cur
 			}
 		}
 		if reason != "" {
-			if err := s.fail(tx, e, addr, now); err != nil {
-				return err
+			// A replayed code with the right password is no guess: the
+			// person typed a code their app showed a moment ago (it was
+			// used by the set-up or the login before). It is refused and
+			// audited, not counted towards a lock.
+			if reason != reasonReplay {
+				if err := s.fail(tx, e, addr, now); err != nil {
+					return err
+				}
 			}
 			return tx.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login.failed", Detail: reason})
 		}
-		u.TOTPStep, u.LastLogin = step, now
-		if err := tx.PutWebUser(u); err != nil {
-			return err
-		}
-		if err := tx.PutWebThrottle("account:"+e, store.WebThrottle{}); err != nil {
-			return err
-		}
-		if _, err := tx.PurgeWebSessions(now); err != nil {
-			return err
-		}
-		ws := store.WebSession{Email: e, Created: now, LastSeen: now, Expires: now.Add(s.opts.IdleTimeout), Remote: addr}
-		if err := tx.PutWebSession(tokenHash(token), ws); err != nil {
-			return err
-		}
-		sess = Session{Token: token, CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}
-		return tx.AuditWeb(store.WebEvent{At: now, User: e, Remote: addr, Action: "login"})
+		u.TOTPStep = step
+		var err error
+		sess, err = s.startSession(tx, u, addr, now)
+		return err
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("login: %w", err)
@@ -215,9 +226,48 @@ func (s *Service) Login(email, password, code, addr string) (Session, error) {
 	return sess, nil
 }
 
+// reasonReplay is the audited reason of a login with a code already used.
+const reasonReplay = "authenticator code already used"
+
+// startSession starts a session for u (its TOTPStep already moved on) from
+// addr, notes the login, clears the account's failures and audits the
+// login.
+func (s *Service) startSession(tx *store.Tx, u store.WebUser, addr string, now time.Time) (Session, error) {
+	u.LastLogin = now
+	if err := tx.PutWebUser(u); err != nil {
+		return Session{}, err
+	}
+	if err := tx.PutWebThrottle(accountKey(u.Email), store.WebThrottle{}); err != nil {
+		return Session{}, err
+	}
+	if _, err := tx.PurgeWebSessions(now); err != nil {
+		return Session{}, err
+	}
+	token := newToken()
+	ws := store.WebSession{Email: u.Email, Created: now, LastSeen: now, Expires: s.expiry(now, now), Remote: addr}
+	if err := tx.PutWebSession(tokenHash(token), ws); err != nil {
+		return Session{}, err
+	}
+	if err := tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "login"}); err != nil {
+		return Session{}, err
+	}
+	return Session{Token: token, CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}, nil
+}
+
+// expiry is when a session started at created and used at now ends:
+// IdleTimeout after now, but no later than MaxLifetime after created.
+func (s *Service) expiry(created, now time.Time) time.Time {
+	e := now.Add(s.opts.IdleTimeout)
+	if end := created.Add(s.opts.MaxLifetime); end.Before(e) {
+		return end
+	}
+	return e
+}
+
 // Session returns the session of token and moves its expiry on
-// (IdleTimeout from now, written at most every RefreshEvery). ErrNoSession
-// when the token is unknown, expired or its account removed.
+// (IdleTimeout from now, written at most every RefreshEvery, never past
+// MaxLifetime after the login). ErrNoSession when the token is unknown,
+// expired (idle or too old) or its account removed.
 func (s *Service) Session(token string) (Session, error) {
 	if token == "" {
 		return Session{}, fmt.Errorf("session: %w", ErrNoSession)
@@ -236,7 +286,7 @@ func (s *Service) Session(token string) (Session, error) {
 			}
 			return err
 		}
-		if !ws.Expires.After(now) {
+		if !ws.Expires.After(now) || !ws.Created.Add(s.opts.MaxLifetime).After(now) {
 			stale = true
 			return ErrNoSession
 		}
@@ -265,7 +315,7 @@ func (s *Service) Session(token string) (Session, error) {
 				}
 				return err
 			}
-			cur.LastSeen, cur.Expires = now, now.Add(s.opts.IdleTimeout)
+			cur.LastSeen, cur.Expires = now, s.expiry(cur.Created, now)
 			ws = cur
 			return tx.PutWebSession(h, cur)
 		})
@@ -276,8 +326,9 @@ func (s *Service) Session(token string) (Session, error) {
 	return Session{CSRF: csrfOf(token), User: userOf(u), Expires: ws.Expires}, nil
 }
 
-// Logout ends the session of token; an unknown or ended one is no error.
-func (s *Service) Logout(token string) error {
+// Logout ends the session of token, asked from addr (the client's
+// address, audited); an unknown or ended one is no error.
+func (s *Service) Logout(token, addr string) error {
 	h := tokenHash(token)
 	now := s.now()
 	err := s.db.Update(func(tx *store.Tx) error {
@@ -288,7 +339,7 @@ func (s *Service) Logout(token string) error {
 		if err := tx.DeleteWebSession(h); err != nil {
 			return err
 		}
-		return tx.AuditWeb(store.WebEvent{At: now, User: ws.Email, Remote: ws.Remote, Action: "logout"})
+		return tx.AuditWeb(store.WebEvent{At: now, User: ws.Email, Remote: clip(addr, maxAddr), Action: "logout"})
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)

@@ -3,6 +3,7 @@ package accounts
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -75,20 +76,59 @@ func checkPassword(hash, password string) (bool, error) {
 const (
 	MinPasswordLength = 12
 	MaxPasswordLength = 1024
+	// MinDistinctChars is the fewest different characters a password has:
+	// "aaaaaaaaaaaa" or "121212121212" is long but guessed at once.
+	MinDistinctChars = 6
 )
+
+// commonPasswords are passwords among the most used (common-passwords.txt),
+// in lower case.
+//
+//go:embed common-passwords.txt
+var commonPasswordsText string
+
+var commonPasswords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, line := range strings.Split(commonPasswordsText, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = true
+		}
+	}
+	return m
+}()
+
+// WeakPasswordError is why a password will not do, as a sentence for the
+// person choosing it. It is ErrWeakPassword (errors.Is).
+type WeakPasswordError struct{ Reason string }
+
+func (e *WeakPasswordError) Error() string { return ErrWeakPassword.Error() + ": " + e.Reason }
+
+// Is makes a WeakPasswordError match ErrWeakPassword.
+func (e *WeakPasswordError) Is(target error) bool { return target == ErrWeakPassword }
 
 // weakPassword says why password will not do for email, or "".
 func weakPassword(email, password string) string {
 	n := len([]rune(password))
 	switch {
 	case n < MinPasswordLength:
-		return fmt.Sprintf("a password needs at least %d characters", MinPasswordLength)
+		return fmt.Sprintf("Choose a longer password: at least %d characters", MinPasswordLength)
 	case n > MaxPasswordLength:
-		return fmt.Sprintf("a password has at most %d characters", MaxPasswordLength)
+		return fmt.Sprintf("Choose a shorter password: at most %d characters", MaxPasswordLength)
 	}
+	p := strings.ToLower(strings.TrimSpace(password))
 	local, _, _ := strings.Cut(email, "@")
-	if p := strings.ToLower(strings.TrimSpace(password)); p == email || p == local {
-		return "a password must not be the email address"
+	if p == email || p == local {
+		return "Choose a password that is not your email address"
+	}
+	distinct := map[rune]bool{}
+	for _, r := range p {
+		distinct[r] = true
+	}
+	if len(distinct) < MinDistinctChars {
+		return fmt.Sprintf("Choose a password with more different characters: at least %d (repeated characters are easy to guess)", MinDistinctChars)
+	}
+	if commonPasswords[p] {
+		return "Choose a password that is not a common one: this one is among the most used, and is tried first by anyone guessing"
 	}
 	return ""
 }

@@ -50,3 +50,44 @@ func BenchmarkHashPassword(b *testing.B) {
 		hashPassword("correct horse battery staple")
 	}
 }
+
+func TestWeakPassword(t *testing.T) {
+	const email = "officer@example.org"
+	const (
+		short    = "Choose a longer password: at least 12 characters"
+		long     = "Choose a shorter password: at most 1024 characters"
+		isEmail  = "Choose a password that is not your email address"
+		distinct = "Choose a password with more different characters: at least 6 (repeated characters are easy to guess)"
+		common   = "Choose a password that is not a common one: this one is among the most used, and is tried first by anyone guessing"
+	)
+	for _, tc := range []struct{ password, want string }{
+		{"correct horse battery staple", ""},
+		{"eleven char", short},
+		{strings.Repeat("x", 1025), long},
+		{"Officer@Example.org", isEmail},
+		{"officer", short},
+		{"aaaaaaaaaaaa", distinct},
+		{"121212121212", distinct},
+		{"abcabcabcabcabc", distinct},
+		{"abcdeabcdeabcde", distinct},
+		{"abcdefabcdefabcdef", ""},
+		{"password123456", common},
+		{"Password123456", common},
+		{"QWERTYUIOP12", common},
+		{"123456789012", common},
+		{"1q2w3e4r5t6y", common},
+		{"qwertyuiop12!", ""},
+	} {
+		if got := weakPassword(email, tc.password); got != tc.want {
+			t.Errorf("weakPassword(%q) = %q, want %q", tc.password, got, tc.want)
+		}
+	}
+	if n := len(commonPasswords); n < 100 {
+		t.Errorf("%d common passwords, want about a hundred", n)
+	}
+	for p := range commonPasswords {
+		if len([]rune(p)) < MinPasswordLength || p != strings.ToLower(p) {
+			t.Errorf("common password %q: shorter than %d characters or not in lower case (refused anyway, or never matched)", p, MinPasswordLength)
+		}
+	}
+}

@@ -26,6 +26,16 @@ func TestThrottle(t *testing.T) {
 	bad := func(email, addr string) attempt {
 		return attempt{email: email, password: "wrong password!", addr: addr, advance: time.Minute, want: accounts.ErrBadLogin}
 	}
+	// manyBad is n failures of n different accounts from host, a few
+	// seconds apart.
+	manyBad := func(host string, n int) []attempt {
+		var out []attempt
+		for i := range n {
+			out = append(out, attempt{email: fmt.Sprintf("u%d@example.org", i), password: "wrong password!",
+				addr: fmt.Sprintf("%s:%d", host, 1000+i), advance: 5 * time.Second, want: accounts.ErrBadLogin})
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name     string
 		attempts []attempt
@@ -37,12 +47,16 @@ func TestThrottle(t *testing.T) {
 
 			{officer, password, "192.0.2.6:1", time.Minute, nil},
 		}},
-		{"five failures lock the address, for any account", []attempt{
+		{"five failures of other accounts leave a shared address open", []attempt{
 			bad(officer, "192.0.2.1:1"), bad("a@example.org", "192.0.2.1:2"), bad("b@example.org", "192.0.2.1:3"),
-			bad(other, "192.0.2.1:4"), bad("c@example.org", "192.0.2.1:5"),
-			{officer, password, "192.0.2.1:6", time.Minute, accounts.ErrThrottled},
-			{officer, password, "192.0.2.9:6", 0, nil},
+			bad(other, "192.0.2.1:4"), bad("c@example.org", "192.0.2.1:5"), bad("d@example.org", "192.0.2.1:6"),
+			{officer, password, "192.0.2.1:7", time.Minute, nil},
+			{other, password, "192.0.2.1:8", 0, nil},
 		}},
+		{"fifty failures lock the address, for any account", append(manyBad("192.0.2.1", accounts.MaxAddrFailures),
+			attempt{officer, password, "192.0.2.1:6", 0, accounts.ErrThrottled},
+			attempt{officer, password, "192.0.2.9:6", 0, nil},
+		)},
 		{"failures older than 15 minutes do not count", []attempt{
 			bad(officer, "192.0.2.1:1"), bad(officer, "192.0.2.1:1"), bad(officer, "192.0.2.1:1"), bad(officer, "192.0.2.1:1"),
 			{officer, "wrong password!", "192.0.2.1:1", 15 * time.Minute, accounts.ErrBadLogin},
@@ -54,11 +68,9 @@ func TestThrottle(t *testing.T) {
 			bad(officer, "192.0.2.6:1"),
 			{officer, password, "192.0.2.7:1", time.Minute, nil},
 		}},
-		{"IPv6 addresses without their port", []attempt{
-			bad(officer, "[2001:db8::1]:1"), bad("a@example.org", "[2001:db8::1]:2"), bad("b@example.org", "[2001:db8::1]:3"),
-			bad(other, "[2001:db8::1]:4"), bad("c@example.org", "[2001:db8::1]:5"),
-			{other, password, "[2001:db8::1]:6", time.Minute, accounts.ErrThrottled},
-		}},
+		{"IPv6 addresses without their port", append(manyBad("[2001:db8::1]", accounts.MaxAddrFailures),
+			attempt{other, password, "[2001:db8::1]:6", time.Minute, accounts.ErrThrottled},
+		)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -72,7 +84,9 @@ func TestThrottle(t *testing.T) {
 				if _, err := f.svc.Login(a.email, a.password, code, a.addr); !errors.Is(err, a.want) {
 					t.Fatalf("attempt %d (%s from %s): %v, want %v", i+1, a.email, a.addr, err, a.want)
 				}
-				f.advance(30 * time.Second) // a new code for the next one
+				if _, ok := secrets[a.email]; ok {
+					f.advance(30 * time.Second) // a new code for the next one
+				}
 			}
 		})
 	}
@@ -144,20 +158,20 @@ func TestSetupThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range accounts.MaxFailures {
-		if err := f.svc.CompleteSetup(token, password, "000000", fmt.Sprintf("192.0.2.%d:1", i)); !errors.Is(err, accounts.ErrBadCode) {
+		if _, err := f.svc.CompleteSetup(token, password, "000000", fmt.Sprintf("192.0.2.%d:1", i)); !errors.Is(err, accounts.ErrBadCode) {
 			t.Fatal(err)
 		}
 	}
-	if err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), "192.0.2.99:1"); !errors.Is(err, accounts.ErrThrottled) {
+	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), "192.0.2.99:1"); !errors.Is(err, accounts.ErrThrottled) {
 		t.Errorf("set-up after five bad codes: %v, want ErrThrottled", err)
 	}
 	f.advance(accounts.LockDuration)
-	if err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), "192.0.2.99:1"); err != nil {
+	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), "192.0.2.99:1"); err != nil {
 		t.Errorf("set-up once the lock ran out: %v", err)
 	}
 }
@@ -210,10 +224,10 @@ func TestSessions(t *testing.T) {
 	if a.Token == b.Token || a.CSRF == b.CSRF {
 		t.Error("two sessions share a token")
 	}
-	if err := f.svc.Logout(a.Token); err != nil {
+	if err := f.svc.Logout(a.Token, addr); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Logout(a.Token); err != nil {
+	if err := f.svc.Logout(a.Token, addr); err != nil {
 		t.Errorf("second logout: %v", err)
 	}
 	if _, err := f.svc.Session(a.Token); !errors.Is(err, accounts.ErrNoSession) {
@@ -283,15 +297,15 @@ func TestNoSecretsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	setupCode := f.code(info.Secret, 0)
-	if err := f.svc.CompleteSetup(token, "short", setupCode, addr); !errors.Is(err, accounts.ErrWeakPassword) {
+	if _, err := f.svc.CompleteSetup(token, "short", setupCode, addr); !errors.Is(err, accounts.ErrWeakPassword) {
 		t.Fatal(err)
 	}
-	if err := f.svc.CompleteSetup(token, password, setupCode, addr); err != nil {
+	if _, err := f.svc.CompleteSetup(token, password, setupCode, addr); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(30 * time.Second)
@@ -303,7 +317,7 @@ func TestNoSecretsStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Logout(s.Token); err != nil {
+	if err := f.svc.Logout(s.Token, addr); err != nil {
 		t.Fatal(err)
 	}
 	var records []string
@@ -357,14 +371,14 @@ func TestReset(t *testing.T) {
 	if _, err := f.svc.Login(officer, password, f.code(oldSecret, 0), addr); !errors.Is(err, accounts.ErrBadLogin) {
 		t.Errorf("login with the old password and authenticator: %v, want ErrBadLogin", err)
 	}
-	info, err := f.svc.Setup(token)
+	info, err := f.svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.Secret == oldSecret {
 		t.Error("the new set-up shows the old authenticator key")
 	}
-	if err := f.svc.CompleteSetup(token, "another long password", f.code(info.Secret, 0), addr); err != nil {
+	if _, err := f.svc.CompleteSetup(token, "another long password", f.code(info.Secret, 0), addr); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(30 * time.Second)
@@ -378,7 +392,156 @@ func TestReset(t *testing.T) {
 	if _, err := f.svc.Reset("nobody@example.org"); !errors.Is(err, accounts.ErrNoUser) {
 		t.Errorf("Reset of nobody: %v, want ErrNoUser", err)
 	}
-	if got := f.audit(); !slices.Contains(got, "user.reset "+officer+" 1 sessions ended") {
+	if got := f.audit(); !slices.Contains(got, "user.reset "+officer+" 2 sessions ended") {
 		t.Errorf("no user.reset in the audit:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestUnlock: an operator ends an account's lock; List shows it until then.
+func TestUnlock(t *testing.T) {
+	f := newFixture(t)
+	secret := f.enrol(officer)
+	for range accounts.MaxFailures {
+		if _, err := f.svc.Login(officer, "wrong password!", f.code(secret, 0), addr); !errors.Is(err, accounts.ErrBadLogin) {
+			t.Fatal(err)
+		}
+	}
+	lockedAt := f.clock.Now()
+	f.advance(time.Minute)
+	users, err := f.svc.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || !users[0].LockedUntil.Equal(lockedAt.Add(accounts.LockDuration)) {
+		t.Fatalf("List: %+v, want %s locked until %s", users, officer, lockedAt.Add(accounts.LockDuration))
+	}
+	if _, err := f.svc.Login(officer, password, f.code(secret, 0), addr); !errors.Is(err, accounts.ErrThrottled) {
+		t.Fatalf("login while locked: %v, want ErrThrottled", err)
+	}
+	for _, tc := range []struct {
+		email     string
+		wasLocked bool
+		want      error
+	}{
+		{"Officer@Example.org", true, nil},
+		{officer, false, nil},
+		{"nobody@example.org", false, accounts.ErrNoUser},
+	} {
+		got, err := f.svc.Unlock(tc.email)
+		if !errors.Is(err, tc.want) || got != tc.wasLocked {
+			t.Errorf("Unlock(%q) = %v, %v; want %v, %v", tc.email, got, err, tc.wasLocked, tc.want)
+		}
+	}
+	if users, err := f.svc.List(); err != nil || !users[0].LockedUntil.IsZero() {
+		t.Errorf("List after Unlock: %+v, %v; want no lock", users, err)
+	}
+	if _, err := f.svc.Login(officer, password, f.code(secret, 0), addr); err != nil {
+		t.Errorf("login after Unlock: %v", err)
+	}
+	var got []string
+	for _, line := range f.audit() {
+		if strings.HasPrefix(line, "user.unlocked") {
+			got = append(got, line)
+		}
+	}
+	want := []string{
+		"user.unlocked " + officer + " lock until " + lockedAt.Add(accounts.LockDuration).Format(time.RFC3339) + " ended",
+		"user.unlocked " + officer + " was not locked",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unlocks audited (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditAddresses: the set-up page and the logout are audited with the
+// address of their own request, not of another.
+func TestAuditAddresses(t *testing.T) {
+	f := newFixture(t)
+	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.svc.Setup(token, "198.51.100.7:4000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Setup(token, "203.0.113.9:5000"); !errors.Is(err, accounts.ErrSetupInvalid) {
+		t.Fatalf("Setup of a used link: %v", err)
+	}
+	if err := f.svc.Logout(sess.Token, "198.51.100.8:6000"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"user.added " + officer + " role la, LA 841",
+		"setup.opened " + officer + " 198.51.100.7:4000",
+		"setup.completed " + officer + " " + addr,
+		"login " + officer + " " + addr,
+		"setup.refused 203.0.113.9:5000 unknown, expired or used link",
+		"logout " + officer + " 198.51.100.8:6000",
+	}
+	if diff := cmp.Diff(want, f.audit()); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditBounded: what someone can repeat at will is audited once a
+// minute per person (or, without one, per address) and action.
+func TestAuditBounded(t *testing.T) {
+	f := newFixture(t)
+	for i, tc := range []struct {
+		advance             time.Duration
+		email, addr, action string
+		want                bool
+	}{
+		{0, officer, "192.0.2.1", "page.forbidden", true},
+		{10 * time.Second, officer, "192.0.2.2", "page.forbidden", false},
+		{0, officer, "192.0.2.1", "page.not_found", true},
+		{0, "other@example.org", "192.0.2.1", "page.forbidden", true},
+		{0, "", "192.0.2.1", "csrf.refused", true},
+		{0, "", "192.0.2.1", "csrf.refused", false},
+		{0, "", "192.0.2.3", "csrf.refused", true},
+		{50 * time.Second, officer, "192.0.2.1", "page.forbidden", true},
+		{59 * time.Second, officer, "192.0.2.1", "page.forbidden", false},
+	} {
+		f.advance(tc.advance)
+		got, err := f.svc.AuditBounded(tc.email, tc.addr, tc.action, "/ops/")
+		if err != nil || got != tc.want {
+			t.Errorf("call %d (%s %s %s): %v, %v; want %v", i+1, tc.email, tc.addr, tc.action, got, err, tc.want)
+		}
+	}
+	if n := len(f.audit()); n != 6 {
+		t.Errorf("%d events audited, want 6:\n%s", n, strings.Join(f.audit(), "\n"))
+	}
+}
+
+// TestSessionLifetime: a session used every 25 minutes ends 12 hours
+// after its login; its expiry never goes past that.
+func TestSessionLifetime(t *testing.T) {
+	f := newFixture(t)
+	secret := f.enrol(officer)
+	s, err := f.svc.Login(officer, password, f.code(secret, 0), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := f.clock.Now()
+	for at := 25 * time.Minute; at < 12*time.Hour; at += 25 * time.Minute {
+		f.clock.Set(start.Add(at))
+		got, err := f.svc.Session(s.Token)
+		if err != nil {
+			t.Fatalf("%s after login: %v", at, err)
+		}
+		if want := min(at+30*time.Minute, 12*time.Hour); !got.Expires.Equal(start.Add(want)) {
+			t.Errorf("%s after login: expires %s after login, want %s", at, got.Expires.Sub(start), want)
+		}
+	}
+	for _, at := range []time.Duration{12 * time.Hour, 12*time.Hour + time.Second} {
+		f.clock.Set(start.Add(at))
+		if _, err := f.svc.Session(s.Token); !errors.Is(err, accounts.ErrNoSession) {
+			t.Errorf("%s after login: %v, want ErrNoSession", at, err)
+		}
 	}
 }

@@ -17,10 +17,10 @@ type SetupInfo struct {
 	QRPNG  []byte
 }
 
-// Setup returns the set-up page's content for token: the same key on every
-// call until set-up is complete. ErrSetupInvalid when the token is
-// unknown, expired or used.
-func (s *Service) Setup(token string) (SetupInfo, error) {
+// Setup returns the set-up page's content for token, shown to addr (the
+// client's address, audited): the same key on every call until set-up is
+// complete. ErrSetupInvalid when the token is unknown, expired or used.
+func (s *Service) Setup(token, addr string) (SetupInfo, error) {
 	now := s.now()
 	var email, secret string
 	err := s.db.Update(func(tx *store.Tx) error {
@@ -40,10 +40,10 @@ func (s *Service) Setup(token string) (SetupInfo, error) {
 			}
 		}
 		secret = u.TOTPSecret
-		return tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Action: "setup.opened"})
+		return tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: clip(addr, maxAddr), Action: "setup.opened"})
 	})
 	if errors.Is(err, ErrSetupInvalid) {
-		_ = s.db.AuditWeb(store.WebEvent{At: now, Action: "setup.refused", Detail: "unknown, expired or used link"})
+		_ = s.db.AuditWeb(store.WebEvent{At: now, Remote: clip(addr, maxAddr), Action: "setup.refused", Detail: "unknown, expired or used link"})
 	}
 	if err != nil {
 		return SetupInfo{}, fmt.Errorf("set-up: %w", err)
@@ -67,11 +67,14 @@ func (s *Service) setupUser(tx *store.Tx, token string) (store.WebUser, error) {
 }
 
 // CompleteSetup sets the password of token's account and enrols its
-// authenticator, proven by a current code; the token then stops working.
-// ErrSetupInvalid (token), ErrWeakPassword, ErrBadCode (wrong code, or the
-// set-up page never shown), ErrThrottled (too many bad codes for the
-// account or the address).
-func (s *Service) CompleteSetup(token, password, code, addr string) error {
+// authenticator, proven by a current code; the token then stops working
+// and the person is signed in: the session is returned (audited as
+// setup.completed, then login), since the code they would type at the
+// login page is the one set-up just used. ErrSetupInvalid (token),
+// ErrWeakPassword, ErrBadCode (wrong code, or the set-up page never
+// shown), ErrThrottled (too many bad codes for the account or the
+// address).
+func (s *Service) CompleteSetup(token, password, code, addr string) (Session, error) {
 	now := s.now()
 	var u store.WebUser
 	err := s.db.View(func(tx *store.Tx) error {
@@ -84,18 +87,18 @@ func (s *Service) CompleteSetup(token, password, code, addr string) error {
 	switch {
 	case errors.Is(err, ErrSetupInvalid):
 		_ = s.db.AuditWeb(store.WebEvent{At: now, Remote: addr, Action: "setup.refused", Detail: "unknown, expired or used link"})
-		return fmt.Errorf("set-up: %w", err)
+		return Session{}, fmt.Errorf("set-up: %w", err)
 	case errors.Is(err, ErrThrottled):
 		if s.auditThrottle(u.Email, addr, now) {
 			_ = s.db.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.throttled"})
 		}
-		return fmt.Errorf("set-up: %w", err)
+		return Session{}, fmt.Errorf("set-up: %w", err)
 	case err != nil:
-		return fmt.Errorf("set-up: %w", err)
+		return Session{}, fmt.Errorf("set-up: %w", err)
 	}
 	if why := weakPassword(u.Email, password); why != "" {
 		_ = s.db.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.failed", Detail: why})
-		return fmt.Errorf("set-up: %w: %s", ErrWeakPassword, why)
+		return Session{}, fmt.Errorf("set-up: %w", &WeakPasswordError{Reason: why})
 	}
 	step, ok := codeStep(u.TOTPSecret, code, now)
 	if u.TOTPSecret == "" || !ok {
@@ -106,11 +109,12 @@ func (s *Service) CompleteSetup(token, password, code, addr string) error {
 			return tx.AuditWeb(store.WebEvent{At: now, User: u.Email, Remote: addr, Action: "setup.failed", Detail: "wrong authenticator code"})
 		})
 		if err != nil {
-			return fmt.Errorf("set-up: %w", err)
+			return Session{}, fmt.Errorf("set-up: %w", err)
 		}
-		return fmt.Errorf("set-up: %w", ErrBadCode)
+		return Session{}, fmt.Errorf("set-up: %w", ErrBadCode)
 	}
 	hash := hashPassword(password)
+	var sess Session
 	err = s.db.Update(func(tx *store.Tx) error {
 		cur, err := s.setupUser(tx, token) // again: another request may have used it meanwhile
 		if err != nil {
@@ -121,13 +125,14 @@ func (s *Service) CompleteSetup(token, password, code, addr string) error {
 		}
 		cur.PasswordHash, cur.Enrolled, cur.TOTPStep = hash, true, step
 		cur.SetupHash, cur.SetupExpires = "", time.Time{}
-		if err := tx.PutWebUser(cur); err != nil {
+		if err := tx.AuditWeb(store.WebEvent{At: now, User: cur.Email, Remote: addr, Action: "setup.completed"}); err != nil {
 			return err
 		}
-		return tx.AuditWeb(store.WebEvent{At: now, User: cur.Email, Remote: addr, Action: "setup.completed"})
+		sess, err = s.startSession(tx, cur, addr, now)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("set-up: %w", err)
+		return Session{}, fmt.Errorf("set-up: %w", err)
 	}
-	return nil
+	return sess, nil
 }

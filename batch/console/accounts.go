@@ -8,12 +8,13 @@ import "cpis/batch/accounts"
 // pages audit their actions with Ctx.Audit). The console never keeps a
 // password, code or secret: it passes them through.
 type Accounts interface {
-	Setup(token string) (accounts.SetupInfo, error)
-	CompleteSetup(token, password, code, addr string) error
+	Setup(token, addr string) (accounts.SetupInfo, error)
+	CompleteSetup(token, password, code, addr string) (accounts.Session, error)
 	Login(email, password, code, addr string) (accounts.Session, error)
 	Session(token string) (accounts.Session, error)
-	Logout(token string) error
+	Logout(token, addr string) error
 	Audit(email, addr, action, detail string) error
+	AuditBounded(email, addr, action, detail string) (bool, error)
 }
 
 var _ Accounts = (*accounts.Service)(nil)
@@ -28,6 +29,8 @@ type (
 	Session = accounts.Session
 	// SetupInfo is what the set-up page shows.
 	SetupInfo = accounts.SetupInfo
+	// WeakPasswordError says why a chosen password will not do.
+	WeakPasswordError = accounts.WeakPasswordError
 )
 
 // The roles.

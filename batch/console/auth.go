@@ -12,7 +12,7 @@ import (
 // browser is sent to /login (with next= the page asked for, for a GET) and
 // ok is false.
 func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess Session, ok bool) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(sessionCookieName(r))
 	if err == nil && c.Value != "" {
 		sess, err = s.opts.Accounts.Session(c.Value)
 		if err == nil {
@@ -41,13 +41,29 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (sess Session, 
 	return Session{}, false
 }
 
+// tlsSessionCookie is the session cookie's name over TLS: with the
+// __Host- prefix a browser takes it only when Secure, for Path=/ and
+// without a Domain, so that no other host (a sibling subdomain) and no
+// plain-HTTP page can set or shadow it.
+const tlsSessionCookie = "__Host-" + sessionCookie
+
+// sessionCookieName is the session cookie's name for r: __Host- prefixed
+// over TLS (a browser refuses the prefix on a cookie without Secure, which
+// plain HTTP cannot set).
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return tlsSessionCookie
+	}
+	return sessionCookie
+}
+
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, sess Session) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: sess.Token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
 func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
@@ -72,7 +88,7 @@ type loginData struct {
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	// Someone logged in already goes straight to their pages.
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(sessionCookieName(r)); err == nil && c.Value != "" {
 		if sess, err := s.opts.Accounts.Session(c.Value); err == nil {
 			http.Redirect(w, r, home(sess.User), http.StatusSeeOther)
 			return
@@ -84,15 +100,13 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		d.Next = q.Get("next")
 	}
 	v := view{Title: "Sign in", CSRF: s.preToken(w, r), Data: d}
-	if q.Get("setup") != "" {
-		v.Notice = "Your account is set up. Sign in with your email, password and a code from your authenticator app."
-	}
 	s.render(w, r, http.StatusOK, "login", v)
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !s.validPreCSRF(r, r.PostFormValue("csrf")) {
+		s.refused(r, "", "csrf.refused", "/login")
 		s.errorPage(w, r, nil, http.StatusForbidden, csrfMessage)
 		return
 	}
@@ -148,7 +162,7 @@ type setupData struct {
 
 func (s *Server) setupForm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	info, err := s.opts.Accounts.Setup(token)
+	info, err := s.opts.Accounts.Setup(token, clientAddr(r))
 	if err != nil {
 		s.setupFailed(w, r, err)
 		return
@@ -168,11 +182,12 @@ func (s *Server) setupFailed(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !s.validPreCSRF(r, r.PostFormValue("csrf")) {
+		s.refused(r, "", "csrf.refused", "/setup/…") // never the token
 		s.errorPage(w, r, nil, http.StatusForbidden, csrfMessage)
 		return
 	}
 	token := r.PathValue("token")
-	info, err := s.opts.Accounts.Setup(token)
+	info, err := s.opts.Accounts.Setup(token, clientAddr(r))
 	if err != nil {
 		s.setupFailed(w, r, err)
 		return
@@ -191,13 +206,21 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	if len(errs) == 0 {
-		err := s.opts.Accounts.CompleteSetup(token, password, code, clientAddr(r))
+		sess, err := s.opts.Accounts.CompleteSetup(token, password, code, clientAddr(r))
 		switch {
 		case err == nil:
-			http.Redirect(w, r, "/login?setup=done", http.StatusSeeOther)
+			// Signed in: the code just used would be refused at /login
+			// (a code is accepted once), and the app may show it a while.
+			s.setSession(w, r, sess)
+			http.Redirect(w, r, home(sess.User), http.StatusSeeOther)
 			return
 		case errors.Is(err, ErrWeakPassword):
-			errs = append(errs, FieldError{"password", "Choose a longer password: at least 12 characters, not a common one and not your email address"})
+			msg := "Choose another password: at least 12 characters, not a common one and not your email address"
+			var we *WeakPasswordError
+			if errors.As(err, &we) {
+				msg = we.Reason
+			}
+			errs = append(errs, FieldError{"password", msg})
 		case errors.Is(err, ErrBadCode):
 			errs = append(errs, FieldError{"code", "The code is not right: check your authenticator app's clock and enter the code it shows now"})
 		case errors.Is(err, ErrThrottled):
@@ -216,7 +239,7 @@ func (s *Server) logoutForm(c *Ctx) error {
 }
 
 func (s *Server) logout(c *Ctx) error {
-	if err := s.opts.Accounts.Logout(c.Session.Token); err != nil {
+	if err := s.opts.Accounts.Logout(c.Session.Token, clientAddr(c.R)); err != nil {
 		return err
 	}
 	s.clearSession(c.W, c.R)

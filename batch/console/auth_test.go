@@ -192,8 +192,13 @@ func TestLogin(t *testing.T) {
 
 func sessionCookie(t *testing.T, p page) *http.Cookie {
 	t.Helper()
+	return namedCookie(t, p, "cpis_session")
+}
+
+func namedCookie(t *testing.T, p page, name string) *http.Cookie {
+	t.Helper()
 	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
-		if c.Name == "cpis_session" {
+		if c.Name == name {
 			return c
 		}
 	}
@@ -326,7 +331,11 @@ func TestSetup(t *testing.T) {
 		want  string
 	}{
 		{url.Values{"password": {password}, "confirm": {password + "x"}, "code": {"123456"}}, "confirm", "The passwords do not match"},
-		{url.Values{"password": {"short"}, "confirm": {"short"}, "code": {f.code(t, "new@example.org")}}, "password", "Choose a longer password"},
+		{url.Values{"password": {"short"}, "confirm": {"short"}, "code": {f.code(t, "new@example.org")}}, "password", "Choose a longer password: at least 12 characters"},
+		{url.Values{"password": {"Password123456"}, "confirm": {"Password123456"}, "code": {f.code(t, "new@example.org")}}, "password",
+			"Choose a password that is not a common one: this one is among the most used, and is tried first by anyone guessing"},
+		{url.Values{"password": {"abababababab"}, "confirm": {"abababababab"}, "code": {f.code(t, "new@example.org")}}, "password",
+			"Choose a password with more different characters: at least 6 (repeated characters are easy to guess)"},
 		{url.Values{"password": {password}, "confirm": {password}, "code": {"000000"}}, "code", "The code is not right"},
 	} {
 		tc.form.Set("csrf", csrf)
@@ -336,17 +345,35 @@ func TestSetup(t *testing.T) {
 		}
 	}
 	resp := b.post("/setup/"+token, url.Values{"csrf": {csrf}, "password": {password}, "confirm": {password}, "code": {f.code(t, "new@example.org")}})
-	if resp.Status != http.StatusSeeOther || resp.Location != "/login?setup=done" {
+	if resp.Status != http.StatusSeeOther || resp.Location != "/la/" {
 		t.Fatalf("set-up: %d to %q:\n%s", resp.Status, resp.Location, resp.Body)
 	}
-	if p := b.get(resp.Location); text(p, "notice-text") == "" {
-		t.Errorf("the login page does not say the account is ready")
+	// Signed in by the set-up: the code it used would be refused at /login.
+	if c := sessionCookie(t, resp); c.Value == "" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("set-up's session cookie: %+v", c)
+	}
+	if p := b.get(resp.Location); p.Status != http.StatusOK || !strings.HasPrefix(text(p, "account-user"), "new@example.org") {
+		t.Errorf("home after set-up: status %d, signed in as %q", p.Status, text(p, "account-user"))
 	}
 	// The link works once.
 	if p := b.get("/setup/" + token); p.Status != http.StatusNotFound || !strings.Contains(text(p, "error-message"), "This set-up link is not valid") {
 		t.Errorf("used link: status %d, %q", p.Status, text(p, "error-message"))
 	}
-	b.login("new@example.org")
+}
+
+// TestSetupOpsHome: an operations user lands on /ops/ after set-up.
+func TestSetupOpsHome(t *testing.T) {
+	f := newFixture(t)
+	token := f.addUser(t, "ops@example.org", accounts.RoleOps, "")
+	b := f.browser(t)
+	p := b.get("/setup/" + token)
+	resp := b.post("/setup/"+token, url.Values{"csrf": {b.csrf(p)}, "password": {password}, "confirm": {password}, "code": {f.code(t, "ops@example.org")}})
+	if resp.Status != http.StatusSeeOther || resp.Location != "/ops/" {
+		t.Fatalf("set-up: %d to %q", resp.Status, resp.Location)
+	}
+	if p := b.get("/ops/"); p.Status != http.StatusOK {
+		t.Errorf("ops home after set-up: status %d", p.Status)
+	}
 }
 
 func TestLogout(t *testing.T) {
@@ -393,8 +420,12 @@ func TestSecureCookiesUnderTLS(t *testing.T) {
 		}
 	}
 	resp := b.post("/login", url.Values{"csrf": {b.csrf(p)}, "email": {"officer@example.org"}, "password": {password}, "code": {f.code(t, "officer@example.org")}})
-	if c := sessionCookie(t, resp); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+	// The __Host- prefix: Secure, Path=/ and no Domain, or browsers refuse it.
+	if c := namedCookie(t, resp, "__Host-cpis_session"); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" {
 		t.Errorf("session cookie over TLS: %+v", c)
+	}
+	if p := b.get("/la/"); p.Status != http.StatusOK {
+		t.Errorf("/la/ with the __Host- cookie: status %d", p.Status)
 	}
 }
 
@@ -434,5 +465,57 @@ func TestSetupThrottled(t *testing.T) {
 	}
 	if resp.Status != http.StatusTooManyRequests || !strings.Contains(resp.Body, `<a href="#code">Too many wrong codes`) {
 		t.Errorf("status %d, want 429 and the reason", resp.Status)
+	}
+}
+
+// TestRefusalsAudited: an LA user's 403 on operations' pages, 404s on
+// another LA's files and returns, and forms without their CSRF token are
+// audited with the person, the address and the path, at most once a
+// minute per person (or address) and kind.
+func TestRefusalsAudited(t *testing.T) {
+	f := newFixture(t)
+	b, _ := f.officer(t, "officer@example.org", "841")
+	anon := f.browser(t)
+	for _, tc := range []struct {
+		name    string
+		do      func() page
+		advance time.Duration
+		status  int
+	}{
+		{"ops page", func() page { return b.get("/ops/held") }, 0, http.StatusForbidden},
+		{"ops page again within the minute", func() page { return b.get("/ops/users") }, 30 * time.Second, http.StatusForbidden},
+		{"another LA's file", func() page { return b.get("/la/files/CPIS_202_RESP_20261124.csv") }, 0, http.StatusNotFound},
+		{"another LA's return", func() page { return b.get("/la/returns/20261124091500123_ABCDEF") }, 0, http.StatusNotFound},
+		{"ops page a minute later", func() page { return b.get("/ops/") }, time.Minute, http.StatusForbidden},
+		{"form without its token", func() page { return b.post("/la/collect", url.Values{"name": {"x.csv"}}) }, 0, http.StatusForbidden},
+		{"login without its token", func() page { return anon.post("/login", url.Values{"email": {"a@example.org"}}) }, 0, http.StatusForbidden},
+		{"set-up without its token", func() page { return anon.post("/setup/sometoken", url.Values{"code": {"123456"}}) }, 0, http.StatusForbidden},
+	} {
+		f.clock.Set(f.clock.Now().Add(tc.advance))
+		if p := tc.do(); p.Status != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, p.Status, tc.status)
+		}
+	}
+	var got []string
+	if err := f.hub.DB.View(func(tx *store.Tx) error {
+		return tx.WebAuditEvents(time.Time{}, func(e store.WebEvent) error {
+			switch e.Action {
+			case "page.forbidden", "page.not_found", "csrf.refused":
+				got = append(got, strings.Join([]string{e.User, e.Remote, e.Action, e.Detail}, " "))
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"officer@example.org 127.0.0.1 page.forbidden /ops/held",
+		"officer@example.org 127.0.0.1 page.not_found /la/files/CPIS_202_RESP_20261124.csv",
+		"officer@example.org 127.0.0.1 page.forbidden /ops/",
+		"officer@example.org 127.0.0.1 csrf.refused /la/collect",
+		" 127.0.0.1 csrf.refused /login",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("refusals audited (-want +got):\n%s", diff)
 	}
 }

@@ -11,7 +11,7 @@
 //	GET  /login                 sign-in form (email, password, TOTP code)
 //	POST /login                 sign in; 303 to /la/ or /ops/ (or next=)
 //	GET  /setup/{token}         one-time set-up: QR code and key as text
-//	POST /setup/{token}         choose password, prove authenticator; 303 /login?setup=done
+//	POST /setup/{token}         choose password, prove authenticator; signed in, 303 home
 //	GET  /logout                sign-out confirmation (works without JS)
 //	POST /logout                sign out; 303 /login
 //	GET  /assets/...            embedded NHS.UK frontend, app.js, app.css, images
@@ -40,7 +40,10 @@
 // A POST ends with c.Redirect (303) to a GET page. Return ErrNotFound for
 // anything the user may not see (another LA's: the answer is the same as
 // for what does not exist), ErrForbidden or a *PageError for other
-// refusals; any other error is logged and shown as a 500 page. Audit every
+// refusals (a 403 or 404 a handler returns, the other role's 403 and a
+// CSRF refusal are audited by the dispatcher, bounded: page.forbidden,
+// page.not_found, csrf.refused; batch/accounts' AuditBounded); any other
+// error is logged and shown as a 500 page. Audit every
 // action with c.Audit(action, detail): detail names files and message IDs,
 // never a password, token, secret or a record's content.
 //
@@ -56,9 +59,11 @@
 // # Sessions and forms
 //
 // The session cookie (cpis_session: the accounts' session token) is
-// HttpOnly, SameSite=Strict, Path=/ and Secure when the request came over
-// TLS. A request without a live session (none, logged out, idle longer
-// than the accounts' idle timeout) is sent to /login (303; a GET keeps its
+// HttpOnly, SameSite=Strict, Path=/, without a Domain, and over TLS
+// Secure and named __Host-cpis_session (the prefix makes browsers refuse
+// it from another host or without Secure). A request without a live
+// session (none, logged out, idle longer than the accounts' idle timeout,
+// or older than their absolute lifetime of 12 hours) is sent to /login (303; a GET keeps its
 // page as next=, and an expired one is told why). A user of the other
 // role gets 403.
 //

@@ -92,7 +92,7 @@ func (f *fixture) addUser(t testing.TB, email string, role accounts.Role, la str
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := f.acc.Setup(token)
+	info, err := f.acc.Setup(token, "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func (f *fixture) addUser(t testing.TB, email string, role accounts.Role, la str
 func (f *fixture) enrol(t testing.TB, email string, role accounts.Role, la string) {
 	t.Helper()
 	token := f.addUser(t, email, role, la)
-	if err := f.acc.CompleteSetup(token, password, f.code(t, email), "192.0.2.1"); err != nil {
+	if _, err := f.acc.CompleteSetup(token, password, f.code(t, email), "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 }

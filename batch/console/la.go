@@ -350,7 +350,7 @@ func (s *Server) laReturn(c *Ctx) error {
 				d.Truncated = true
 				return errStop
 			}
-			d.Rows = append(d.Rows, checkRow{RowOutcome: r, Fix: codes.Fix(r.Detail)})
+			d.Rows = append(d.Rows, checkRow{RowOutcome: r, Fix: codes.FixFor(r.Detail, r.Text)})
 			return nil
 		})
 	}); err != nil && !errors.Is(err, errStop) {

@@ -118,7 +118,7 @@ func (s *Server) laCheck(c *Ctx) error {
 			out.Truncated = true
 			break
 		}
-		out.Rows = append(out.Rows, checkRow{RowOutcome: r, Fix: codes.Fix(r.Detail)})
+		out.Rows = append(out.Rows, checkRow{RowOutcome: r, Fix: codes.FixFor(r.Detail, r.Text)})
 	}
 	out.CheckResult.Rows = nil
 	if err := c.Audit("la.check", fmt.Sprintf("la=%s file=%s outcome=%s%s %s", a.Code, mesh.Printable(up.Name), res.Code, detailSuffix(res.Detail), res.Counts)); err != nil {

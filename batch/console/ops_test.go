@@ -145,7 +145,7 @@ func TestOpsPages(t *testing.T) {
 			"user-ops@example.org":     "ops@example.org operations yes 22 Nov 2026 09:00 22 Nov 2026 09:00",
 			"user-new@example.org":     "new@example.org LA 202 Camden Not yet link valid until 23 Nov 2026 09:00 22 Nov 2026 09:00 never",
 			"user-old@example.org":     "old@example.org LA 841 Darlington Link expired 20 Nov 2026 09:00 never",
-			"user-officer@example.org": "officer@example.org LA 841 Darlington yes 22 Nov 2026 09:00 never",
+			"user-officer@example.org": "officer@example.org LA 841 Darlington yes 22 Nov 2026 09:00 22 Nov 2026 09:00",
 		}},
 	}
 	for _, tt := range tests {

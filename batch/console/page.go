@@ -244,6 +244,7 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 		}
 		c := &Ctx{W: w, R: r, Session: sess, User: sess.User, s: s}
 		if role != "" && sess.User.Role != role {
+			s.refused(r, sess.User.Email, "page.forbidden", r.URL.Path)
 			s.errorPage(w, r, c, http.StatusForbidden, "This page is not for your account.")
 			return
 		}
@@ -259,6 +260,7 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 				token = r.PostFormValue("csrf")
 			}
 			if !s.validSessionCSRF(sess, token) {
+				s.refused(r, sess.User.Email, "csrf.refused", r.URL.Path)
 				s.errorPage(w, r, c, http.StatusForbidden, csrfMessage)
 				return
 			}
@@ -266,6 +268,12 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 		if err := h(c); err != nil {
 			var pe *PageError
 			if errors.As(err, &pe) {
+				switch pe.Status {
+				case http.StatusNotFound:
+					s.refused(r, sess.User.Email, "page.not_found", r.URL.Path)
+				case http.StatusForbidden:
+					s.refused(r, sess.User.Email, "page.forbidden", r.URL.Path)
+				}
 				s.errorPage(w, r, c, pe.Status, pe.Message)
 				return
 			}
@@ -273,6 +281,17 @@ func (s *Server) handle(pattern string, role Role, h func(c *Ctx) error) {
 			s.errorPage(w, r, c, http.StatusInternalServerError, "")
 		}
 	})
+}
+
+// refused audits a refused request (action page.forbidden, page.not_found
+// or csrf.refused, with the path as detail) of email ("" before a
+// session) from the request's address: at most once a minute per person
+// (or address) and action, so that someone probing cannot flood the
+// audit. A failure to write it is logged; the refusal stands either way.
+func (s *Server) refused(r *http.Request, email, action, path string) {
+	if _, err := s.opts.Accounts.AuditBounded(email, clientAddr(r), action, path); err != nil {
+		s.log.Error("console: audit refusal", "action", action, "err", err)
+	}
 }
 
 // csrfMessage is the 403 page's text for a form without its token.

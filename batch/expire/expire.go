@@ -53,7 +53,11 @@ func Run(db *store.DB, now time.Time) (Result, error) {
 			// others need the reference looked up.
 			vis := p.VisibleOn(today, caldate.Date{})
 			if vis && p.Type != plans.UCPP {
-				vis = p.VisibleOn(today, tx.DateOfBirth(p.NHS))
+				dob, err := tx.DateOfBirth(p.NHS)
+				if err != nil {
+					return err
+				}
+				vis = p.VisibleOn(today, dob)
 			}
 			if !vis {
 				gone = append(gone, p.Key)

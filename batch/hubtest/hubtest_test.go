@@ -38,7 +38,11 @@ func TestNew(t *testing.T) {
 			return err
 		}
 		for _, n := range []string{"9990276579", "9993765570", "9994238477"} {
-			if _, ok := tx.Demographic(n); ok {
+			_, ok, err := tx.Demographic(n)
+			if err != nil {
+				return err
+			}
+			if ok {
 				people++
 			}
 		}

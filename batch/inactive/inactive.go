@@ -49,18 +49,32 @@ func Run(dataDir string, db *store.DB, now time.Time) ([]Written, error) {
 		if !tx.HasDemographics() {
 			return nil
 		}
-		look := func(n string) (demographics.Record, bool) { return tx.Demographic(n) }
+		// lookErr is the first reference record that did not decode: a
+		// damaged reference is refused, never read as an unknown number.
+		var lookErr error
+		look := func(n string) (demographics.Record, bool) {
+			r, ok, err := tx.Demographic(n)
+			if err != nil && lookErr == nil {
+				lookErr = err
+			}
+			return r, ok
+		}
 		byLA := map[string][]store.InactiveRow{}
 		err := tx.AllPlans(func(p plans.Plan) error {
 			row := store.InactiveRow{NHSNumber: p.NHS, LocalID: p.LocalID, PlanType: string(p.Type)}
-			r, known := tx.Demographic(p.NHS)
+			f, known, err := tx.DemographicFacts(p.NHS)
+			if err != nil {
+				return err
+			}
 			switch {
 			case !known:
 				row.Reason = Unknown
-			case r.SupersededBy != "":
+			case f.Superseded:
 				row.Reason = Superseded
-				row.Current, _ = pds.Current(p.NHS, look)
-			case r.Sensitive:
+				if row.Current, _ = pds.Current(p.NHS, look); lookErr != nil {
+					return lookErr
+				}
+			case f.Sensitive:
 				row.Reason = Sensitive
 			default:
 				return nil

@@ -74,11 +74,18 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 	var own demographics.Record
 	var ownOK bool
 	var ownNHS string
+	// lookErr is the first reference record that did not decode: the
+	// return is then refused whole, never decided on a damaged reference.
+	var lookErr error
 	look := func(nhs string) (demographics.Record, bool) {
 		if nhs == ownNHS {
 			return own, ownOK
 		}
-		return tx.Demographic(nhs)
+		rec, ok, err := tx.Demographic(nhs)
+		if err != nil && lookErr == nil {
+			lookErr = err
+		}
+		return rec, ok
 	}
 	sr, err := in.rows.reader()
 	if err != nil {
@@ -109,10 +116,15 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		var dob caldate.Date
 		dobKnown := false
 		if reject == nil && !del {
-			own, ownOK = tx.Demographic(nhs)
+			if own, ownOK, err = tx.Demographic(nhs); err != nil {
+				return ev, err
+			}
 			ownNHS = nhs
 			out := pds.Reconcile(nhs, pds.Fields{FamilyName: r.family, GivenName: r.given, DOB: r.dob}, look)
 			ownNHS = ""
+			if lookErr != nil {
+				return ev, lookErr
+			}
 			if out.Reject != nil {
 				reject = out.Reject
 			} else {
@@ -213,7 +225,9 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 			case isNamed && named[i].dobKnown:
 				dob = named[i].dob
 			default:
-				dob = tx.DateOfBirth(p.NHS)
+				if dob, err = tx.DateOfBirth(p.NHS); err != nil {
+					return err
+				}
 			}
 			vis := p.VisibleOn(today, dob)
 			if vis {

@@ -157,7 +157,9 @@ func nationalStore(b *testing.B, n int) (string, *store.DB) {
 				if err := tx.PutPlan(p); err != nil {
 					return err
 				}
-				if _, known := tx.Demographic(p.NHS); !known {
+				if _, known, err := tx.Demographic(p.NHS); err != nil {
+					return err
+				} else if !known {
 					if err := tx.MarkInactiveSent(p.Key, "UNKNOWN", created); err != nil {
 						return err
 					}

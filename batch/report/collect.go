@@ -383,7 +383,9 @@ func (r *Report) readPlans(cfg Config) error {
 			from, err = tx.PlansPage(from, pageSize, func(p plans.Plan) error {
 				if cur == nil || cur.nhs != p.NHS {
 					finish(cur)
-					cur = newPerson(tx, p.NHS)
+					if cur, err = newPerson(tx, p.NHS); err != nil {
+						return err
+					}
 				}
 				cur.plans = append(cur.plans, p)
 				return nil
@@ -411,7 +413,10 @@ func (r *Report) readPlans(cfg Config) error {
 			if err != nil {
 				return err
 			}
-			dob := tx.DateOfBirth(c)
+			dob, err := tx.DateOfBirth(c)
+			if err != nil {
+				return err
+			}
 			var all []plans.Plan
 			for _, p := range ps {
 				if p.VisibleOn(r.Today, dob) {
@@ -439,17 +444,32 @@ func (r *Report) readPlans(cfg Config) error {
 	return nil
 }
 
-func newPerson(tx *store.Tx, nhs string) *person {
+func newPerson(tx *store.Tx, nhs string) (*person, error) {
 	p := &person{nhs: nhs}
-	rec, ok := tx.Demographic(nhs)
-	if !ok {
-		return p
+	f, ok, err := tx.DemographicFacts(nhs)
+	if err != nil || !ok {
+		return p, err
 	}
-	p.dob = rec.DOB
-	if rec.SupersededBy != "" {
-		p.current, _ = pds.Current(nhs, func(n string) (demographics.Record, bool) { return tx.Demographic(n) })
+	p.dob = f.DOB
+	if f.Superseded {
+		p.current, err = currentNumber(tx, nhs)
 	}
-	return p
+	return p, err
+}
+
+// currentNumber is pds.Current over the reference in tx; a reference
+// record on the way that does not decode is its error, never an end of
+// the chain.
+func currentNumber(tx *store.Tx, nhs string) (string, error) {
+	var lookErr error
+	cur, _ := pds.Current(nhs, func(n string) (demographics.Record, bool) {
+		r, ok, err := tx.Demographic(n)
+		if err != nil && lookErr == nil {
+			lookErr = err
+		}
+		return r, ok
+	})
+	return cur, lookErr
 }
 
 // visible counts p's plans visible today, notes those leaving visibility
@@ -515,7 +535,10 @@ func (r *Report) readInactive(cfg Config) error {
 				if err != nil || !ok {
 					return err
 				}
-				now, current := inactiveReason(tx, k.NHS)
+				now, current, err := inactiveReason(tx, k.NHS)
+				if err != nil {
+					return err
+				}
 				if now != reason {
 					return nil
 				}
@@ -536,18 +559,20 @@ func (r *Report) readInactive(cfg Config) error {
 
 // inactiveReason is the reason batch/inactive gives for nhs today ("" when
 // the number is current and usable).
-func inactiveReason(tx *store.Tx, nhs string) (reason, current string) {
-	rec, known := tx.Demographic(nhs)
+func inactiveReason(tx *store.Tx, nhs string) (reason, current string, err error) {
+	f, known, err := tx.DemographicFacts(nhs)
 	switch {
+	case err != nil:
+		return "", "", err
 	case !known:
-		return inactive.Unknown, ""
-	case rec.SupersededBy != "":
-		current, _ = pds.Current(nhs, func(n string) (demographics.Record, bool) { return tx.Demographic(n) })
-		return inactive.Superseded, current
-	case rec.Sensitive:
-		return inactive.Sensitive, ""
+		return inactive.Unknown, "", nil
+	case f.Superseded:
+		current, err = currentNumber(tx, nhs)
+		return inactive.Superseded, current, err
+	case f.Sensitive:
+		return inactive.Sensitive, "", nil
 	}
-	return "", ""
+	return "", "", nil
 }
 
 func inactiveText(reason, current string) string {

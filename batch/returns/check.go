@@ -71,20 +71,20 @@ func Check(row Row, n Name) Checked {
 	}
 	c.Plan = plans.Plan{Key: c.Key, LocalID: row.LocalID}
 
-	if p := noValue(row, colNHSNumber, codes.R001); p != nil {
+	if p := unreadable(row, colNHSNumber, codes.R001); p != nil {
 		return c.reject(*p)
 	}
 	if problem != nhsnumber.OK {
 		return c.reject(nhsProblem(row.NHSNumber, problem))
 	}
-	if p := noValue(row, colPlanType, codes.R004); p != nil {
+	if p := unreadable(row, colPlanType, codes.R004); p != nil {
 		return c.reject(*p)
 	}
 	if !typeOK {
 		return c.reject(typeProblem(row.PlanType))
 	}
 	if c.Action == Delete {
-		if p := noValue(row, colLocalID, codes.R010); p != nil {
+		if p := unreadable(row, colLocalID, codes.R010); p != nil {
 			return c.reject(*p)
 		}
 		if strings.TrimSpace(row.LocalID) != "" {
@@ -94,25 +94,25 @@ func Check(row Row, n Name) Checked {
 		}
 		// The other cells of a DELETE are ignored, but a cell whose value
 		// is unknown still rejects its row (returns.md, XLSX).
-		for _, f := range noValueChecks {
-			if p := noValue(row, f.col, f.detail); p != nil {
+		for _, f := range unreadableChecks {
+			if p := unreadable(row, f.col, f.detail); p != nil {
 				return c.reject(*p)
 			}
 		}
 		return c
 	}
 
-	if p := noValue(row, colStartDate, codes.R005); p != nil {
+	if p := unreadable(row, colStartDate, codes.R005); p != nil {
 		return c.reject(*p)
 	}
-	start, p := checkStart(row.StartDate)
+	start, p := checkStart(row.StartDate, row.Cells[colStartDate])
 	if p != nil {
 		return c.reject(*p)
 	}
-	if p := noValue(row, colEndDate, codes.R006); p != nil {
+	if p := unreadable(row, colEndDate, codes.R006); p != nil {
 		return c.reject(*p)
 	}
-	end, p := checkEnd(row.EndDate, row.StartDate, start)
+	end, p := checkEnd(row.EndDate, row.Cells[colEndDate], row.StartDate, start)
 	if p != nil {
 		return c.reject(*p)
 	}
@@ -124,40 +124,40 @@ func Check(row Row, n Name) Checked {
 	}
 	var due caldate.Date
 	hasDue := strings.TrimSpace(row.DueDate) != ""
-	if p := noValue(row, colDueDate, codes.R008); p != nil {
+	if p := unreadable(row, colDueDate, codes.R008); p != nil {
 		return c.reject(*p)
 	}
 	if typ == plans.UCPP {
-		if due, p = checkDue(row.DueDate); p != nil {
+		if due, p = checkDue(row.DueDate, row.Cells[colDueDate]); p != nil {
 			return c.reject(*p)
 		}
 	}
-	if p := noValue(row, colLocalID, codes.R010); p != nil {
+	if p := unreadable(row, colLocalID, codes.R010); p != nil {
 		return c.reject(*p)
 	}
 	if p := checkLocalID(row.LocalID); p != nil {
 		return c.reject(*p)
 	}
-	if p := noValue(row, colAction, codes.R011); p != nil {
+	if p := unreadable(row, colAction, codes.R011); p != nil {
 		return c.reject(*p)
 	}
 	if actionProblem != nil {
 		return c.reject(*actionProblem)
 	}
-	if p := noValue(row, colDateOfBirth, codes.R012); p != nil {
+	if p := unreadable(row, colDateOfBirth, codes.R012); p != nil {
 		return c.reject(*p)
 	}
 	var dob caldate.Date
 	if s := strings.TrimSpace(row.DateOfBirth); s != "" {
 		var err error
 		if dob, err = caldate.Parse(s); err != nil {
-			return c.reject(notADate(codes.R012, "date_of_birth", s))
+			return c.reject(notADate(codes.R012, "date_of_birth", s, row.Cells[colDateOfBirth]))
 		}
 	}
-	if p := noValue(row, colFamilyName, codes.R013); p != nil {
+	if p := unreadable(row, colFamilyName, codes.R013); p != nil {
 		return c.reject(*p)
 	}
-	if p := noValue(row, colGivenName, codes.R013); p != nil {
+	if p := unreadable(row, colGivenName, codes.R013); p != nil {
 		return c.reject(*p)
 	}
 	for _, name := range []struct{ column, value string }{
@@ -178,9 +178,9 @@ func Check(row Row, n Name) Checked {
 	return c
 }
 
-// noValueChecks are the columns a DELETE row does not check, in the order
+// unreadableChecks are the columns a DELETE row does not check, in the order
 // of the checks of any other row, with the detail code of their check.
-var noValueChecks = []struct {
+var unreadableChecks = []struct {
 	col    column
 	detail codes.Detail
 }{
@@ -189,17 +189,37 @@ var noValueChecks = []struct {
 	{colFamilyName, codes.R013}, {colGivenName, codes.R013},
 }
 
-// noValue returns the rejection of a row whose cell in column col holds a
-// formula without a cached value (XLSX), or nil. Its value is unknown, so
-// it fails that column's own check, with detail code d: the cell is named
-// so that the officer can find it.
-func noValue(row Row, col column, d codes.Detail) *codes.Problem {
-	cell := row.NoValue[col]
-	if cell == "" {
+// unreadable returns the rejection of a row whose cell in column col
+// holds a formula without a cached value or an Excel error value (XLSX),
+// or nil. Its value is unknown, so it fails that column's own check, with
+// detail code d: the cell is named so that the officer can find it, and
+// the text ends with what to do (codes.WorkbookFix, which codes.FixFor
+// then gives instead of the column's own fix).
+func unreadable(row Row, col column, d codes.Detail) *codes.Problem {
+	var p codes.Problem
+	switch cell := row.Cells[col]; cell.Kind {
+	case CellNoValue:
+		p = problemf(d, "%s in cell %s is a formula without a saved value: %s", columnNames[col].csv, cell.Ref, codes.WorkbookFix)
+	case CellError:
+		p = problemf(d, "%s in cell %s holds the Excel error %s: %s", columnNames[col].csv, cell.Ref, excelError(*row.cell(col)), codes.WorkbookFix)
+	default:
 		return nil
 	}
-	p := problemf(d, "%s in cell %s is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)", columnNames[col].csv, cell)
 	return &p
+}
+
+// excelError shows an Excel error value as Excel does (#N/A), or quoted
+// when it is not one such.
+func excelError(v string) string {
+	v = strings.TrimSpace(v)
+	ok := len(v) > 1 && len(v) <= 16 && v[0] == '#'
+	for _, r := range v {
+		ok = ok && (r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("#/!?_", r))
+	}
+	if ok {
+		return v
+	}
+	return show(v)
 }
 
 func (c Checked) reject(p codes.Problem) Checked {
@@ -256,7 +276,7 @@ func checkAction(sent string, kind Kind) (Action, *codes.Problem) {
 	return Upsert, &p
 }
 
-func checkStart(sent string) (caldate.Date, *codes.Problem) {
+func checkStart(sent string, cell Cell) (caldate.Date, *codes.Problem) {
 	s := strings.TrimSpace(sent)
 	if s == "" {
 		p := problemf(codes.R005, "start_date is missing")
@@ -264,20 +284,20 @@ func checkStart(sent string) (caldate.Date, *codes.Problem) {
 	}
 	d, err := caldate.Parse(s)
 	if err != nil {
-		p := notADate(codes.R005, "start_date", s)
+		p := notADate(codes.R005, "start_date", s, cell)
 		return caldate.Date{}, &p
 	}
 	return d, nil
 }
 
-func checkEnd(sent, sentStart string, start caldate.Date) (caldate.Date, *codes.Problem) {
+func checkEnd(sent string, cell Cell, sentStart string, start caldate.Date) (caldate.Date, *codes.Problem) {
 	s := strings.TrimSpace(sent)
 	if s == "" {
 		return caldate.Date{}, nil
 	}
 	d, err := caldate.Parse(s)
 	if err != nil {
-		p := notADate(codes.R006, "end_date", s)
+		p := notADate(codes.R006, "end_date", s, cell)
 		return caldate.Date{}, &p
 	}
 	if d.Before(start) {
@@ -287,7 +307,7 @@ func checkEnd(sent, sentStart string, start caldate.Date) (caldate.Date, *codes.
 	return d, nil
 }
 
-func checkDue(sent string) (caldate.Date, *codes.Problem) {
+func checkDue(sent string, cell Cell) (caldate.Date, *codes.Problem) {
 	s := strings.TrimSpace(sent)
 	if s == "" {
 		p := problemf(codes.R008, "due_date is missing: a UCPP plan needs the expected date of birth")
@@ -295,7 +315,7 @@ func checkDue(sent string) (caldate.Date, *codes.Problem) {
 	}
 	d, err := caldate.Parse(s)
 	if err != nil {
-		p := notADate(codes.R008, "due_date", s)
+		p := notADate(codes.R008, "due_date", s, cell)
 		return caldate.Date{}, &p
 	}
 	return d, nil
@@ -323,8 +343,23 @@ func checkLocalID(sent string) *codes.Problem {
 	return nil
 }
 
-func notADate(d codes.Detail, column, value string) codes.Problem {
+// notADate is the rejection of a date column's value that is not a date.
+// A workbook cell holding a number not formatted as a date (returns.md,
+// XLSX) is named: its value is a number, which the officer may not see.
+func notADate(d codes.Detail, column, value string, cell Cell) codes.Problem {
+	if cell.Kind == CellNumber {
+		return problemf(d, "%s in cell %s is the number %s, not formatted as a date: format the cell as a date in Excel, or type the date as YYYY-MM-DD", column, cell.Ref, value)
+	}
 	return problemf(d, "%s %s is not a date (use YYYY-MM-DD or D/M/YYYY)", column, show(value))
+}
+
+// dateColumn reports whether column c holds a date.
+func dateColumn(c column) bool {
+	switch c {
+	case colStartDate, colEndDate, colDueDate, colDateOfBirth:
+		return true
+	}
+	return false
 }
 
 func problemf(d codes.Detail, format string, args ...any) codes.Problem {

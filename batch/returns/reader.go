@@ -24,14 +24,33 @@ type Row struct {
 	GivenName   string
 	DateOfBirth string
 	Action      string
-	// NoValue names, per column in the order of returns.md's column table
+	// Cells names, per column in the order of returns.md's column table
 	// (nhs_number first, then plan_type, start_date, end_date, due_date,
 	// local_id, family_name, given_name, date_of_birth, action), the cell
-	// of an XLSX row that holds a formula without a cached value (such as
-	// "D7"); all empty in CSV and XML. Check rejects the row at that
-	// column's check.
-	NoValue [numColumns]string
+	// of an XLSX row whose value a rejection must explain (such as "D7"),
+	// and what it holds; zero for every other cell, and in CSV and XML.
+	// Check rejects a row with a cell of kind CellNoValue or CellError at
+	// that column's check, and names a CellNumber cell when its number is
+	// not a date.
+	Cells [numColumns]Cell
 }
+
+// Cell is a worksheet cell a rejection must name.
+type Cell struct {
+	Ref  string // such as "D7"
+	Kind CellKind
+}
+
+// CellKind is what a worksheet cell holds, when the checks must say so.
+type CellKind uint8
+
+// The kinds of Cell.
+const (
+	CellPlain   CellKind = iota // nothing to explain: the zero Cell
+	CellNoValue                 // a formula without a cached value: its text is ""
+	CellError                   // an Excel error value (#N/A, #VALUE!, ...): its text is the error
+	CellNumber                  // in a date column, a number not formatted as a date: its text is its digits
+)
 
 // Reader streams the rows of one return.
 type Reader interface {

@@ -3,6 +3,7 @@ package returns
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -24,18 +25,21 @@ import (
 //
 // It reads the worksheet XML itself rather than through a spreadsheet
 // library's row iterator, because a row must be read cell by cell: whether
-// a cell holds a formula without a cached value (the row is then rejected,
-// naming the cell), which style and so which number format a number has (a
+// a cell holds a formula without a cached value or an Excel error (the row
+// is then rejected, naming the cell), which style and so which number format a number has (a
 // date or not), and whether the worksheet XML is broken (a broken
 // worksheet must fail the file, never end its rows early: a FULL return
 // cut short would withdraw plans).
 //
 // Size: every part's size as the zip's central directory declares it, and
 // the sum of them, must be within the limit (F006), and every part read is
-// counted as it is unpacked (archive/zip also refuses a part longer than
-// declared, or whose checksum fails: F001). So a zip bomb is refused
-// before anything is unpacked, and a lying header cannot get past the
-// count. Shared strings are held in memory (a few bytes beyond their text
+// counted as it is unpacked, on its own and with the parts read before it.
+// archive/zip refuses a part longer than declared, or whose checksum
+// fails: such a part is unpacked again from its raw data, into nothing and
+// up to the limit only, and is F006 when it passes the limit, F001 (damaged)
+// otherwise. So a zip bomb is refused before anything is unpacked, and a
+// lying header cannot get past the count, nor make a bomb look merely
+// damaged. Shared strings are held in memory (a few bytes beyond their text
 // each), as are the styles' date flags; a worksheet never is.
 
 // oleMagic starts an OLE compound file: what Excel writes for a workbook
@@ -138,8 +142,9 @@ func notWorkbook(text string) error { return &codes.Error{Detail: codes.F001, Te
 // xlsxPackage is the parts of a workbook by part name (lower case, no
 // leading "/": part names compare without case).
 type xlsxPackage struct {
-	parts map[string]*zip.File
-	limit int64
+	parts    map[string]*zip.File
+	limit    int64
+	unpacked int64 // bytes unpacked from every part read so far
 }
 
 // show returns the name of the part name as the zip spells it.
@@ -189,31 +194,79 @@ func (p *xlsxPackage) part(name string) (*xml.Decoder, *guard, io.Closer, error)
 	if err != nil {
 		return nil, nil, nil, notWorkbook(fmt.Sprintf("the workbook's part %s cannot be unpacked: %v", f.Name, err))
 	}
-	g := newGuard(&countedPart{rc: rc, name: f.Name, limit: p.limit}, false)
+	g := newGuard(&countedPart{rc: rc, f: f, p: p}, false)
 	dec := xml.NewDecoder(g)
 	dec.CharsetReader = utf8Only
 	return dec, g, rc, nil
 }
 
 // countedPart counts the bytes of a part as they are unpacked: more than
-// the limit is F006, whatever the zip declared; a damaged part is F001.
+// the limit, for the part or for every part read so far together, is F006
+// whatever the zip declared. A part that archive/zip refuses (longer than
+// declared, a failed checksum, damaged data) is F001, unless it really
+// unpacks beyond the limit: a zip bomb whose headers under-state its size
+// is F006 too (see unpacks).
 type countedPart struct {
-	rc    io.Reader
-	name  string
-	n     int64
-	limit int64
+	rc io.Reader
+	f  *zip.File
+	p  *xlsxPackage
+	n  int64
 }
 
 func (c *countedPart) Read(b []byte) (int, error) {
 	n, err := c.rc.Read(b)
 	c.n += int64(n)
-	if c.n > c.limit {
-		return 0, &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's part %s unpacks to more than the size limit of %d bytes", c.name, c.limit)}
+	c.p.unpacked += int64(n)
+	if err := c.p.overLimit(c.f, c.n, c.p.unpacked); err != nil {
+		return 0, err
 	}
 	if err != nil && err != io.EOF {
-		return n, notWorkbook(fmt.Sprintf("the workbook's part %s is damaged: %v", c.name, err))
+		// Tell a bomb from a damaged part by what the part really holds.
+		before := c.p.unpacked - c.n
+		size := unpacks(c.f, c.p.limit)
+		if over := c.p.overLimit(c.f, size, before+size); over != nil {
+			return 0, over
+		}
+		return n, notWorkbook(fmt.Sprintf("the workbook's part %s is damaged: %v", c.f.Name, err))
 	}
 	return n, err
+}
+
+// overLimit returns F006 when a part of n bytes, or total bytes unpacked
+// so far, is over the limit; nil otherwise.
+func (p *xlsxPackage) overLimit(f *zip.File, n, total int64) error {
+	switch {
+	case n > p.limit:
+		return &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's part %s unpacks to more than the size limit of %d bytes", f.Name, p.limit)}
+	case total > p.limit:
+		return &codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", p.limit)}
+	}
+	return nil
+}
+
+// unpacks returns how many bytes part f really unpacks to, whatever its
+// headers declare, but at most max+1: it unpacks the part again, from its
+// raw data, into nothing, and stops there. So memory and time stay
+// bounded by the limit. Its bytes are not checked: a part that is damaged
+// beyond repair counts as far as it unpacks.
+func unpacks(f *zip.File, max int64) int64 {
+	raw, err := f.OpenRaw()
+	if err != nil {
+		return 0
+	}
+	var r io.Reader
+	switch f.Method {
+	case zip.Store:
+		r = raw
+	case zip.Deflate:
+		fr := flate.NewReader(raw)
+		defer fr.Close()
+		r = fr
+	default:
+		return 0
+	}
+	n, _ := io.Copy(io.Discard, io.LimitReader(r, max+1))
+	return n
 }
 
 // token returns the next token of a part, giving the guard a fresh read
@@ -517,6 +570,8 @@ type cell struct {
 	ref     string // such as "D7"
 	text    string
 	noValue bool // a formula without a cached value
+	isError bool // an Excel error value, its text the error (#N/A)
+	number  bool // a number not formatted as a date, its text its digits
 }
 
 // readHeader finds the first non-empty row and maps its names onto the
@@ -594,8 +649,13 @@ func (x *xlsxReader) next() (Row, error) {
 				continue
 			}
 			*row.cell(column(col)) = c.text
-			if c.noValue {
-				row.NoValue[col] = c.ref
+			switch {
+			case c.noValue:
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellNoValue}
+			case c.isError:
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellError}
+			case c.number && dateColumn(column(col)):
+				row.Cells[col] = Cell{Ref: c.ref, Kind: CellNumber}
 			}
 		}
 		return row, nil
@@ -756,8 +816,8 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 					c.noValue = true
 					return c, nil
 				}
-				text, err := x.cellText(typ, style, value.String(), inline.String(), c.ref, line)
-				c.text = text
+				text, number, err := x.cellText(typ, style, value.String(), inline.String(), c.ref, line)
+				c.text, c.number, c.isError = text, number, typ == "e"
 				return c, err
 			case "v":
 				inV = false
@@ -775,50 +835,53 @@ func (x *xlsxReader) readCell(se xml.StartElement, line, col int) (cell, error) 
 // cellText is the text the hub reads in a cell of type typ and style
 // (returns.md, XLSX): text as typed; a number formatted as a date as
 // YYYY-MM-DD; any other number as its digits, without an exponent or a
-// trailing .0; TRUE or FALSE; an error value (#N/A) as shown.
-func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (string, error) {
+// trailing .0; TRUE or FALSE; an error value (#N/A) as shown (its row is
+// rejected: Check). number says the cell is a number not formatted as a
+// date.
+func (x *xlsxReader) cellText(typ, style, v, inline, ref string, line int) (text string, number bool, err error) {
 	switch typ {
 	case "s":
 		i, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || i < 0 || i >= len(x.shared) {
-			return "", x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
+			return "", false, x.malformed(fmt.Sprintf("cell %s names shared string %q, which the workbook does not have", ref, v))
 		}
-		return x.shared[i], nil
+		return x.shared[i], false, nil
 	case "inlineStr":
-		return inline, nil
+		return inline, false, nil
 	case "str", "e":
-		return v, nil
+		return v, false, nil
 	case "b":
 		if strings.TrimSpace(v) == "1" {
-			return "TRUE", nil
+			return "TRUE", false, nil
 		}
-		return "FALSE", nil
+		return "FALSE", false, nil
 	case "d": // an ISO 8601 date (strict workbooks)
 		if len(v) >= 10 {
 			if d, err := caldate.ParseISO(v[:10]); err == nil {
-				return d.String(), nil
+				return d.String(), false, nil
 			}
 		}
-		return v, nil
+		return v, false, nil
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", nil
+		return "", false, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return "", x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
+		return "", false, x.malformed(fmt.Sprintf("cell %s holds the number %q", ref, v))
 	}
 	s := 0 // the default style
 	if style != "" {
 		s, _ = strconv.Atoi(style)
 	}
-	if s >= 0 && s < len(x.dates) && x.dates[s] {
+	isDate := s >= 0 && s < len(x.dates) && x.dates[s]
+	if isDate {
 		if d, ok := excelDate(f, x.date1904); ok {
-			return d, nil
+			return d, false, nil
 		}
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64), nil
+	return strconv.FormatFloat(f, 'f', -1, 64), !isDate, nil
 }
 
 // excelDate returns the calendar date of an Excel date serial number

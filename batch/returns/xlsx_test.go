@@ -204,7 +204,8 @@ func TestXLSXReader(t *testing.T) {
 				row(3, is("A3", "9990000026"), is("B3", "CPP"), num("C3", "46083", sGeneral), num("D3", "46083", sTime), num("E3", "46083", sDecimal), is("F3", "C-2"), num("G3", "46083", sQuoted)),
 			want: excelOutcome{Rows: []returns.Row{
 				{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", EndDate: "2026-11-21", DueDate: "2026-12-01", LocalID: "C-1", DateOfBirth: "2015-03-10"},
-				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", StartDate: "46083", EndDate: "46083", DueDate: "46083", LocalID: "C-2", DateOfBirth: "46083"},
+				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", StartDate: "46083", EndDate: "46083", DueDate: "46083", LocalID: "C-2", DateOfBirth: "46083",
+					Cells: cellsOf(returns.CellNumber, map[int]string{2: "C3", 3: "D3", 4: "E3", 8: "G3"})},
 			}}},
 		{name: "the 1900 leap year bug: day 60 is 29 February 1900, which never was",
 			sheet: header() +
@@ -218,11 +219,16 @@ func TestXLSXReader(t *testing.T) {
 			sheet: header() + row(2, is("A2", "9990000018"), is("B2", "CPP"), num("C2", "44621", sDate), num("D2", "0", sDate), is("F2", "C-1")),
 			o:     rawOptions{date1904: true},
 			want:  excelOutcome{Rows: []returns.Row{{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", EndDate: "1904-01-01", LocalID: "C-1"}}}},
-		{name: "shared strings, rich text and phonetic guides; booleans and error values as shown",
+		{name: "shared strings, rich text and phonetic guides; booleans as shown; error values as shown, the cell named",
 			sheet: header() + row(2, `<c r="A2" t="s"><v>0</v></c>`, `<c r="B2" t="s"><v>1</v></c>`, `<c r="C2" t="s"><v>2</v></c>`,
 				`<c r="D2" t="b"><v>1</v></c>`, `<c r="E2" t="e"><v>#N/A</v></c>`, `<c r="F2" t="s"><v>3</v></c>`),
-			o:    rawOptions{shared: []string{"<t>9990000018</t>", "<r><t>C</t></r><r><rPr><b/></rPr><t>PP</t></r>", "<t>2026-03-02</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh>", "<t xml:space=\"preserve\"> C&amp;1 </t>"}},
-			want: excelOutcome{Rows: []returns.Row{{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", EndDate: "TRUE", DueDate: "#N/A", LocalID: " C&1 "}}}},
+			o: rawOptions{shared: []string{"<t>9990000018</t>", "<r><t>C</t></r><r><rPr><b/></rPr><t>PP</t></r>", "<t>2026-03-02</t><rPh sb=\"0\" eb=\"1\"><t>x</t></rPh>", "<t xml:space=\"preserve\"> C&amp;1 </t>"}},
+			want: excelOutcome{Rows: []returns.Row{{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", EndDate: "TRUE", DueDate: "#N/A", LocalID: " C&1 ",
+				Cells: cellsOf(returns.CellError, map[int]string{4: "E2"})}}}},
+		{name: "Excel errors, typed or a formula's cached value, are named in any column",
+			sheet: header() + row(4, `<c r="A4" t="e"><f>VLOOKUP(G4,Z:Z,1,FALSE)</f><v>#N/A</v></c>`, `<c r="B4" t="e"><v>#VALUE!</v></c>`, `<c r="C4" t="e" s="1"><f>#REF!+1</f><v>#REF!</v></c>`, num("F4", "12", sGeneral)),
+			want: excelOutcome{Rows: []returns.Row{{Line: 4, NHSNumber: "#N/A", PlanType: "#VALUE!", StartDate: "#REF!", LocalID: "12",
+				Cells: cellsOf(returns.CellError, map[int]string{0: "A4", 1: "B4", 2: "C4"})}}}},
 		{name: "formulas: the cached value is read; without one the cell is named",
 			sheet: header() +
 				row(2, `<c r="A2" t="str"><f>"999"&amp;"0000018"</f><v>9990000018</v></c>`, is("B2", "CPP"), `<c r="C2" s="1"><f>DATE(2026,3,2)</f><v>46083</v></c>`,
@@ -231,12 +237,12 @@ func TestXLSXReader(t *testing.T) {
 				row(4, `<c r="A4"><f>A3</f></c>`, is("B4", "CPP"), `<c r="F4"><f t="shared" si="0"/></c>`),
 			want: excelOutcome{Rows: []returns.Row{
 				r(2, "9990000018", "CPP", "2026-03-02", "C-1"),
-				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", NoValue: noValue(map[int]string{2: "C3", 3: "D3", 5: "F3"})},
-				{Line: 4, PlanType: "CPP", NoValue: noValue(map[int]string{0: "A4", 5: "F4"})},
+				{Line: 3, NHSNumber: "9990000026", PlanType: "CPP", Cells: noValue(map[int]string{2: "C3", 3: "D3", 5: "F3"})},
+				{Line: 4, PlanType: "CPP", Cells: noValue(map[int]string{0: "A4", 5: "F4"})},
 			}}},
 		{name: "a row of formulas without values is not empty",
 			sheet: header() + row(2, `<c r="D2"><f>C2+1</f></c>`),
-			want:  excelOutcome{Rows: []returns.Row{{Line: 2, NoValue: noValue(map[int]string{3: "D2"})}}}},
+			want:  excelOutcome{Rows: []returns.Row{{Line: 2, Cells: noValue(map[int]string{3: "D2"})}}}},
 		{name: "other sheets are not read",
 			sheet: header(),
 			want:  excelOutcome{}},
@@ -297,10 +303,16 @@ func TestXLSXReader(t *testing.T) {
 	}
 }
 
-// noValue makes Row.NoValue from cells by column index.
-func noValue(cells map[int]string) (out [10]string) {
+// noValue makes Row.Cells of formulas without a value from cells by
+// column index.
+func noValue(cells map[int]string) [10]returns.Cell {
+	return cellsOf(returns.CellNoValue, cells)
+}
+
+// cellsOf makes Row.Cells of one kind from cells by column index.
+func cellsOf(kind returns.CellKind, cells map[int]string) (out [10]returns.Cell) {
 	for i, c := range cells {
-		out[i] = c
+		out[i] = returns.Cell{Ref: c, Kind: kind}
 	}
 	return out
 }
@@ -332,8 +344,12 @@ func TestXLSXPackage(t *testing.T) {
 			&codes.Error{Detail: codes.F006, Text: "the workbook's part xl/worksheets/sheet1.xml unpacks to 2401009 bytes, over the size limit of 1048576 bytes"}},
 		{"parts over the limit together", good, unpacked(t, good) - 1,
 			&codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", unpacked(t, good)-1)}},
-		{"a part longer than its header says", lyingZip(t, good), 1 << 20,
+		{"a part longer than its header says, within the limit", lyingZip(t, good), 1 << 20,
 			&codes.Error{Detail: codes.F001, Text: "the workbook's part xl/worksheets/sheet1.xml is damaged: zip: not a valid zip file"}},
+		{"a zip bomb whose header under-states its part", lyingZip(t, rawWorkbook(t, header()+strings.Repeat("<row/>", 400_000), rawOptions{})), 1 << 20,
+			&codes.Error{Detail: codes.F006, Text: "the workbook's part xl/worksheets/sheet1.xml unpacks to more than the size limit of 1048576 bytes"}},
+		{"a part longer than its header says, within the limit, but the parts over it together", lyingZip(t, good), read(t, good) - 1,
+			&codes.Error{Detail: codes.F006, Text: fmt.Sprintf("the workbook's parts unpack to more than the size limit of %d bytes together", read(t, good)-1)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -365,6 +381,23 @@ func unpacked(t *testing.T, b []byte) int64 {
 		t.Fatalf("the workbook (%d bytes, parts %d, largest %d) cannot test the sum of parts", len(b), sum, largest)
 	}
 	return int64(sum)
+}
+
+// read returns the sum of the sizes of the parts a reader of the
+// workbook unpacks (all but the second worksheet and the chart sheet).
+func read(t *testing.T, b []byte) int64 {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, f := range zr.File {
+		if f.Name != "xl/worksheets/sheet2.xml" && f.Name != "xl/chartsheets/sheet1.xml" {
+			sum += int64(f.UncompressedSize64)
+		}
+	}
+	return sum
 }
 
 func zipOf(t *testing.T, parts map[string]string) []byte {
@@ -417,10 +450,11 @@ func lyingZip(t *testing.T, good []byte) []byte {
 	return buf.Bytes()
 }
 
-// TestXLSXNoValueChecks: a cell holding a formula without a cached value
-// fails its column's own check (so the first rejection in check order
-// still wins), naming the cell; a DELETE row, whose other cells are
-// ignored, is rejected too.
+// TestXLSXNoValueChecks: a cell holding a formula without a cached value,
+// or an Excel error, fails its column's own check (so the first rejection
+// in check order still wins), naming the cell; a DELETE row, whose other
+// cells are ignored, is rejected too. A number not formatted as a date
+// that is not a date either is named.
 func TestXLSXNoValueChecks(t *testing.T) {
 	full, err := returns.ParseName(fullXLSX)
 	if err != nil {
@@ -430,37 +464,69 @@ func TestXLSXNoValueChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const how = " is a formula without a saved value: open the workbook in Excel, let it calculate, and save it again (or paste the values only)"
+	const how = " is a formula without a saved value: open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+	const errHow = ": open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+	numHow := func(n string) string {
+		return " is the number " + n + ", not formatted as a date: format the cell as a date in Excel, or type the date as YYYY-MM-DD"
+	}
 	base := returns.Row{Line: 7, NHSNumber: "9990000018", PlanType: "UCPP", StartDate: "2026-03-02", DueDate: "2026-12-01", LocalID: "C-1"}
+	nv := func(ref string) returns.Cell { return returns.Cell{Ref: ref, Kind: returns.CellNoValue} }
+	xe := func(ref string) returns.Cell { return returns.Cell{Ref: ref, Kind: returns.CellError} }
+	nb := func(ref string) returns.Cell { return returns.Cell{Ref: ref, Kind: returns.CellNumber} }
+	type cells = map[int]returns.Cell
 	cases := []struct {
 		name   string
 		n      returns.Name
-		change func(*returns.Row)
-		want   *codes.Problem // nil: accepted
+		change func(*returns.Row) // nil: none
+		cells  cells              // by column index
+		want   *codes.Problem     // nil: accepted
 	}{
-		{"nhs_number", full, func(r *returns.Row) { r.NHSNumber = ""; r.NoValue[0] = "A7" }, &codes.Problem{Detail: codes.R001, Text: "nhs_number in cell A7" + how}},
-		{"plan_type", full, func(r *returns.Row) { r.PlanType = ""; r.NoValue[1] = "B7" }, &codes.Problem{Detail: codes.R004, Text: "plan_type in cell B7" + how}},
-		{"start_date", full, func(r *returns.Row) { r.StartDate = ""; r.NoValue[2] = "C7" }, &codes.Problem{Detail: codes.R005, Text: "start_date in cell C7" + how}},
-		{"end_date", full, func(r *returns.Row) { r.NoValue[3] = "D7" }, &codes.Problem{Detail: codes.R006, Text: "end_date in cell D7" + how}},
-		{"due_date", full, func(r *returns.Row) { r.DueDate = ""; r.NoValue[4] = "E7" }, &codes.Problem{Detail: codes.R008, Text: "due_date in cell E7" + how}},
-		{"local_id", full, func(r *returns.Row) { r.LocalID = ""; r.NoValue[5] = "F7" }, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
-		{"family_name", full, func(r *returns.Row) { r.NoValue[6] = "G7" }, &codes.Problem{Detail: codes.R013, Text: "family_name in cell G7" + how}},
-		{"given_name", full, func(r *returns.Row) { r.NoValue[7] = "H7" }, &codes.Problem{Detail: codes.R013, Text: "given_name in cell H7" + how}},
-		{"date_of_birth", full, func(r *returns.Row) { r.NoValue[8] = "I7" }, &codes.Problem{Detail: codes.R012, Text: "date_of_birth in cell I7" + how}},
-		{"action", delta, func(r *returns.Row) { r.NoValue[9] = "J7" }, &codes.Problem{Detail: codes.R011, Text: "action in cell J7" + how}},
-		{"an earlier check still wins", full, func(r *returns.Row) { r.NHSNumber = "12"; r.NoValue[8] = "I7" },
+		{"nhs_number", full, func(r *returns.Row) { r.NHSNumber = "" }, cells{0: nv("A7")}, &codes.Problem{Detail: codes.R001, Text: "nhs_number in cell A7" + how}},
+		{"plan_type", full, func(r *returns.Row) { r.PlanType = "" }, cells{1: nv("B7")}, &codes.Problem{Detail: codes.R004, Text: "plan_type in cell B7" + how}},
+		{"start_date", full, func(r *returns.Row) { r.StartDate = "" }, cells{2: nv("C7")}, &codes.Problem{Detail: codes.R005, Text: "start_date in cell C7" + how}},
+		{"end_date", full, nil, cells{3: nv("D7")}, &codes.Problem{Detail: codes.R006, Text: "end_date in cell D7" + how}},
+		{"due_date", full, func(r *returns.Row) { r.DueDate = "" }, cells{4: nv("E7")}, &codes.Problem{Detail: codes.R008, Text: "due_date in cell E7" + how}},
+		{"local_id", full, func(r *returns.Row) { r.LocalID = "" }, cells{5: nv("F7")}, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
+		{"family_name", full, nil, cells{6: nv("G7")}, &codes.Problem{Detail: codes.R013, Text: "family_name in cell G7" + how}},
+		{"given_name", full, nil, cells{7: nv("H7")}, &codes.Problem{Detail: codes.R013, Text: "given_name in cell H7" + how}},
+		{"date_of_birth", full, nil, cells{8: nv("I7")}, &codes.Problem{Detail: codes.R012, Text: "date_of_birth in cell I7" + how}},
+		{"action", delta, nil, cells{9: nv("J7")}, &codes.Problem{Detail: codes.R011, Text: "action in cell J7" + how}},
+		{"an earlier check still wins", full, func(r *returns.Row) { r.NHSNumber = "12" }, cells{8: nv("I7")},
 			&codes.Problem{Detail: codes.R002, Text: `NHS number "12" is not 10 digits (it has 2)`}},
-		{"the first cell in check order wins", full, func(r *returns.Row) { r.NoValue[8] = "I7"; r.NoValue[3] = "D7" },
+		{"the first cell in check order wins", full, nil, cells{8: nv("I7"), 3: nv("D7")},
 			&codes.Problem{Detail: codes.R006, Text: "end_date in cell D7" + how}},
-		{"DELETE: local_id", delta, func(r *returns.Row) { r.Action = "DELETE"; r.NoValue[5] = "F7" }, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
-		{"DELETE: an ignored cell still rejects", delta, func(r *returns.Row) { r.Action = "DELETE"; r.NoValue[6] = "G7" },
+		{"DELETE: local_id", delta, func(r *returns.Row) { r.Action = "DELETE" }, cells{5: nv("F7")}, &codes.Problem{Detail: codes.R010, Text: "local_id in cell F7" + how}},
+		{"DELETE: an ignored cell still rejects", delta, func(r *returns.Row) { r.Action = "DELETE" }, cells{6: nv("G7")},
 			&codes.Problem{Detail: codes.R013, Text: "family_name in cell G7" + how}},
-		{"DELETE without formulas", delta, func(r *returns.Row) { r.Action = "DELETE"; r.StartDate = "=x" }, nil},
+		{"an Excel error in nhs_number", full, func(r *returns.Row) { r.NHSNumber = "#N/A" }, cells{0: xe("B4")},
+			&codes.Problem{Detail: codes.R001, Text: "nhs_number in cell B4 holds the Excel error #N/A" + errHow}},
+		{"an Excel error in start_date", full, func(r *returns.Row) { r.StartDate = " #VALUE! " }, cells{2: xe("C7")},
+			&codes.Problem{Detail: codes.R005, Text: "start_date in cell C7 holds the Excel error #VALUE!" + errHow}},
+		{"an Excel error that is not one is quoted", full, func(r *returns.Row) { r.LocalID = "#<b>x" }, cells{5: xe("F7")},
+			&codes.Problem{Detail: codes.R010, Text: `local_id in cell F7 holds the Excel error "#<b>x"` + errHow}},
+		{"DELETE: an Excel error in an ignored cell still rejects", delta, func(r *returns.Row) { r.Action = "DELETE"; r.DateOfBirth = "#REF!" }, cells{8: xe("I7")},
+			&codes.Problem{Detail: codes.R012, Text: "date_of_birth in cell I7 holds the Excel error #REF!" + errHow}},
+		{"a number that is not a date in start_date", full, func(r *returns.Row) { r.StartDate = "45959" }, cells{2: nb("D7")},
+			&codes.Problem{Detail: codes.R005, Text: "start_date in cell D7" + numHow("45959")}},
+		{"a number that is not a date in end_date", full, func(r *returns.Row) { r.EndDate = "46000.5" }, cells{3: nb("E7")},
+			&codes.Problem{Detail: codes.R006, Text: "end_date in cell E7" + numHow("46000.5")}},
+		{"a number that is not a date in due_date", full, func(r *returns.Row) { r.DueDate = "1" }, cells{4: nb("F7")},
+			&codes.Problem{Detail: codes.R008, Text: "due_date in cell F7" + numHow("1")}},
+		{"a number that is not a date in date_of_birth", full, func(r *returns.Row) { r.DateOfBirth = "42073" }, cells{8: nb("J7")},
+			&codes.Problem{Detail: codes.R012, Text: "date_of_birth in cell J7" + numHow("42073")}},
+		{"a number not a date in a CSV row is not named", full, func(r *returns.Row) { r.StartDate = "45959" }, nil,
+			&codes.Problem{Detail: codes.R005, Text: `start_date "45959" is not a date (use YYYY-MM-DD or D/M/YYYY)`}},
+		{"DELETE without formulas", delta, func(r *returns.Row) { r.Action = "DELETE"; r.StartDate = "=x" }, nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := base
-			c.change(&r)
+			if c.change != nil {
+				c.change(&r)
+			}
+			for i, cell := range c.cells {
+				r.Cells[i] = cell
+			}
 			got := returns.Check(r, c.n)
 			if diff := cmp.Diff(c.want, got.Reject); diff != "" {
 				t.Errorf("rejection (-want +got):\n%s", diff)

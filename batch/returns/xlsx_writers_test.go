@@ -28,7 +28,7 @@ import (
 var writtenRows = []returns.Row{
 	{Line: 2, NHSNumber: "9990000018", PlanType: "CPP", StartDate: "2026-03-02", LocalID: "C-1", FamilyName: "Ashby", DateOfBirth: "2015-03-10"},
 	{Line: 4, NHSNumber: "9990000026", PlanType: "UCPP", StartDate: "2/3/2026", DueDate: "2026-12-01", LocalID: "12345"},
-	{Line: 5, NHSNumber: "9990000034", PlanType: "LAC", LocalID: "C-3", NoValue: noValue(map[int]string{2: "C5"})},
+	{Line: 5, NHSNumber: "9990000034", PlanType: "LAC", LocalID: "C-3", Cells: noValue(map[int]string{2: "C5"})},
 }
 
 func TestXLSXFromExcelize(t *testing.T) {

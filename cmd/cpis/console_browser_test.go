@@ -135,7 +135,8 @@ type person struct {
 
 // setUp opens the set-up link, reads the authenticator key as text (as
 // someone typing it into an app would), chooses the password and enrols
-// with the code of now.
+// with the code of now, which signs them in; then they sign out, to sign
+// in as they will every other day.
 func (h *webHub) setUp(p *person, link string) {
 	h.t.Helper()
 	if got := p.Open(h.base + link); got != http.StatusOK {
@@ -157,6 +158,12 @@ func (h *webHub) setUp(p *person, link string) {
 		h.t.Fatalf("set up: status %d", got)
 	}
 	p.Check("setup-done")
+	if got := p.Text("#account-user"); !strings.HasPrefix(got, p.email) {
+		h.t.Fatalf("signed in by set-up as %q, want %s", got, p.email)
+	}
+	if got := p.Click("sign-out"); got != http.StatusOK {
+		h.t.Fatalf("sign out: status %d", got)
+	}
 }
 
 // signIn signs in with the code of the next 30-second step: the one of now

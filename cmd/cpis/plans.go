@@ -57,7 +57,11 @@ func exportPlans(w io.Writer, tx *store.Tx, la string) error {
 		if la != "" && p.LA != la {
 			return nil
 		}
-		until, bounded := p.VisibleUntil(tx.DateOfBirth(p.NHS))
+		dob, err := tx.DateOfBirth(p.NHS)
+		if err != nil {
+			return err
+		}
+		until, bounded := p.VisibleUntil(dob)
 		vis := ""
 		if bounded {
 			vis = until.String()

@@ -31,13 +31,16 @@ func newUsersCommand(g *globals) *cobra.Command {
 sees and touches only that LA, or operations (--ops), who see all LAs. The
 command prints a set-up link, <base-url>/setup/<token>, once: the store
 keeps only its hash. It works once, for 24 hours; there the person chooses
-a password (12 characters or more, not the email) and enrols an
-authenticator app (TOTP). Send it to them by a channel you trust; a link
+a password (12 characters or more, at least 6 different ones, not the
+email, not one of the most used) and enrols an authenticator app (TOTP),
+which signs them in. Send it to them by a channel you trust; a link
 that expired is replaced by ` + "`cpis users reset`" + `.
 
---base-url is the address people reach the hub's web pages at (default
-http://127.0.0.1:8443, the address of ` + "`cpis serve --http`" + ` without TLS; with
-TLS or behind a proxy, its https:// address).
+--base-url is the address people reach the hub's web pages at: where
+` + "`cpis serve --http`" + ` is reached from their browsers, not where it listens
+(default http://127.0.0.1:8443, serve's default --http without TLS, which
+only works on this machine; with TLS, https://; behind a proxy, the
+proxy's address). A link with the wrong base does not open.
 
 Exit codes: 0 done, 1 failure (unknown LA, existing user), 2 usage.
 Example:
@@ -83,8 +86,9 @@ Example:
 		Use:   "list [--json]",
 		Short: "List the web accounts",
 		Long: `List the web accounts by email: role, LA, when added, whether set-up is
-complete (or until when its link works), last login. Never a password,
-token or authenticator key.
+complete (or until when its link works), last login, and until when the
+account is locked after too many failed logins ("-" when it is not; see
+` + "`cpis users unlock`" + `). Never a password, token or authenticator key.
 
 Exit codes: 0 done, 1 failure.
 Example:
@@ -105,18 +109,19 @@ Example:
 						Enrolled     bool      `json:"enrolled"`
 						SetupExpires time.Time `json:"setup_expires,omitzero"`
 						LastLogin    time.Time `json:"last_login,omitzero"`
+						LockedUntil  time.Time `json:"locked_until,omitzero"`
 					}
 					enc := json.NewEncoder(g.stdout)
 					for _, u := range users {
 						if err := enc.Encode(listed{Email: u.Email, Role: string(u.Role), LA: u.LA, Created: u.Created, Enrolled: u.Enrolled,
-							SetupExpires: u.SetupExpires, LastLogin: u.LastLogin}); err != nil {
+							SetupExpires: u.SetupExpires, LastLogin: u.LastLogin, LockedUntil: u.LockedUntil}); err != nil {
 							return err
 						}
 					}
 					return nil
 				}
 				tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLE\tLA\tADDED (UTC)\tSTATUS\tLAST LOGIN (UTC)")
+				fmt.Fprintln(tw, "EMAIL\tROLE\tLA\tADDED (UTC)\tSTATUS\tLAST LOGIN (UTC)\tLOCKED UNTIL (UTC)")
 				for _, u := range users {
 					status := "active"
 					switch {
@@ -134,13 +139,17 @@ Example:
 					if laCode == "" {
 						laCode = "-"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, u.Role, laCode, u.Created.UTC().Format(time.DateTime), status, last)
+					locked := "-"
+					if !u.LockedUntil.IsZero() {
+						locked = u.LockedUntil.UTC().Format(time.DateTime)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, u.Role, laCode, u.Created.UTC().Format(time.DateTime), status, last, locked)
 				}
 				return tw.Flush()
 			})
 		},
 	}
-	list.Flags().BoolVar(&listJSON, "json", false, "one JSON object per user (email, role, la, created, enrolled, setup_expires, last_login)")
+	list.Flags().BoolVar(&listJSON, "json", false, "one JSON object per user (email, role, la, created, enrolled, setup_expires, last_login, locked_until)")
 	remove := &cobra.Command{
 		Use:   "remove EMAIL",
 		Short: "Remove a web account and end its sessions",
@@ -199,7 +208,40 @@ Example:
 		},
 	}
 	reset.Flags().StringVar(&resetBase, "base-url", defaultBaseURL, "the web pages' address, as people reach it")
-	cmd.AddCommand(add, list, remove, reset)
+	unlock := &cobra.Command{
+		Use:   "unlock EMAIL",
+		Short: "End a web account's lock after too many failed logins",
+		Long: `End EMAIL's login lock: 5 failed logins (or set-up codes) within 15
+minutes lock an account for 15 minutes, whoever typed them. Unlock it
+once the person has shown who they are; its recent failures are
+forgotten too. An address's own lock (50 failures within 15 minutes from
+one address) is not changed: it runs out. ` + "`cpis users list`" + ` shows which
+accounts are locked. The unlock is in ` + "`cpis audit --web`" + ` (user.unlocked).
+
+Exit codes: 0 done, 1 failure (no such user), 2 usage.
+Example:
+  cpis users unlock officer@example.org`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withStore(func(db *store.DB) error {
+				was, err := accounts.New(db, accounts.Options{Now: g.nowTime}).Unlock(args[0])
+				if errors.Is(err, accounts.ErrNoUser) {
+					return fmt.Errorf("%q has no web account", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				email := strings.ToLower(strings.TrimSpace(args[0]))
+				if was {
+					fmt.Fprintf(g.stdout, "Unlocked %s: they can sign in again.\n", email)
+				} else {
+					fmt.Fprintf(g.stdout, "%s was not locked; its recent failed logins are forgotten.\n", email)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(add, list, remove, reset, unlock)
 	return cmd
 }
 

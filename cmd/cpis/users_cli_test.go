@@ -47,7 +47,7 @@ func TestCLIUsers(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	svc := accounts.New(db, accounts.Options{Now: func() time.Time { return now }})
-	info, err := svc.Setup(token)
+	info, err := svc.Setup(token, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestCLIUsers(t *testing.T) {
 	}
 	const password = "a long enough passphrase"
 	setupCode := code()
-	if err := svc.CompleteSetup(token, password, setupCode, "192.0.2.7:50000"); err != nil {
+	if _, err := svc.CompleteSetup(token, password, setupCode, "192.0.2.7:50000"); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Minute)
@@ -84,9 +84,9 @@ func TestCLIUsers(t *testing.T) {
 	if diff := cmp.Diff(want, binOK(t, bin, h.data, at, "users", "list", "--json")); diff != "" {
 		t.Errorf("users list --json (-want +got):\n%s", diff)
 	}
-	want = "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)\n" +
-		"officer@example.org  la    841  2026-11-22 02:30:00  active                                 2026-11-22 09:01:00\n" +
-		"ops@nhs.example      ops   -    2026-11-22 02:31:00  set-up link until 2026-11-23 02:31:00  -\n"
+	want = "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)     LOCKED UNTIL (UTC)\n" +
+		"officer@example.org  la    841  2026-11-22 02:30:00  active                                 2026-11-22 09:01:00  -\n" +
+		"ops@nhs.example      ops   -    2026-11-22 02:31:00  set-up link until 2026-11-23 02:31:00  -                    -\n"
 	if diff := cmp.Diff(want, binOK(t, bin, h.data, at, "users", "list")); diff != "" {
 		t.Errorf("users list (-want +got):\n%s", diff)
 	}
@@ -106,10 +106,11 @@ func TestCLIUsers(t *testing.T) {
 		"2026-11-22T02:31:00Z  ops@nhs.example      -                user.added       role ops\n" +
 		"2026-11-22T09:00:00Z  officer@example.org  -                setup.opened     \n" +
 		"2026-11-22T09:00:00Z  officer@example.org  192.0.2.7:50000  setup.completed  \n" +
+		"2026-11-22T09:00:00Z  officer@example.org  192.0.2.7:50000  login            \n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50001  login.failed     wrong password\n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50002  login            \n" +
 		"2026-11-22T09:01:00Z  officer@example.org  192.0.2.7:50002  return.checked   CPIS_841_FULL_20261121.csv\\t(3 rows rejected)\n" +
-		"2026-11-22T10:00:00Z  officer@example.org  -                user.removed     1 sessions ended\n"
+		"2026-11-22T10:00:00Z  officer@example.org  -                user.removed     2 sessions ended\n"
 	auditTable := binOK(t, bin, h.data, at, "audit", "--web", "--since", "2026-11-22")
 	if diff := cmp.Diff(want, auditTable); diff != "" {
 		t.Errorf("audit --web (-want +got):\n%s", diff)
@@ -118,13 +119,13 @@ func TestCLIUsers(t *testing.T) {
 	want = `{"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50001","action":"login.failed","detail":"wrong password"}
 {"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50002","action":"login"}
 {"at":"2026-11-22T09:01:00Z","user":"officer@example.org","remote":"192.0.2.7:50002","action":"return.checked","detail":"CPIS_841_FULL_20261121.csv\t(3 rows rejected)"}
-{"at":"2026-11-22T10:00:00Z","user":"officer@example.org","action":"user.removed","detail":"1 sessions ended"}
+{"at":"2026-11-22T10:00:00Z","user":"officer@example.org","action":"user.removed","detail":"2 sessions ended"}
 `
 	if diff := cmp.Diff(want, auditJSON); diff != "" {
 		t.Errorf("audit --web --json (-want +got):\n%s", diff)
 	}
 	if got := binOK(t, bin, h.data, at, "audit", "--web", "--since", "2026-11-22T09:30:00Z"); got != "AT (UTC)              USER                 REMOTE  ACTION        DETAIL\n"+
-		"2026-11-22T10:00:00Z  officer@example.org  -       user.removed  1 sessions ended\n" {
+		"2026-11-22T10:00:00Z  officer@example.org  -       user.removed  2 sessions ended\n" {
 		t.Errorf("audit --web --since 09:30:\n%s", got)
 	}
 	for name, secret := range map[string]string{"password": password, "set-up token": token, "session token": sess.Token, "CSRF token": sess.CSRF,
@@ -157,6 +158,7 @@ func TestCLIUsersRefusals(t *testing.T) {
 		{"an existing user", []string{"users", "add", "--la", "841", "OPS@nhs.example"}, exitFailure, "cpis: add user ops@nhs.example: the user exists\n"},
 		{"remove nobody", []string{"users", "remove", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
 		{"reset nobody", []string{"users", "reset", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
+		{"unlock nobody", []string{"users", "unlock", "nobody@example.org"}, exitFailure, "cpis: \"nobody@example.org\" has no web account\n"},
 		{"reset with a bad base URL", []string{"users", "reset", "--base-url", "cpis.nhs.example", "ops@nhs.example"}, exitUsage,
 			usage(`--base-url "cpis.nhs.example" is not an http:// or https:// address (scheme, host, optional path)`)},
 		{"audit --web --org", []string{"audit", "--web", "--org", "RXX01"}, exitUsage, usage("--org and --nhs select lookups; they do not apply with --web")},
@@ -194,5 +196,56 @@ func TestCLIUsersReset(t *testing.T) {
 	}
 	if got := h.okAt("2026-11-22T06:00:00Z", "users", "list"); !strings.Contains(got, "set-up link until 2026-11-23 05:00:00") {
 		t.Errorf("users list after the reset:\n%s", got)
+	}
+}
+
+// TestCLIUsersUnlock: five failed logins lock an account; users list shows
+// the lock (table and JSON), users unlock ends it, and audit --web says so.
+func TestCLIUsersUnlock(t *testing.T) {
+	h := initCLIHub(t)
+	if r := h.run("users", "add", "--la", "841", "officer@example.org"); r.code != exitOK {
+		t.Fatalf("users add: %+v", r)
+	}
+	db, err := store.Open(h.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	svc := accounts.New(db, accounts.Options{Now: func() time.Time { return now }})
+	for range accounts.MaxFailures {
+		if _, err := svc.Login("officer@example.org", "not the password", "123456", "192.0.2.7:50000"); err == nil {
+			t.Fatal("logged in")
+		}
+	}
+	db.Close()
+
+	at := "2026-11-22T09:05:00Z"
+	want := "EMAIL                ROLE  LA   ADDED (UTC)          STATUS                                 LAST LOGIN (UTC)  LOCKED UNTIL (UTC)\n" +
+		"officer@example.org  la    841  2026-11-22 02:30:00  set-up link until 2026-11-23 02:30:00  -                 2026-11-22 09:15:00\n"
+	if diff := cmp.Diff(want, h.okAt(at, "users", "list")); diff != "" {
+		t.Errorf("users list (-want +got):\n%s", diff)
+	}
+	want = `{"email":"officer@example.org","role":"la","la":"841","created":"2026-11-22T02:30:00Z","enrolled":false,"setup_expires":"2026-11-23T02:30:00Z","locked_until":"2026-11-22T09:15:00Z"}
+`
+	if diff := cmp.Diff(want, h.okAt(at, "users", "list", "--json")); diff != "" {
+		t.Errorf("users list --json (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct{ email, want string }{
+		{"Officer@example.org", "Unlocked officer@example.org: they can sign in again.\n"},
+		{"officer@example.org", "officer@example.org was not locked; its recent failed logins are forgotten.\n"},
+	} {
+		if got := h.okAt(at, "users", "unlock", tc.email); got != tc.want {
+			t.Errorf("users unlock %s: %q, want %q", tc.email, got, tc.want)
+		}
+	}
+	if got := h.okAt(at, "users", "list"); !strings.HasSuffix(got, "  -                 -\n") {
+		t.Errorf("users list after unlock:\n%s", got)
+	}
+	got := h.okAt(at, "audit", "--web", "--since", "2026-11-22T09:05:00Z")
+	want = "AT (UTC)              USER                 REMOTE  ACTION         DETAIL\n" +
+		"2026-11-22T09:05:00Z  officer@example.org  -       user.unlocked  lock until 2026-11-22T09:15:00Z ended\n" +
+		"2026-11-22T09:05:00Z  officer@example.org  -       user.unlocked  was not locked\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit --web (-want +got):\n%s", diff)
 	}
 }

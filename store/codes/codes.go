@@ -4,6 +4,8 @@
 // reports all speak this vocabulary.
 package codes
 
+import "strings"
+
 // Code is a CP-IS outcome code, for a whole file (CPF..) or a row (CPR..).
 type Code string
 
@@ -116,11 +118,11 @@ var RowDetails = []Detail{P001, P002, P003, P004, P005, P006,
 	W001, W002, W003}
 
 // fixes are the "what the LA should do" column of the code tables of
-// batch/returns/returns.md, word for word without its backquotes (a test
-// holds them together).
+// batch/returns/returns.md, word for word without its backquotes (and
+// with its escaped pipes, \|, as |; a test holds them together).
 var fixes = map[Detail]string{
 	F001: "save it as CSV UTF-8, UTF-8 XML or an Excel workbook (.xlsx) without a password, gzip a CSV or XML file properly if at all, and send it again",
-	F002: "correct the name, root attributes or control file as the detail says; send again",
+	F002: "give the file a name like CPIS_<LA>_<FULL|DELTA>_<YYYYMMDD>.csv (or .xml or .xlsx), with your LA's 3-digit code and the extract date, such as CPIS_841_FULL_20261121.csv; save a workbook as .xlsx, without macros; correct anything else the detail names; send again",
 	F003: "send only your own returns, named with your own code",
 	F004: "correct the header: its columns are nhs_number, plan_type, start_date, end_date, due_date, local_id, family_name, given_name, date_of_birth and action; send again",
 	F005: "correct the file at the line named; send again",
@@ -160,3 +162,22 @@ var fixes = map[Detail]string{
 // batch/returns/returns.md without its backquotes, for a response reader
 // or a web page. It returns "" for a code it does not know.
 func Fix(d Detail) string { return fixes[d] }
+
+// WorkbookFix is what an LA data officer should do about a row rejected
+// for a workbook cell whose value the hub cannot know: a formula without a
+// saved value, or an Excel error value (batch/returns/returns.md, "XLSX").
+// The detail of such a rejection ends with it, after ": ", so that the
+// response, which carries no fix, says it too.
+const WorkbookFix = "open the workbook in Excel, let it calculate (or correct the formula) and save it again, or paste the values only"
+
+// FixFor returns what an LA data officer should do about an outcome with
+// detail code d and detail text: WorkbookFix for a rejection about a
+// workbook cell whose value is unknown (its text ends with ": " and
+// WorkbookFix), whatever its column's detail code, else Fix(d). Pages
+// that show a detail beside what to fix use it.
+func FixFor(d Detail, text string) string {
+	if strings.HasPrefix(string(d), "R") && strings.HasSuffix(text, ": "+WorkbookFix) {
+		return WorkbookFix
+	}
+	return Fix(d)
+}
