@@ -380,10 +380,11 @@ func (r *Report) readPlans(cfg Config) error {
 	for {
 		err := cfg.DB.View(func(tx *store.Tx) error {
 			var err error
+			facts := tx.FactsWalk() // plans come in NHS-number order
 			from, err = tx.PlansPage(from, pageSize, func(p plans.Plan) error {
 				if cur == nil || cur.nhs != p.NHS {
 					finish(cur)
-					if cur, err = newPerson(tx, p.NHS); err != nil {
+					if cur, err = newPerson(tx, facts, p.NHS); err != nil {
 						return err
 					}
 				}
@@ -444,9 +445,9 @@ func (r *Report) readPlans(cfg Config) error {
 	return nil
 }
 
-func newPerson(tx *store.Tx, nhs string) (*person, error) {
+func newPerson(tx *store.Tx, facts *store.FactsWalk, nhs string) (*person, error) {
 	p := &person{nhs: nhs}
-	f, ok, err := tx.DemographicFacts(nhs)
+	f, ok, err := facts.Facts(nhs)
 	if err != nil || !ok {
 		return p, err
 	}
