@@ -7,6 +7,8 @@ import (
 
 	"cpis/store/caldate"
 	"cpis/store/plans"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Readers for the operations report (batch/report). The report reads the
@@ -112,4 +114,54 @@ func (t *Tx) CountOwed(day caldate.Date, la string) int {
 		n++
 	}
 	return n
+}
+
+// FactsWalk looks up reference facts for NHS numbers asked in ascending
+// order, as the plans come from PlansPage: a cursor walks the reference
+// alongside instead of a search from the root for each number (a
+// merge-join; both buckets are keyed by NHS number). It is valid only
+// within the transaction that made it.
+type FactsWalk struct {
+	c    *bolt.Cursor
+	k, v []byte
+	seek bool // no position yet, or the last number asked was lower
+	last string
+}
+
+// factsWalkSteps is how many records FactsWalk steps over before it
+// searches from the root instead (the reference may hold many numbers
+// that have no plan).
+const factsWalkSteps = 8
+
+// FactsWalk returns a walk over the demographics reference for DemographicFacts
+// calls in ascending NHS-number order.
+func (t *Tx) FactsWalk() *FactsWalk {
+	return &FactsWalk{c: t.b(bDemographics).Cursor(), seek: true}
+}
+
+// Facts is Tx.DemographicFacts(nhs). Numbers are meant to be asked in
+// ascending order; a lower one than the last is still answered, by a
+// search from the root.
+func (w *FactsWalk) Facts(nhs string) (DemographicFacts, bool, error) {
+	if w.seek || nhs < w.last {
+		w.k, w.v = w.c.Seek([]byte(nhs))
+		w.seek = false
+	} else {
+		for n := 0; w.k != nil && string(w.k) < nhs; n++ {
+			if n == factsWalkSteps {
+				w.k, w.v = w.c.Seek([]byte(nhs))
+				break
+			}
+			w.k, w.v = w.c.Next()
+		}
+	}
+	w.last = nhs
+	if w.k == nil || string(w.k) != nhs {
+		return DemographicFacts{}, false, nil
+	}
+	f, err := decodeDemographicFacts(w.v)
+	if err != nil {
+		return DemographicFacts{}, false, recordError(bDemographics, nhs, err)
+	}
+	return f, true, nil
 }

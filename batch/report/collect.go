@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"cpis/store/demographics"
@@ -124,8 +123,11 @@ func (r *Report) readAuthorities(cfg Config) error {
 	return cfg.DB.View(func(tx *store.Tx) error {
 		r.Demographics = tx.DemographicsImported()
 		all, err := tx.Authorities()
+		r.laByCode = make(map[string]*laSummary, len(all))
 		for _, a := range all {
-			r.las = append(r.las, &laSummary{a: a})
+			s := &laSummary{a: a}
+			r.las = append(r.las, s)
+			r.laByCode[a.Code] = s
 		}
 		return err
 	})
@@ -133,11 +135,7 @@ func (r *Report) readAuthorities(cfg Config) error {
 
 // la returns the summary row of code (nil for an LA no longer known).
 func (r *Report) la(code string) *laSummary {
-	i, ok := slices.BinarySearchFunc(r.las, code, func(s *laSummary, c string) int { return strings.Compare(s.a.Code, c) })
-	if !ok {
-		return nil
-	}
-	return r.las[i]
+	return r.laByCode[code]
 }
 
 // readMessages reads each LA's messages and row outcomes in a read
@@ -363,29 +361,36 @@ func (r *Report) readPlans(cfg Config) error {
 	aliases := map[string][]*person{} // current number -> superseded numbers' plans
 	cross := map[string]crossLA{}
 	horizon := r.Today.AddDays(ExpiringDays)
+	var vis []plans.Plan // scratch: cloned when kept
 	finish := func(p *person) {
 		if p == nil {
 			return
 		}
-		vis := r.visible(p, horizon)
+		vis = r.visible(vis[:0], p, horizon)
 		switch {
 		case len(vis) == 0:
 		case p.current != "":
-			aliases[p.current] = append(aliases[p.current], &person{nhs: p.nhs, plans: vis})
-		case distinctLAs(vis) > 1:
-			cross[p.nhs] = crossLA{nhs: p.nhs, plans: vis}
+			aliases[p.current] = append(aliases[p.current], &person{nhs: p.nhs, plans: slices.Clone(vis)})
+		case manyLAs(vis):
+			cross[p.nhs] = crossLA{nhs: p.nhs, plans: slices.Clone(vis)}
 		}
 	}
 	var from []byte
 	for {
 		err := cfg.DB.View(func(tx *store.Tx) error {
 			var err error
+			facts := tx.FactsWalk() // plans come in NHS-number order
 			from, err = tx.PlansPage(from, pageSize, func(p plans.Plan) error {
 				if cur == nil || cur.nhs != p.NHS {
 					finish(cur)
-					if cur, err = newPerson(tx, p.NHS); err != nil {
+					var buf []plans.Plan
+					if cur != nil {
+						buf = cur.plans[:0] // finish keeps no plan of cur's
+					}
+					if cur, err = newPerson(tx, facts, p.NHS); err != nil {
 						return err
 					}
+					cur.plans = buf
 				}
 				cur.plans = append(cur.plans, p)
 				return nil
@@ -428,7 +433,7 @@ func (r *Report) readPlans(cfg Config) error {
 				x.aliases = append(x.aliases, a.nhs)
 				all = append(all, a.plans...)
 			}
-			if distinctLAs(all) > 1 {
+			if manyLAs(all) {
 				x.plans = all
 				cross[c] = x
 			}
@@ -444,9 +449,9 @@ func (r *Report) readPlans(cfg Config) error {
 	return nil
 }
 
-func newPerson(tx *store.Tx, nhs string) (*person, error) {
+func newPerson(tx *store.Tx, facts *store.FactsWalk, nhs string) (*person, error) {
 	p := &person{nhs: nhs}
-	f, ok, err := tx.DemographicFacts(nhs)
+	f, ok, err := facts.Facts(nhs)
 	if err != nil || !ok {
 		return p, err
 	}
@@ -473,9 +478,8 @@ func currentNumber(tx *store.Tx, nhs string) (string, error) {
 }
 
 // visible counts p's plans visible today, notes those leaving visibility
-// before horizon, and returns the visible ones.
-func (r *Report) visible(p *person, horizon caldate.Date) []plans.Plan {
-	var vis []plans.Plan
+// before horizon, and returns vis with the visible ones appended.
+func (r *Report) visible(vis []plans.Plan, p *person, horizon caldate.Date) []plans.Plan {
 	for _, pl := range p.plans {
 		until, bounded := pl.VisibleUntil(p.dob)
 		if bounded && until.Before(r.Today) {
@@ -511,12 +515,14 @@ func why(p plans.Plan, dob caldate.Date) string {
 	return "365 days after the end"
 }
 
-func distinctLAs(ps []plans.Plan) int {
-	seen := map[string]bool{}
+// manyLAs says whether ps are plans of more than one LA.
+func manyLAs(ps []plans.Plan) bool {
 	for _, p := range ps {
-		seen[p.LA] = true
+		if p.LA != ps[0].LA {
+			return true
+		}
 	}
-	return len(seen)
+	return false
 }
 
 // readInactive lists the inactive numbers reported to LAs that still await

@@ -106,6 +106,7 @@ type Report struct {
 	Demographics time.Time
 
 	las         []*laSummary
+	laByCode    map[string]*laSummary // las by code
 	rejections  []rejection
 	nhs         []nhsProblem
 	cross       []crossLA
