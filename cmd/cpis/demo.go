@@ -108,6 +108,7 @@ func runDemo(g *globals, cmd *cobra.Command) error {
 		if err := demoLookups(g, cmd, db); err != nil {
 			return err
 		}
+		demoConsole(w, g.data)
 		fmt.Fprintf(w, "\nThe data directory stays for you to explore: %s\n", g.data)
 		return nil
 	})
@@ -244,4 +245,15 @@ func describe(r ingest.Result) string {
 		return fmt.Sprintf("applied %d of %d rows, %d rejected, %d warnings, %d withdrawn", r.Applied, r.Read, r.Rejected, r.Warnings, r.Withdrawn)
 	}
 	return "nothing applied"
+}
+
+// demoConsole says how to see the same hub in a browser: an account for an
+// LA officer and one for operations, then the daemon.
+func demoConsole(w io.Writer, data string) {
+	fmt.Fprintf(w, "\n8. The same hub in a browser (the web console, under cpis serve):\n")
+	fmt.Fprintf(w, "   cpis --data %s users add --la 841 officer@la841.example.org   (prints a set-up link)\n", data)
+	fmt.Fprintf(w, "   cpis --data %s users add --ops duty@nhs.example\n", data)
+	fmt.Fprintf(w, "   cpis --data %s serve --http 127.0.0.1:8443 --no-sftp\n", data)
+	fmt.Fprintf(w, "   Open each link, choose a password and enrol an authenticator app; LA officers check and send\n")
+	fmt.Fprintf(w, "   returns at /la/, operations release held returns at /ops/.\n")
 }

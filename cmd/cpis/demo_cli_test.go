@@ -110,6 +110,15 @@ func TestCLIDemo(t *testing.T) {
 	if diff := cmp.Diff([]string{id}, held); diff != "" {
 		t.Errorf("held returns listed (-want +got):\n%s", diff)
 	}
+	// It says how to open the console, and its users add line works as
+	// printed: the officer gets a set-up link.
+	add := regexp.MustCompile(`cpis --data (\S+) users add --la 841 (\S+)`).FindStringSubmatch(out)
+	if add == nil || add[1] != dir {
+		t.Fatalf("demo output has no users add line for %s:\n%s", dir, out)
+	}
+	if r := cliRun(t, "--now", cliNow, "--data", dir, "users", "add", "--la", "841", add[2]); r.code != exitOK || !strings.Contains(r.stdout, "http://127.0.0.1:8443/setup/") {
+		t.Errorf("users add as the demo prints it: exit %d, no set-up link:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	// A DELTA dated on the held return's day waits untaken, and says so.
 	listed := cliJSONLines(t, h.ok("returns", "list", "--json"))
 	extract, _ := listed[0]["extract_date"].(string)
