@@ -53,19 +53,27 @@ func (f *fixture) code(secret string, d time.Duration) string {
 	return c
 }
 
-// enrol adds email as an officer of LA 841 and completes its set-up; it
-// returns the authenticator's secret and moves the clock a step on, so
-// that the next code is a new one.
-func (f *fixture) enrol(email string) string {
+// invite adds email as an officer of LA 841 and opens its set-up page from
+// addr: the set-up link's token and what the page shows.
+func (f *fixture) invite(email, addr string) (string, accounts.SetupInfo) {
 	f.t.Helper()
 	token, err := f.svc.Add(email, accounts.RoleLA, "841")
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	info, err := f.svc.Setup(token, "")
+	info, err := f.svc.Setup(token, addr)
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	return token, info
+}
+
+// enrol adds email as an officer of LA 841 and completes its set-up; it
+// returns the authenticator's secret and moves the clock a step on, so
+// that the next code is a new one.
+func (f *fixture) enrol(email string) string {
+	f.t.Helper()
+	token, info := f.invite(email, "")
 	if _, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr); err != nil {
 		f.t.Fatal(err)
 	}
@@ -143,14 +151,7 @@ func TestAdd(t *testing.T) {
 
 func TestSetup(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "")
 	if info.Email != officer || len(info.Secret) != 32 {
 		t.Errorf("set-up page for %q with secret of %d characters, want %s and 32", info.Email, len(info.Secret), officer)
 	}
@@ -208,14 +209,7 @@ func TestSetup(t *testing.T) {
 
 func TestSetupExpires(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "")
 	f.advance(24 * time.Hour)
 	if _, err := f.svc.Setup(token, ""); !errors.Is(err, accounts.ErrSetupInvalid) {
 		t.Errorf("Setup after 24 hours: %v, want ErrSetupInvalid", err)
@@ -283,14 +277,7 @@ func TestLogin(t *testing.T) {
 // login.
 func TestSetupSignsIn(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "")
 	sess, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr)
 	if err != nil {
 		t.Fatal(err)
@@ -328,14 +315,7 @@ func TestReplayNotCounted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, err := f.svc.Setup(token, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			token, info := f.invite(officer, "")
 			used := f.code(info.Secret, 0)
 			if _, err := f.svc.CompleteSetup(token, password, used, addr); err != nil {
 				t.Fatal(err)

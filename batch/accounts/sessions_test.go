@@ -154,14 +154,7 @@ func TestThrottledAudit(t *testing.T) {
 // account as bad logins do.
 func TestSetupThrottle(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "")
 	for i := range accounts.MaxFailures {
 		if _, err := f.svc.CompleteSetup(token, password, "000000", fmt.Sprintf("192.0.2.%d:1", i)); !errors.Is(err, accounts.ErrBadCode) {
 			t.Fatal(err)
@@ -293,14 +286,7 @@ func TestReplayRace(t *testing.T) {
 // the user's record.
 func TestNoSecretsStored(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "")
 	setupCode := f.code(info.Secret, 0)
 	if _, err := f.svc.CompleteSetup(token, "short", setupCode, addr); !errors.Is(err, accounts.ErrWeakPassword) {
 		t.Fatal(err)
@@ -457,14 +443,7 @@ func TestUnlock(t *testing.T) {
 // address of their own request, not of another.
 func TestAuditAddresses(t *testing.T) {
 	f := newFixture(t)
-	token, err := f.svc.Add(officer, accounts.RoleLA, "841")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := f.svc.Setup(token, "198.51.100.7:4000")
-	if err != nil {
-		t.Fatal(err)
-	}
+	token, info := f.invite(officer, "198.51.100.7:4000")
 	sess, err := f.svc.CompleteSetup(token, password, f.code(info.Secret, 0), addr)
 	if err != nil {
 		t.Fatal(err)
