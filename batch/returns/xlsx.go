@@ -289,8 +289,9 @@ func token(dec *xml.Decoder, g *guard, part string) (xml.Token, error) {
 	return nil, notWorkbook(fmt.Sprintf("the workbook's part %s is not readable: %v", part, err))
 }
 
-// walk calls fn for every start element of a whole part.
-func (p *xlsxPackage) walk(name string, fn func(xml.StartElement) error) error {
+// eachToken calls fn for every token of a whole part, read under the
+// guard.
+func (p *xlsxPackage) eachToken(name string, fn func(xml.Token) error) error {
 	dec, g, c, err := p.part(name)
 	if err != nil {
 		return err
@@ -304,12 +305,20 @@ func (p *xlsxPackage) walk(name string, fn func(xml.StartElement) error) error {
 		if err != nil {
 			return err
 		}
-		if se, ok := tok.(xml.StartElement); ok {
-			if err := fn(se); err != nil {
-				return err
-			}
+		if err := fn(tok); err != nil {
+			return err
 		}
 	}
+}
+
+// walk calls fn for every start element of a whole part.
+func (p *xlsxPackage) walk(name string, fn func(xml.StartElement) error) error {
+	return p.eachToken(name, func(tok xml.Token) error {
+		if se, ok := tok.(xml.StartElement); ok {
+			return fn(se)
+		}
+		return nil
+	})
 }
 
 func attr(se xml.StartElement, local string) string {
@@ -436,19 +445,7 @@ func (p *xlsxPackage) dateStyles(name string) ([]bool, error) {
 	custom := map[string]string{}
 	var dates []bool
 	inXfs := false
-	dec, g, c, err := p.part(name)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	for {
-		tok, err := token(dec, g, p.show(name))
-		if err == io.EOF {
-			return dates, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := p.eachToken(name, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -472,7 +469,12 @@ func (p *xlsxPackage) dateStyles(name string) ([]bool, error) {
 				inXfs = false
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return dates, nil
 }
 
 // builtinDate returns a date format code for the built-in number formats
@@ -519,19 +521,7 @@ func (p *xlsxPackage) sharedStrings(name string) ([]string, error) {
 	var out []string
 	var text strings.Builder
 	depthSI, inT, inPh := 0, false, 0
-	dec, g, c, err := p.part(name)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	for {
-		tok, err := token(dec, g, p.show(name))
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := p.eachToken(name, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -546,7 +536,7 @@ func (p *xlsxPackage) sharedStrings(name string) ([]string, error) {
 		case xml.CharData:
 			if depthSI > 0 && inT && inPh == 0 {
 				if text.Len()+len(t) > maxField {
-					return nil, &codes.Error{Detail: codes.F005, Text: fmt.Sprintf("the workbook's part %s holds a text over 1 MiB", p.show(name))}
+					return &codes.Error{Detail: codes.F005, Text: fmt.Sprintf("the workbook's part %s holds a text over 1 MiB", p.show(name))}
 				}
 				text.Write(t)
 			}
@@ -561,7 +551,12 @@ func (p *xlsxPackage) sharedStrings(name string) ([]string, error) {
 				inPh--
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // cell is one cell of a row as read.
