@@ -3,9 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"html"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/mesh"
 	"cpis/store"
@@ -102,7 +101,7 @@ func TestCheck(t *testing.T) {
 	if p := b.get("/la/check"); p.Status != http.StatusOK || !strings.Contains(p.Body, `<input class="nhsuk-file-upload__input" id="file" name="file" type="file"`) {
 		t.Fatalf("check form: status %d", p.Status)
 	}
-	mailboxBefore := allFiles(t, filepath.Join(f.hub.Dir, "mailboxes"))
+	mailboxBefore := hubtest.FileSums(t, filepath.Join(f.hub.Dir, "mailboxes"))
 
 	p := b.upload("/la/check", token, badName, []byte(badReturn))
 	if p.Status != http.StatusOK {
@@ -142,7 +141,7 @@ func TestCheck(t *testing.T) {
 	if msgs := f.messages(t, "841"); len(msgs) != 0 {
 		t.Errorf("the check left %d messages in the store", len(msgs))
 	}
-	if diff := cmp.Diff(mailboxBefore, allFiles(t, filepath.Join(f.hub.Dir, "mailboxes"))); diff != "" {
+	if diff := cmp.Diff(mailboxBefore, hubtest.FileSums(t, filepath.Join(f.hub.Dir, "mailboxes"))); diff != "" {
 		t.Errorf("the check changed the mailboxes:\n%s", diff)
 	}
 	if e := f.lastAction(t); e.Action != "la.check" || e.User != "officer@example.org" || !strings.Contains(e.Detail, "file="+badName+" outcome=CPF03") {
@@ -438,28 +437,6 @@ func TestReturnsAndCollect(t *testing.T) {
 	if !slices.Equal(actions, []string{"la.send", "la.download", "la.collect"}) {
 		t.Errorf("LA actions audited: %v", actions)
 	}
-}
-
-// allFiles maps every file under dir to the SHA-256 of its content.
-func allFiles(t *testing.T, dir string) map[string][32]byte {
-	t.Helper()
-	out := map[string][32]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = sha256.Sum256(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // xlsxOf is the CSV text c as a workbook: its first sheet, one cell per

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"cpis/batch/hubtest"
 	"cpis/batch/ingest"
 	"cpis/store"
 	"cpis/store/codes"
@@ -46,28 +46,6 @@ const checkReturn = "nhs_number,plan_type,start_date,end_date,due_date,local_id,
 	"9990000204,LAC,2026-03-02,,,C-18,,,\r\n" +
 	"9990000212,CPP,2026-03-02,,,C-19,,,\r\n" +
 	"9990000239,LAC,2026-03-02,,,C-20,,,\r\n"
-
-// allFiles maps every file under dir to the SHA-256 of its content.
-func allFiles(t *testing.T, dir string) map[string][32]byte {
-	t.Helper()
-	out := map[string][32]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = sha256.Sum256(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // responseOutcome reads a response file as a CheckResult (File and
 // WaitsBehind left empty).
@@ -115,12 +93,12 @@ func checkLikeIngest(t *testing.T, file string, data []byte) {
 	now := time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
 	cfg := ingest.Config{DataDir: h.data, DB: h.db, Now: func() time.Time { return now }}
 
-	before := allFiles(t, h.data)
+	before := hubtest.FileSums(t, h.data)
 	got, err := ingest.Check(context.Background(), cfg, "841", file, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
+	if diff := cmp.Diff(before, hubtest.FileSums(t, h.data)); diff != "" {
 		t.Fatalf("Check changed the data dir (-before +after):\n%s", diff)
 	}
 	if got.Code != codes.FilePartial || len(got.Rows) < 12 {
@@ -240,7 +218,7 @@ func TestCheckFileOutcomes(t *testing.T) {
 		{"841", "CPIS_841_DELTA_20261121.xlsm", "PK", ingest.CheckResult{Code: codes.FileCorrupt, Detail: codes.F002,
 			Text: zero + `File name "CPIS_841_DELTA_20261121.xlsm": a workbook with macros (.xlsm) is not a return: save it from Excel as an Excel Workbook (.xlsx): nothing was applied.`}},
 	}
-	before := allFiles(t, h.data)
+	before := hubtest.FileSums(t, h.data)
 	for _, c := range cases {
 		got, err := ingest.Check(context.Background(), cfg, c.la, c.file, strings.NewReader(c.data))
 		if err != nil {
@@ -252,7 +230,7 @@ func TestCheckFileOutcomes(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", c.file, diff)
 		}
 	}
-	if diff := cmp.Diff(before, allFiles(t, h.data)); diff != "" {
+	if diff := cmp.Diff(before, hubtest.FileSums(t, h.data)); diff != "" {
 		t.Errorf("Check changed the data dir (-before +after):\n%s", diff)
 	}
 	// A zip bomb: a small workbook whose worksheet unpacks to megabytes.
