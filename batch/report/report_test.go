@@ -200,30 +200,6 @@ func golden(t *testing.T, name string, got []byte) {
 	hubtest.Golden(t, filepath.Join(reportTestdata, name), got)
 }
 
-// python returns a Python 3 that has openpyxl: python3 on PATH, else the
-// system's /usr/bin/python3 (a PATH python3 of a version manager often lacks
-// the distribution's packages). Without one the test is Unavailable for
-// openpyxl: skipped for a developer, failed where CI requires it.
-func python(t *testing.T) string {
-	t.Helper()
-	var tried []string
-	for _, name := range []string{"python3", "/usr/bin/python3"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		out, err := exec.Command(p, "-c", "import openpyxl").CombinedOutput()
-		if err == nil {
-			return p
-		}
-		tried = append(tried, fmt.Sprintf("%s -c 'import openpyxl': %v: %s", p, err, bytes.TrimSpace(out)))
-	}
-	testenv.Unavailable(t, testenv.Openpyxl, "the workbook is checked with an independent reader, python3 with openpyxl "+
-		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
-	return ""
-}
-
 func collect(t *testing.T, h *hub, since caldate.Date) *report.Report {
 	t.Helper()
 	r, err := report.Collect(report.Config{DataDir: h.dir, DB: h.db, Now: reportAt, Since: since})
@@ -242,7 +218,7 @@ type dump struct {
 }
 
 func TestWorkbook(t *testing.T) {
-	py := python(t)
+	py := testenv.OpenpyxlPython(t, "the workbook is checked with an independent reader")
 	h := reportHub(t)
 	path := filepath.Join(t.TempDir(), "report.xlsx")
 	var buf bytes.Buffer

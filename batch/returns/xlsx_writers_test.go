@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +113,7 @@ wb.save(sys.argv[1])
 `
 
 func TestXLSXFromOpenpyxl(t *testing.T) {
-	py := openpyxlPython(t)
+	py := testenv.OpenpyxlPython(t, "workbooks written by another program are read in the test")
 	path := filepath.Join(t.TempDir(), deltaXLSX)
 	if out, err := exec.Command(py, "-c", openpyxlScript, path).CombinedOutput(); err != nil {
 		t.Fatalf("openpyxl: %v: %s", err, out)
@@ -127,31 +126,6 @@ func TestXLSXFromOpenpyxl(t *testing.T) {
 	if diff := cmp.Diff(excelOutcome{Rows: writtenRows}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-}
-
-// openpyxlPython returns a Python 3 that has openpyxl: python3 on PATH,
-// else the system's /usr/bin/python3 (a version manager's python3 often
-// lacks the distribution's packages). Without one the test is
-// Unavailable for openpyxl: skipped for a developer, failed where CI
-// requires it.
-func openpyxlPython(t *testing.T) string {
-	t.Helper()
-	var tried []string
-	for _, name := range []string{"python3", "/usr/bin/python3"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		out, err := exec.Command(p, "-c", "import openpyxl").CombinedOutput()
-		if err == nil {
-			return p
-		}
-		tried = append(tried, fmt.Sprintf("%s -c 'import openpyxl': %v: %s", p, err, bytes.TrimSpace(out)))
-	}
-	testenv.Unavailable(t, testenv.Openpyxl, "workbooks written by another program are read in the test: python3 with openpyxl "+
-		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
-	return ""
 }
 
 // BenchmarkXLSXReader reads the 10,000-row FULL return of

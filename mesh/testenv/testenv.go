@@ -9,6 +9,8 @@
 package testenv
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -61,4 +63,29 @@ func LookPath(t testing.TB, tool, name string) string {
 		Unavailable(t, tool, err.Error())
 	}
 	return p
+}
+
+// OpenpyxlPython returns a Python 3 that has openpyxl: python3 on PATH,
+// else the system's /usr/bin/python3 (a version manager's python3 often
+// lacks the distribution's packages). Without one the test is Unavailable
+// for openpyxl, with why (what the test does with it) in the message:
+// skipped for a developer, failed where CI requires it.
+func OpenpyxlPython(t testing.TB, why string) string {
+	t.Helper()
+	var tried []string
+	for _, name := range []string{"python3", "/usr/bin/python3"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		out, err := exec.Command(p, "-c", "import openpyxl").CombinedOutput()
+		if err == nil {
+			return p
+		}
+		tried = append(tried, fmt.Sprintf("%s -c 'import openpyxl': %v: %s", p, err, bytes.TrimSpace(out)))
+	}
+	Unavailable(t, Openpyxl, why+", python3 with openpyxl "+
+		"(Debian: apt-get install python3-openpyxl; .ci/run installs it): "+strings.Join(tried, "; "))
+	return ""
 }
