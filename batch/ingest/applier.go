@@ -5,13 +5,22 @@ import (
 	"cpis/store/plans"
 )
 
-// applier commits evaluated returns in groups. LAs evaluate in parallel;
-// each hands its return's changes to the one applier, which commits every
-// change queued at that moment in a single write transaction. A return is
+// applier is a run's single writer: every write of the run goes through
+// it (taking, archiving, deciding and answering returns), and it commits
+// everything queued at that moment in one write transaction. LAs evaluate
+// in parallel; each hands its return's changes to the applier. A return is
 // still applied whole or not at all: its changes are all in one
 // transaction. Plans are keyed by NHS number, so one LA's changes touch
 // pages all over the tree; grouping many returns into one commit writes
-// each page once instead of once per return.
+// each page once instead of once per return. The small records of every
+// other step ride in the same commits, so that 153 LAs each taking,
+// archiving, deciding and answering a return cost a few commits (and their
+// disk syncs), not four each; nothing else in the run waits on the store's
+// write lock.
+//
+// Each step still waits for its own commit before the next begins, so the
+// lifecycle a crash can interrupt is the same as with a transaction per
+// step (ingest.go).
 //
 // When a group fails, its members are applied one by one, so one bad
 // return never holds up another. Apply functions must therefore be safe to
@@ -71,7 +80,7 @@ func putPlans(tx *store.Tx, buf []plans.Plan, srcs ...planSource) ([]plans.Plan,
 // the row bound keeps a commit's memory bounded at a million plans, the
 // return bound keeps many small returns in few commits.
 const (
-	maxGroup     = 64
+	maxGroup     = 256
 	maxGroupRows = 20000
 )
 

@@ -19,13 +19,15 @@ const DefaultMemoryLimit int64 = 384 << 20
 
 // Memory a return is charged against the budget while it is read,
 // evaluated and committed: a fixed part (read buffers, spill buffers, a
-// chunk of row outcomes in a transaction) and a part per row (its fact, its
+// chunk of row outcomes in a transaction: returnBytes at most,
+// smallReturnBytes and more with its size, fixedCharge) and a part per row (its fact, its
 // place in the duplicate sort, and at most one plan key it names, protects
 // or removes). A return's rows are bounded before it is read by counting
 // its line ends (CSV) or tags (XML).
 const (
-	returnBytes = 8 << 20
-	rowBytes    = factBytes + 4 + 96
+	returnBytes      = 8 << 20
+	smallReturnBytes = 256 << 10
+	rowBytes         = factBytes + 4 + 96
 )
 
 // budget is a weighted semaphore shared by the LAs of a run: returns are

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -120,56 +119,59 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 }
 
 // charge is the memory the return m is charged against the run's budget
-// while it is read, evaluated and committed: returnBytes, rowBytes per row
-// it can hold, and for a workbook, twice the shared strings it may hold
-// while it is read (their text and a string header each).
+// while it is read, evaluated and committed: its fixed part (fixedCharge),
+// rowBytes per row it can hold, and for a workbook, twice the shared
+// strings it may hold while it is read (their text and a string header
+// each).
 func (l *laRun) charge(m *store.Message, name returns.Name) int64 {
 	if name.Format == returns.XLSX {
 		delete(l.seps, m.SHA256) // counted separators mean nothing in a zip
 		rows, held := xlsxBounds(m.ArchivePath, int64(l.cfg.MaxRows)+1)
 		return returnBytes + rowBytes*rows + 2*held
 	}
-	return returnBytes + rowBytes*l.rowBound(m, name)
+	rows, size := l.rowBound(m, name)
+	return fixedCharge(size) + rowBytes*rows
+}
+
+// fixedCharge is the part of a CSV or XML return's charge that does not
+// grow with its rows: its read buffers, and the spills it keeps in memory,
+// which never hold more than 16 times its content of size bytes (a
+// row outcome's text can be that much longer than its row). A
+// return of a few rows is charged little, so that the many small DELTA
+// returns of a night are evaluated together; none is charged more than
+// returnBytes. A size below 0 (not known) charges returnBytes.
+func fixedCharge(size int64) int64 {
+	if size < 0 {
+		return returnBytes
+	}
+	return min(returnBytes, smallReturnBytes+16*size)
 }
 
 // rowBound returns at most how many rows the archived return m can hold:
 // one more than its line ends (CSV) or tags (XML), and no more than one
-// over the row limit. A file that cannot be read counts as the limit (the
-// read that follows reports why).
-func (l *laRun) rowBound(m *store.Message, name returns.Name) int64 {
+// over the row limit; and the size of its content in bytes. A file that
+// cannot be read counts as the limit, of unknown size (-1); the read that
+// follows reports why.
+func (l *laRun) rowBound(m *store.Message, name returns.Name) (rows, size int64) {
 	limit := int64(l.cfg.MaxRows) + 1
 	s, counted := l.seps[m.SHA256]
 	delete(l.seps, m.SHA256)
-	if counted {
-		// Counted when the content was hashed, in this run.
-		n := s.lines
-		if name.Format == returns.XML {
-			n = s.tags
-		}
-		return min(1+n, limit)
-	}
-	f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
-	if err != nil {
-		return limit
-	}
-	defer f.Close()
-	sep := []byte{'\n'}
-	if name.Format == returns.XML {
-		sep = []byte{'<'}
-	}
-	buf := make([]byte, 64<<10)
-	n := int64(1)
-	for n < limit {
-		k, err := f.Read(buf)
-		n += int64(bytes.Count(buf[:k], sep))
+	if !counted {
+		// Not counted when the content was hashed in this run: count now.
+		f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 		if err != nil {
-			if err != io.EOF {
-				return limit
-			}
-			break
+			return limit, -1
+		}
+		defer f.Close()
+		if _, err := io.Copy(&s, f); err != nil {
+			return limit, -1
 		}
 	}
-	return min(n, limit)
+	n := s.lines
+	if name.Format == returns.XML {
+		n = s.tags
+	}
+	return min(1+n, limit), s.bytes
 }
 
 // read streams the archived data file through the parser and the row
@@ -423,14 +425,14 @@ func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
 	stored := 0
 	first := true
 	flush := func() error {
-		err := l.cfg.DB.Update(func(tx *store.Tx) error {
+		err := l.update(len(chunk), func(tx *store.Tx) error {
 			if first {
 				if err := tx.DeleteOutcomes(m.Key); err != nil {
 					return err
 				}
 			}
 			return tx.AppendOutcomes(m, stored, chunk)
-		})
+		}, nil)
 		first = false
 		stored += len(chunk)
 		chunk = chunk[:0]
@@ -452,9 +454,15 @@ func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
 	return nil
 }
 
+// write runs fn in a write transaction: through the run's applier when
+// there is one (group commit), else on its own. fn may run more than once
+// (the applier retries a failed group's members alone), so it must leave
+// nothing changed outside tx until it succeeds.
+func (l *laRun) write(fn func(*store.Tx) error) error { return l.update(0, fn, nil) }
+
 // update runs fn, then puts the plans of puts, in a write transaction:
 // through the run's applier when there is one (group commit), else on its
-// own.
+// own. rows is how many records fn and puts change between them.
 func (l *laRun) update(rows int, fn func(*store.Tx) error, puts planSource) error {
 	if l.applier != nil {
 		return l.applier.apply(rows, fn, puts)

@@ -45,6 +45,16 @@ const DefaultSizeLimit int64 = 512 << 20
 // before it can exhaust memory (and fail again on every run).
 const DefaultMaxRows = 500_000
 
+// DefaultParallel is how many LAs a run processes at once by default:
+// more than England has, so every LA's returns move through their steps
+// together. An LA waits on disk syncs and on the single writer most of the
+// time, and the writer commits what every LA asks for at that moment in
+// one transaction (applier.go): with all of them in flight, a night of
+// small DELTA returns takes a few commits instead of four per return.
+// Memory does not grow with it: the returns evaluated at once are bounded
+// by the memory budget (Config.MemoryBudget).
+const DefaultParallel = 256
+
 // Config is what a run needs.
 type Config struct {
 	DataDir string
@@ -59,9 +69,8 @@ type Config struct {
 	SizeLimit int64
 	// MaxRows bounds the rows of one return; 0 means DefaultMaxRows.
 	MaxRows int
-	// Parallel bounds how many LAs are processed at once; 0 means 16 (an LA
-	// waits on disk syncs much of the time, and more LAs in flight make
-	// larger group commits).
+	// Parallel bounds how many LAs are processed at once; 0 means
+	// DefaultParallel.
 	Parallel int
 	// MemoryBudget bounds the memory that the returns being evaluated at
 	// once hold between them (LAs in parallel then wait for their turn);
@@ -90,7 +99,7 @@ func (c *Config) defaults() {
 		c.MaxRows = DefaultMaxRows
 	}
 	if c.Parallel <= 0 {
-		c.Parallel = 16
+		c.Parallel = DefaultParallel
 	}
 	if c.MemoryBudget <= 0 {
 		c.MemoryBudget = DefaultMemoryBudget
@@ -383,7 +392,7 @@ func (l *laRun) archiveStaleControls() error {
 		if err := l.mb.ArchiveStaleControl(name, id); err != nil {
 			return fmt.Errorf("archive stale control file %s: %w", name, err)
 		}
-		if err := l.cfg.DB.Update(func(tx *store.Tx) error {
+		if err := l.write(func(tx *store.Tx) error {
 			return tx.Audit(store.AuditEvent{At: l.cfg.Now(), Action: "control.archived_alone", LA: l.la.Code, MessageID: id, Note: name})
 		}); err != nil {
 			return err

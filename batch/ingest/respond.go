@@ -21,14 +21,26 @@ const ResponseHeader = "message_id,line,local_id,nhs_number,code,detail_code,det
 // commit records an outcome that changes no plan.
 func (l *laRun) commit(m *store.Message, out *store.Outcome, rows []store.RowOutcome, state store.State) error {
 	now := l.cfg.Now()
-	return l.cfg.DB.Update(func(tx *store.Tx) error {
+	var done *store.Message
+	err := l.write(func(tx *store.Tx) error {
+		// A copy, so that a rolled-back attempt leaves m as it was.
+		m := m.Clone()
 		if out.WithRows {
 			if err := tx.PutOutcomes(m, rows); err != nil {
 				return err
 			}
 		}
-		return record(tx, m, out, state, now)
+		if err := record(tx, m, out, state, now); err != nil {
+			return err
+		}
+		done = m
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	*m = *done
+	return nil
 }
 
 // record sets m's outcome and state, owes the LA a response for it, and
@@ -52,7 +64,7 @@ func record(tx *store.Tx, m *store.Message, out *store.Outcome, state store.Stat
 // respond writes every response m still owes into the outbox, data file
 // then control file, and records each as written.
 func (l *laRun) respond(m *store.Message) error {
-	return writeResponses(l.cfg.DB, l.mb, m, l.cfg.Now(), l.rows, l.dropRows)
+	return writeResponses(l.cfg.DB, l.write, l.mb, m, l.cfg.Now(), l.rows, l.dropRows)
 }
 
 type deliverer interface {
@@ -60,10 +72,11 @@ type deliverer interface {
 	Deliver(name string, write func(io.Writer) error, ctl mesh.Control) error
 }
 
-// writeResponses writes m's pending responses. A response whose row
-// outcomes are in spilled (by response message ID) is written from there;
-// done is told when it has been.
-func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time, spilled map[string]*spill, done func(id string)) error {
+// writeResponses writes m's pending responses, recording each through
+// update. A response whose row outcomes are in spilled (by response message
+// ID) is written from there, else read from db; done is told when it has
+// been.
+func writeResponses(db *store.DB, update func(func(*store.Tx) error) error, mb deliverer, m *store.Message, now time.Time, spilled map[string]*spill, done func(id string)) error {
 	for i := range m.Responses {
 		r := &m.Responses[i]
 		if !r.WrittenAt.IsZero() {
@@ -87,7 +100,7 @@ func writeResponses(db *store.DB, mb deliverer, m *store.Message, now time.Time,
 		if len(m.Pending()) == 0 && m.State == store.Decided {
 			m.State = store.Responded
 		}
-		if err := db.Batch(func(tx *store.Tx) error {
+		if err := update(func(tx *store.Tx) error {
 			if err := tx.PutMessage(m); err != nil {
 				return err
 			}

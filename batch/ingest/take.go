@@ -256,13 +256,15 @@ func (l *laRun) hash(path string, gz bool) ([32]byte, *separators, error) {
 	return [32]byte(h.Sum(nil)), nil, nil
 }
 
-// separators counts the line ends and tag starts of content written to
-// it: what bounds the rows of a CSV or XML return (rowBound).
-type separators struct{ lines, tags int64 }
+// separators counts the line ends, tag starts and bytes of content
+// written to it: what bounds the rows of a CSV or XML return and its
+// memory (rowBound).
+type separators struct{ lines, tags, bytes int64 }
 
 func (s *separators) Write(p []byte) (int, error) {
 	s.lines += int64(bytes.Count(p, []byte{'\n'}))
 	s.tags += int64(bytes.Count(p, []byte{'<'}))
+	s.bytes += int64(len(p))
 	return len(p), nil
 }
 
@@ -300,7 +302,7 @@ func (l *laRun) take(group []*candidate) ([]*store.Message, error) {
 			ms[i].Kind, ms[i].Extract = string(c.name.Kind), c.name.Extract
 		}
 	}
-	err := l.cfg.DB.Batch(func(tx *store.Tx) error {
+	err := l.write(func(tx *store.Tx) error {
 		for i, c := range group {
 			m := ms[i]
 			if m.Problem == nil {
@@ -355,7 +357,7 @@ func (l *laRun) archive(m *store.Message) error {
 		return fmt.Errorf("archive %s: %w", m.File, err)
 	}
 	m.ArchivePath, m.ControlPath, m.State = data, ctl, store.Archived
-	if err := l.cfg.DB.Batch(func(tx *store.Tx) error { return tx.PutMessage(m) }); err != nil {
+	if err := l.write(func(tx *store.Tx) error { return tx.PutMessage(m) }); err != nil {
 		return fmt.Errorf("record archive of %s: %w", m.File, err)
 	}
 	return nil
