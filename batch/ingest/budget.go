@@ -21,13 +21,14 @@ const DefaultMemoryLimit int64 = 384 << 20
 // evaluated and committed: a fixed part (read buffers, spill buffers, a
 // chunk of row outcomes in a transaction: returnBytes at most,
 // smallReturnBytes and more with its size, fixedCharge) and a part per row (its fact, its
-// place in the duplicate sort, and at most one plan key it names, protects
-// or removes). A return's rows are bounded before it is read by counting
+// place in the duplicate sort, at most one plan key it names, protects
+// or removes, and for a FULL return one of its LA's plans held while it is
+// evaluated, laplans.go). A return's rows are bounded before it is read by counting
 // its line ends (CSV) or tags (XML).
 const (
 	returnBytes      = 8 << 20
 	smallReturnBytes = 256 << 10
-	rowBytes         = factBytes + 4 + 96
+	rowBytes         = factBytes + 4 + 96 + heldPlanBytes
 )
 
 // budget is a weighted semaphore shared by the LAs of a run: returns are

@@ -87,6 +87,14 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		}
 		return rec, ok
 	}
+	// A FULL return reads its LA's plans once, for its rows and its
+	// withdrawals; a DELTA looks up the few it names.
+	var held laPlans = storePlans{tx, la}
+	if full {
+		if held, err = readPlans(tx, la, int64(len(in.facts)+heldSlack)*heldPlanBytes); err != nil {
+			return ev, fmt.Errorf("plans of LA %s: %w", la, err)
+		}
+	}
 	sr, err := in.rows.reader()
 	if err != nil {
 		return ev, err
@@ -143,7 +151,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 			key := plan.Key
 			switch {
 			case del:
-				_, ok, err := tx.Plan(key)
+				_, ok, err := held.find(key)
 				if err != nil {
 					return ev, err
 				}
@@ -157,7 +165,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 			case notStore:
 				ev.removals = append(ev.removals, key)
 			default:
-				old, ok, err := tx.Plan(key)
+				old, ok, err := held.find(key)
 				if err != nil {
 					return ev, err
 				}
@@ -211,7 +219,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 		slices.SortFunc(named, compareNamed)
 		slices.Sort(protectNHS)
 		slices.Sort(protectLocal)
-		err := tx.PlansOfLA(la, func(p plans.Plan) error {
+		err := held.each(func(p plans.Plan) error {
 			n, err := strconv.ParseUint(p.NHS, 10, 64)
 			if err != nil {
 				return fmt.Errorf("plan %s: %w", p.Key, err)
