@@ -186,8 +186,10 @@ func (x *xmlReader) readPlan() (Row, error) {
 		case xml.EndElement:
 			return row, nil
 		case xml.CharData:
-			if err := x.onlySpace(t, fmt.Sprintf("in Plan %d outside its elements", x.plan)); err != nil {
-				return Row{}, err
+			// The place is named only for text that is not space: this runs
+			// between every two fields.
+			if len(bytes.TrimSpace(t)) > 0 {
+				return Row{}, x.onlySpace(t, fmt.Sprintf("in Plan %d outside its elements", x.plan))
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package returns_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +265,45 @@ func readFixture(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// BenchmarkXMLReader reads a FULL return of 10,000 plans written as the
+// generator and most LA systems write them: one element a line, indented.
+//
+//	go test -run '^$' -bench XMLReader ./batch/returns
+func BenchmarkXMLReader(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + root + "\n")
+	for i := range 10000 {
+		fmt.Fprintf(&sb, "  <Plan>\n    <NHSNumber>9990276579</NHSNumber>\n    <PlanType>CPP</PlanType>\n    <StartDate>2026-03-02</StartDate>\n"+
+			"    <LocalId>C-%05d</LocalId>\n    <FamilyName>Smith &amp; Jones</FamilyName>\n    <GivenName>Amy</GivenName>\n    <DateOfBirth>2015-04-01</DateOfBirth>\n  </Plan>\n", i)
+	}
+	sb.WriteString("</CPISReturn>\n")
+	data := sb.String()
+	n, err := returns.ParseName(fullXML)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := returns.NewReader(strings.NewReader(data), n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			_, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows++
+		}
+		if rows != 10000 {
+			b.Fatalf("read %d rows, want 10000", rows)
+		}
+	}
 }
