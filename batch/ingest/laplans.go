@@ -65,9 +65,13 @@ const heldPlanBytes = 64
 // errTooMany stops reading the LA's plans into memory.
 var errTooMany = errors.New("more plans than the return pays for")
 
+// errUnusualKey stops reading the LA's plans into memory at a plan whose
+// key the compact list cannot hold (a type other than CPP, LAC or UCPP).
+var errUnusualKey = errors.New("a plan key the list cannot hold")
+
 // readPlans returns the plans la holds: in memory when they take at most
-// max bytes (what the return's memory charge covers), else read from the
-// store as they are needed.
+// max bytes (what the return's memory charge covers) and every key can be
+// held compactly, else read from the store as they are needed.
 func readPlans(tx *store.Tx, la string, max int64) (laPlans, error) {
 	h := &heldPlans{la: la}
 	var used int64
@@ -80,11 +84,18 @@ func readPlans(tx *store.Tx, la string, max int64) (laPlans, error) {
 		if err != nil {
 			return fmt.Errorf("plan %s: %w", p.Key, err)
 		}
-		h.plans = append(h.plans, heldPlan{key: planKey{n, typeIndex(p.Type)}, start: p.Start, end: p.End, due: p.Due, localID: p.LocalID})
+		typ := typeIndex(p.Type)
+		if typ == 0 {
+			// A key the list cannot give back as it is (its NHS number,
+			// ten digits, always can): the store's plans are withdrawn
+			// under their own keys.
+			return errUnusualKey
+		}
+		h.plans = append(h.plans, heldPlan{key: planKey{n, typ}, start: p.Start, end: p.End, due: p.Due, localID: p.LocalID})
 		return nil
 	})
 	switch {
-	case errors.Is(err, errTooMany):
+	case errors.Is(err, errTooMany), errors.Is(err, errUnusualKey):
 		return storePlans{tx, la}, nil
 	case err != nil:
 		return nil, err

@@ -94,3 +94,64 @@ func TestReadPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadPlansUnusualKeys: plans whose keys the compact list cannot hold
+// as they are (a type that is not CPP, LAC or UCPP, as a damaged or older
+// store may have) are read from the store, so that a FULL return withdraws
+// them under their own keys as it did before the list.
+func TestReadPlansUnusualKeys(t *testing.T) {
+	start := caldate.Of(2026, time.January, 5)
+	plan := func(nhs string, typ plans.Type, id string) plans.Plan {
+		return plans.Plan{Key: plans.Key{NHS: nhs, LA: "201", Type: typ}, LocalID: id, Start: start}
+	}
+	for _, c := range []struct {
+		name   string
+		held   []plans.Plan
+		inHeap bool
+	}{
+		{"usual keys", []plans.Plan{plan("9990000018", plans.CPP, "A"), plan("9990000026", plans.UCPP, "B")}, true},
+		{"an unknown type", []plans.Plan{plan("9990000018", plans.CPP, "A"), plan("9990000018", "XYZ", "B")}, false},
+		{"a type in lower case", []plans.Plan{plan("9990000026", "cpp", "B")}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if err := db.Update(func(tx *store.Tx) error {
+				for _, p := range c.held {
+					if err := tx.PutPlan(p); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			each := func(p laPlans) (all []plans.Plan) {
+				t.Helper()
+				if err := p.each(func(pl plans.Plan) error { all = append(all, pl); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				return all
+			}
+			opt := cmp.AllowUnexported(caldate.Date{})
+			if err := db.View(func(tx *store.Tx) error {
+				p, err := readPlans(tx, "201", 1<<20)
+				if err != nil {
+					return err
+				}
+				if _, inHeap := p.(*heldPlans); inHeap != c.inHeap {
+					t.Errorf("held in memory %v, want %v", inHeap, c.inHeap)
+				}
+				if diff := cmp.Diff(each(storePlans{tx, "201"}), each(p), opt); diff != "" {
+					t.Errorf("each (-store +read):\n%s", diff)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
