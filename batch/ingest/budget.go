@@ -106,3 +106,30 @@ func (b *budget) admit() {
 		close(w.ready)
 	}
 }
+
+// slots is a counting semaphore: a run's CPU slots. A run keeps every LA in
+// flight (DefaultParallel), but only twice as many returns as there are
+// processors are read and evaluated at once: more would not finish sooner,
+// and in the daemon they would lengthen the scheduler's queue in front of
+// the lookup API's requests. nil means no limit.
+type slots chan struct{}
+
+// take waits for a slot, or for ctx to end.
+func (s slots) take(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// give returns a slot taken.
+func (s slots) give() {
+	if s != nil {
+		<-s
+	}
+}

@@ -95,6 +95,13 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 	if j.took, err = l.budget.acquire(ctx, l.charge(m, name)); err != nil {
 		return j, err
 	}
+	// Reading and evaluating returns is most of a run's CPU: at most a
+	// few run at once (laRun.cpu), whatever the LAs in flight.
+	if err := l.cpu.take(ctx); err != nil {
+		j.release()
+		return j, err
+	}
+	defer l.cpu.give()
 	in, err := l.read(ctx, m, name)
 	var fe *codes.Error
 	switch {

@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -51,8 +52,9 @@ const DefaultMaxRows = 500_000
 // time, and the writer commits what every LA asks for at that moment in
 // one transaction (applier.go): with all of them in flight, a night of
 // small DELTA returns takes a few commits instead of four per return.
-// Memory does not grow with it: the returns evaluated at once are bounded
-// by the memory budget (Config.MemoryBudget).
+// Memory and CPU do not grow with it: the returns evaluated at once are
+// bounded by the memory budget (Config.MemoryBudget) and by twice as many
+// CPU slots as there are processors (slots, budget.go).
 const DefaultParallel = 256
 
 // Config is what a run needs.
@@ -165,6 +167,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ap := newApplier(cfg.DB)
 	defer ap.close()
 	mem := newBudget(cfg.MemoryBudget)
+	cpu := make(slots, 2*runtime.GOMAXPROCS(0))
 	var mu sync.Mutex
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
@@ -174,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		go func(a store.Authority) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now()), applier: ap, budget: mem}
+			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now()), applier: ap, budget: mem, cpu: cpu}
 			results, err := l.run(ctx)
 			mu.Lock()
 			defer mu.Unlock()
@@ -206,6 +209,7 @@ type laRun struct {
 	results []Result
 	applier *applier // nil outside Run: transactions of their own
 	budget  *budget  // nil outside Run: no limit
+	cpu     slots    // nil outside Run: no limit
 	// rows holds the spilled row outcomes of decisions whose responses are
 	// not written yet, by response message ID.
 	rows map[string]*spill
