@@ -1,0 +1,73 @@
+package ingest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"cpis/store"
+	"cpis/store/codes"
+)
+
+// TestApplierRetriesAlone: when a group commit fails because of one of its
+// members, the others are committed alone, and a step whose first attempt
+// was rolled back leaves its message as one commit makes it (one response
+// owed, not two).
+func TestApplierRetriesAlone(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Date(2026, time.November, 21, 2, 0, 0, 0, time.UTC)
+	m := &store.Message{LA: "841", MailboxID: "X26OT123", MessageID: "20261121020000000000_ABCDEF", File: "CPIS_841_FULL_20261121_a.csv", State: store.Archived, TakenAt: now}
+	if err := db.Update(func(tx *store.Tx) error { return tx.NewMessage(m) }); err != nil {
+		t.Fatal(err)
+	}
+	ap := newApplier(db)
+	defer ap.close()
+	l := &laRun{cfg: &Config{DB: db, Now: func() time.Time { return now }}, la: store.Authority{Code: "841"}, applier: ap}
+
+	// Hold the writer in a commit of its own while the two requests queue,
+	// so that they make one group.
+	started, release := make(chan struct{}), make(chan struct{})
+	go ap.apply(0, func(*store.Tx) error { close(started); <-release; return nil }, nil)
+	<-started
+	failed := 0
+	bad := make(chan error, 1)
+	go func() { bad <- ap.apply(0, func(*store.Tx) error { failed++; return errors.New("bad request") }, nil) }()
+	committed := make(chan error, 1)
+	out := &store.Outcome{Code: codes.FileNotUsed, Detail: codes.F008, Text: "Too late."}
+	go func() { committed <- l.commit(m, out, nil, store.Decided) }()
+	time.Sleep(100 * time.Millisecond) // both queued behind the commit held
+	close(release)
+	if err := <-bad; err == nil {
+		t.Error("the failing request: no error")
+	}
+	if err := <-committed; err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if failed != 2 {
+		t.Fatalf("the failing request ran %d times, want 2 (in the group, then alone): no group was made", failed)
+	}
+	var stored *store.Message
+	if err := db.View(func(tx *store.Tx) (err error) { stored, err = tx.Message(m.Key); return err }); err != nil {
+		t.Fatal(err)
+	}
+	type summary struct {
+		State     store.State
+		Responses int
+		Outcome   *store.Outcome
+	}
+	want := summary{store.Decided, 1, out}
+	for _, c := range []struct {
+		name string
+		m    *store.Message
+	}{{"in memory", m}, {"stored", stored}} {
+		if diff := cmp.Diff(want, summary{c.m.State, len(c.m.Responses), c.m.Outcome}); diff != "" {
+			t.Errorf("message %s (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
