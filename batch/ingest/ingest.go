@@ -218,8 +218,21 @@ type laRun struct {
 	seps map[string]separators
 }
 
-// keepRows keeps the row outcomes of the response id until it is written.
+// keptInMemory is the most memory a decided return's row outcomes may keep
+// until its response is written (keepRows).
+const keptInMemory = 64 << 10
+
+// keepRows keeps the row outcomes of the response id until it is written,
+// unless they hold more than keptInMemory of memory.
 func (l *laRun) keepRows(id string, s *spill) {
+	if s.f == nil && cap(s.mem) > keptInMemory {
+		// The return's memory charge ends with its decision, and every LA
+		// of a run may be between its decision and its response at once:
+		// large outcomes held in memory are let go, and the response reads
+		// them from the store, where the decision put them.
+		s.close()
+		return
+	}
 	if l.rows == nil {
 		l.rows = map[string]*spill{}
 	}

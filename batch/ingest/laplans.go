@@ -73,7 +73,9 @@ var errUnusualKey = errors.New("a plan key the list cannot hold")
 // max bytes (what the return's memory charge covers) and every key can be
 // held compactly, else read from the store as they are needed.
 func readPlans(tx *store.Tx, la string, max int64) (laPlans, error) {
-	h := &heldPlans{la: la}
+	// Room for as many plans as the charge allows (a plan with a short
+	// local_id), so that the list never holds twice its size growing.
+	h := &heldPlans{la: la, plans: make([]heldPlan, 0, max/heldPlanBytes)}
 	var used int64
 	err := tx.PlansOfLA(la, func(p plans.Plan) error {
 		used += int64(unsafe.Sizeof(heldPlan{})) + int64(len(p.LocalID))
