@@ -15,6 +15,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"cpis/mesh"
@@ -109,6 +110,9 @@ func Run(cfg Config) ([]Written, error) {
 	return out, errors.Join(errs...)
 }
 
+// deliverers is how many LAs' files are written at once.
+const deliverers = 32
+
 // writeDay decides every LA's file for day in one transaction, writes the
 // files, and marks them written in another.
 func writeDay(cfg Config, las []store.Authority, day caldate.Date) ([]Written, error) {
@@ -142,32 +146,56 @@ func writeDay(cfg Config, las []store.Authority, day caldate.Date) ([]Written, e
 		return nil, err
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].Code < due[j].Code })
+	// Each file is written and synced on its own, most of it waiting on
+	// the disk: the LAs' files are written together, deliverers at once.
+	type result struct {
+		written Written
+		err     error
+	}
+	results := make([]result, len(due))
+	sem := make(chan struct{}, deliverers)
+	var wg sync.WaitGroup
+	for i, a := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f := files[a.Code]
+			written := 0
+			mb := local.Open(cfg.DataDir, a.MailboxID)
+			ctl := mesh.OutgoingControl(a.MailboxID, mesh.WorkflowAccess, f.MessageID, f.File,
+				fmt.Sprintf("CP-IS accesses on %s", day), f.DecidedAt)
+			write := func(w io.Writer) error {
+				return cfg.DB.View(func(tx *store.Tx) error {
+					rows, err := tx.Owed(day, a.Code)
+					if err != nil {
+						return err
+					}
+					written = len(rows)
+					return WriteFile(w, rows)
+				})
+			}
+			if err := mb.Deliver(f.File, write, ctl); err != nil {
+				results[i].err = &mesh.LAError{LA: a.Code, Err: fmt.Errorf("notify day %s: %w", day, err)}
+				return
+			}
+			results[i].written = Written{Day: day, LA: a.Code, File: f.File, Rows: written}
+		}()
+	}
+	wg.Wait()
 	var out []Written
 	var failed []error
 	delivered := due[:0:0]
-	for _, a := range due {
-		f := files[a.Code]
-		written := 0
-		mb := local.Open(cfg.DataDir, a.MailboxID)
-		ctl := mesh.OutgoingControl(a.MailboxID, mesh.WorkflowAccess, f.MessageID, f.File,
-			fmt.Sprintf("CP-IS accesses on %s", day), f.DecidedAt)
-		write := func(w io.Writer) error {
-			return cfg.DB.View(func(tx *store.Tx) error {
-				rows, err := tx.Owed(day, a.Code)
-				if err != nil {
-					return err
-				}
-				written = len(rows)
-				return WriteFile(w, rows)
-			})
-		}
-		if err := mb.Deliver(f.File, write, ctl); err != nil {
-			failed = append(failed, &mesh.LAError{LA: a.Code, Err: fmt.Errorf("notify day %s: %w", day, err)})
+	for i, a := range due {
+		if results[i].err != nil {
+			failed = append(failed, results[i].err)
 			continue
 		}
-		f.Rows = written
+		f := files[a.Code]
+		f.Rows = results[i].written.Rows
 		files[a.Code] = f
-		out = append(out, Written{Day: day, LA: a.Code, File: f.File, Rows: written})
+		out = append(out, results[i].written)
 		delivered = append(delivered, a)
 	}
 	if len(delivered) == 0 {
