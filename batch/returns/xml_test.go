@@ -3,7 +3,6 @@ package returns_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,31 +278,5 @@ func BenchmarkXMLReader(b *testing.B) {
 			"    <LocalId>C-%05d</LocalId>\n    <FamilyName>Smith &amp; Jones</FamilyName>\n    <GivenName>Amy</GivenName>\n    <DateOfBirth>2015-04-01</DateOfBirth>\n  </Plan>\n", i)
 	}
 	sb.WriteString("</CPISReturn>\n")
-	data := sb.String()
-	n, err := returns.ParseName(fullXML)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd, err := returns.NewReader(strings.NewReader(data), n)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows := 0
-		for {
-			_, err := rd.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows++
-		}
-		if rows != 10000 {
-			b.Fatalf("read %d rows, want 10000", rows)
-		}
-	}
+	benchmarkReader(b, fullXML, sb.String(), 10000)
 }
