@@ -101,18 +101,9 @@ func (s *Server) laSend(c *Ctx) error {
 		return c.RenderStatus(status, "la_send", view{Title: "Send a return", Section: "send",
 			Errors: []FieldError{{Field: "file", Message: msg}}, Data: laSendData{LA: a}})
 	}
-	up, ok, err := c.nextUpload("file")
-	if errors.Is(err, errTooLarge) {
-		return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
-	}
-	if err != nil {
-		return err
-	}
+	up, ok, err := s.receiveReturn(c, "send", again)
 	if !ok {
-		return again(http.StatusBadRequest, "Select a return to send")
-	}
-	if err := checkUploadName(up.Name); err != nil {
-		return again(http.StatusBadRequest, capital(err.Error()))
+		return err
 	}
 	if n, err := returns.ParseName(up.Name); err != nil {
 		return again(http.StatusBadRequest, "The file name is not a return's: "+nameProblem(err)+". Name it CPIS_"+a.Code+"_FULL_YYYYMMDD or CPIS_"+a.Code+"_DELTA_YYYYMMDD, with the extension of its format")

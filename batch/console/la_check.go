@@ -83,18 +83,9 @@ func (s *Server) laCheck(c *Ctx) error {
 		return c.RenderStatus(status, "la_check", view{Title: "Check a return", Section: "check",
 			Errors: []FieldError{{Field: "file", Message: msg}}, Data: laCheckData{}})
 	}
-	up, ok, err := c.nextUpload("file")
-	if errors.Is(err, errTooLarge) {
-		return again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
-	}
-	if err != nil {
-		return err
-	}
+	up, ok, err := s.receiveReturn(c, "check", again)
 	if !ok {
-		return again(http.StatusBadRequest, "Select a return to check")
-	}
-	if err := checkUploadName(up.Name); err != nil {
-		return again(http.StatusBadRequest, capital(err.Error()))
+		return err
 	}
 	// One check at a time per slot: the hub's few cores also answer
 	// lookups and run the night.

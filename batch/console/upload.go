@@ -82,3 +82,23 @@ func checkUploadName(name string) error {
 	}
 	return nil
 }
+
+// receiveReturn reads the return uploaded in the form's "file" field for
+// the page that would verb it ("send", "check"). When it is too large,
+// missing or badly named, the page is shown again with the reason (again)
+// and ok is false.
+func (s *Server) receiveReturn(c *Ctx, verb string, again func(status int, msg string) error) (up upload, ok bool, err error) {
+	up, ok, err = c.nextUpload("file")
+	switch {
+	case errors.Is(err, errTooLarge):
+		return up, false, again(http.StatusRequestEntityTooLarge, tooLargeMessage(s.opts.SizeLimit))
+	case err != nil:
+		return up, false, err
+	case !ok:
+		return up, false, again(http.StatusBadRequest, "Select a return to "+verb)
+	}
+	if err := checkUploadName(up.Name); err != nil {
+		return up, false, again(http.StatusBadRequest, capital(err.Error()))
+	}
+	return up, true, nil
+}
