@@ -289,15 +289,24 @@ func TestMigrationFailureLeavesOldStore(t *testing.T) {
 		t.Fatalf("a failed migration changed the store file")
 	}
 	migrateHook = nil
+	wantOpened(t, dir, fixtureContents(), "after the failed migration and another Open")
+}
+
+// wantOpened opens the store in dir and checks it holds want; when says
+// when.
+func wantOpened(t *testing.T, dir string, want contents, when string) {
+	t.Helper()
 	db, err := Open(dir, Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var got contents
-	db.View(func(tx *Tx) error { got = read(t, tx); return nil })
-	if diff := cmp.Diff(fixtureContents(), got, allowDate); diff != "" {
-		t.Errorf("after the failed migration and another Open (-want +got):\n%s", diff)
+	if err := db.View(func(tx *Tx) error { got = read(t, tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, allowDate); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", when, diff)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 
 	"cpis/store/demographics"
@@ -96,16 +95,7 @@ func TestMigrationKilledMidway(t *testing.T) {
 	if fileSum(t, path) != before {
 		t.Fatal("a migration killed midway changed the store file")
 	}
-	db, err := Open(dir, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var got contents
-	db.View(func(tx *Tx) error { got = read(t, tx); return nil })
-	if diff := cmp.Diff(fixtureContents(), got, allowDate); diff != "" {
-		t.Errorf("after the kill and another Open (-want +got):\n%s", diff)
-	}
+	wantOpened(t, dir, fixtureContents(), "after the kill and another Open")
 }
 
 // Kills at random moments of the migration of a larger store, its commit
@@ -163,16 +153,7 @@ func TestMigrationKilledAnywhere(t *testing.T) {
 		}
 	}
 	t.Logf("migration after its first group: %s; kills that left the old format / the new one: %d / %d", took, formats[0], formats[RecordFormat])
-	db, err := Open(dir, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var got contents
-	db.View(func(tx *Tx) error { got = read(t, tx); return nil })
-	if diff := cmp.Diff(want, got, allowDate); diff != "" {
-		t.Errorf("after the kills (-want +got):\n%s", diff)
-	}
+	wantOpened(t, dir, want, "after the kills")
 }
 
 // formatOf returns the record format of the store at path and, when its
