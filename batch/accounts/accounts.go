@@ -148,10 +148,15 @@ func userOf(u store.WebUser) User {
 		SetupExpires: u.SetupExpires}
 }
 
-// NormalizeEmail returns email trimmed and in lower case, or ErrBadEmail
-// when it is not a plain address (no display name, no angle brackets).
+// EmailKey is email as accounts are kept under it: trimmed and in lower
+// case.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// NormalizeEmail returns email trimmed and in lower case (EmailKey), or
+// ErrBadEmail when it is not a plain address (no display name, no angle
+// brackets).
 func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := EmailKey(email)
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 || strings.ContainsAny(e, " \t\r\n\"()<>,;:\\[]") {
 		return "", fmt.Errorf("%q: %w", email, ErrBadEmail)
@@ -241,7 +246,7 @@ func (s *Service) Add(email string, role Role, la string) (string, error) {
 // SetupValidity) is returned. Role, LA and creation time stay. ErrNoUser
 // when there is no such account.
 func (s *Service) Reset(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := EmailKey(email)
 	token := newToken()
 	now := s.now()
 	err := s.db.Update(func(tx *store.Tx) error {
@@ -304,7 +309,7 @@ func (s *Service) List() ([]User, error) {
 // audited (user.unlocked) whether or not the account was locked; ErrNoUser
 // when there is no such account.
 func (s *Service) Unlock(email string) (wasLocked bool, err error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := EmailKey(email)
 	now := s.now()
 	err = s.db.Update(func(tx *store.Tx) error {
 		if _, ok, err := tx.WebUser(e); err != nil {
@@ -335,7 +340,7 @@ func (s *Service) Unlock(email string) (wasLocked bool, err error) {
 // Remove deletes email's account and ends its sessions (ErrNoUser when
 // there is none).
 func (s *Service) Remove(email string) error {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := EmailKey(email)
 	now := s.now()
 	err := s.db.Update(func(tx *store.Tx) error {
 		ok, err := tx.DeleteWebUser(e)

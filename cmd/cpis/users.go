@@ -163,13 +163,10 @@ Example:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(func(db *store.DB) error {
 				err := accounts.New(db, accounts.Options{Now: g.nowTime}).Remove(args[0])
-				if errors.Is(err, accounts.ErrNoUser) {
-					return fmt.Errorf("%q has no web account", args[0])
-				}
 				if err != nil {
-					return err
+					return noAccount(err, args[0])
 				}
-				fmt.Fprintf(g.stdout, "Removed %s; their sessions have ended.\n", strings.ToLower(strings.TrimSpace(args[0])))
+				fmt.Fprintf(g.stdout, "Removed %s; their sessions have ended.\n", accounts.EmailKey(args[0]))
 				return nil
 			})
 		},
@@ -194,15 +191,12 @@ Example:
 			}
 			return g.withStore(func(db *store.DB) error {
 				token, err := accounts.New(db, accounts.Options{Now: g.nowTime}).Reset(args[0])
-				if errors.Is(err, accounts.ErrNoUser) {
-					return fmt.Errorf("%q has no web account", args[0])
-				}
 				if err != nil {
-					return err
+					return noAccount(err, args[0])
 				}
 				fmt.Fprintf(g.stdout, "%s/setup/%s\n", base, token)
 				fmt.Fprintf(g.stderr, "Set-up of %s started again; their password, authenticator and sessions no longer work. Send them the link above: it works once, until %s UTC, and is not shown again.\n",
-					strings.ToLower(strings.TrimSpace(args[0])), g.nowTime().UTC().Add(24*time.Hour).Format(time.DateTime))
+					accounts.EmailKey(args[0]), g.nowTime().UTC().Add(24*time.Hour).Format(time.DateTime))
 				return nil
 			})
 		},
@@ -225,13 +219,10 @@ Example:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withStore(func(db *store.DB) error {
 				was, err := accounts.New(db, accounts.Options{Now: g.nowTime}).Unlock(args[0])
-				if errors.Is(err, accounts.ErrNoUser) {
-					return fmt.Errorf("%q has no web account", args[0])
-				}
 				if err != nil {
-					return err
+					return noAccount(err, args[0])
 				}
-				email := strings.ToLower(strings.TrimSpace(args[0]))
+				email := accounts.EmailKey(args[0])
 				if was {
 					fmt.Fprintf(g.stdout, "Unlocked %s: they can sign in again.\n", email)
 				} else {
@@ -287,4 +278,13 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// noAccount is err of a command on email's account, saying so plainly when
+// there is no such account.
+func noAccount(err error, email string) error {
+	if errors.Is(err, accounts.ErrNoUser) {
+		return fmt.Errorf("%q has no web account", email)
+	}
+	return err
 }
