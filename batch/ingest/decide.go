@@ -365,10 +365,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 	if ev.apply {
 		puts = func(put func(plans.Plan) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
 	}
-	var done *store.Message
-	err := l.update(len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx) error {
-		// A copy, so that a rolled-back attempt leaves m as it was.
-		m := m.Clone()
+	err := l.updateMessage(m, len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx, m *store.Message) error {
 		if few != nil {
 			if err := tx.PutOutcomes(m, few); err != nil {
 				return err
@@ -404,16 +401,11 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 				return err
 			}
 		}
-		if err := record(tx, m, &ev.outcome, state, now); err != nil {
-			return err
-		}
-		done = m
-		return nil
+		return record(tx, m, &ev.outcome, state, now)
 	}, puts)
 	if err != nil {
 		return err
 	}
-	*m = *done
 	// The response to this decision is written from the spilled outcomes,
 	// not read back through the store's map.
 	ev.upserts.close()
@@ -466,6 +458,27 @@ func (l *laRun) storeOutcomes(m *store.Message, s *spill) error {
 // (the applier retries a failed group's members alone), so it must leave
 // nothing changed outside tx until it succeeds.
 func (l *laRun) write(fn func(*store.Tx) error) error { return l.update(0, fn, nil) }
+
+// updateMessage is update for a step that changes the message m: fn
+// changes a copy of m, so that a rolled-back attempt (the applier retries
+// a failed group's members alone) leaves m as it was, and m becomes the
+// copy once the transaction has committed.
+func (l *laRun) updateMessage(m *store.Message, rows int, fn func(*store.Tx, *store.Message) error, puts planSource) error {
+	var done *store.Message
+	err := l.update(rows, func(tx *store.Tx) error {
+		c := m.Clone()
+		if err := fn(tx, c); err != nil {
+			return err
+		}
+		done = c
+		return nil
+	}, puts)
+	if err != nil {
+		return err
+	}
+	*m = *done
+	return nil
+}
 
 // update runs fn, then puts the plans of puts, in a write transaction:
 // through the run's applier when there is one (group commit), else on its

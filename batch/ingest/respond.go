@@ -21,26 +21,14 @@ const ResponseHeader = "message_id,line,local_id,nhs_number,code,detail_code,det
 // commit records an outcome that changes no plan.
 func (l *laRun) commit(m *store.Message, out *store.Outcome, rows []store.RowOutcome, state store.State) error {
 	now := l.cfg.Now()
-	var done *store.Message
-	err := l.write(func(tx *store.Tx) error {
-		// A copy, so that a rolled-back attempt leaves m as it was.
-		m := m.Clone()
+	return l.updateMessage(m, 0, func(tx *store.Tx, m *store.Message) error {
 		if out.WithRows {
 			if err := tx.PutOutcomes(m, rows); err != nil {
 				return err
 			}
 		}
-		if err := record(tx, m, out, state, now); err != nil {
-			return err
-		}
-		done = m
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	*m = *done
-	return nil
+		return record(tx, m, out, state, now)
+	}, nil)
 }
 
 // record sets m's outcome and state, owes the LA a response for it, and
