@@ -163,22 +163,36 @@ func (l *laRun) rowBound(m *store.Message, name returns.Name) (rows, size int64)
 	limit := int64(l.cfg.MaxRows) + 1
 	s, counted := l.seps[m.SHA256]
 	delete(l.seps, m.SHA256)
+	count := func() int64 {
+		if name.Format == returns.XML {
+			return s.tags
+		}
+		return s.lines
+	}
 	if !counted {
-		// Not counted when the content was hashed in this run: count now.
+		// Not counted when the content was hashed in this run: count now,
+		// no further than the row limit (the charge is the most then).
 		f, err := local.OpenData(m.ArchivePath, name.Gzip, l.cfg.SizeLimit)
 		if err != nil {
 			return limit, -1
 		}
 		defer f.Close()
-		if _, err := io.Copy(&s, f); err != nil {
+		buf := make([]byte, 64<<10)
+		for count() < limit {
+			k, err := f.Read(buf)
+			s.Write(buf[:k])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return limit, -1
+			}
+		}
+		if count() >= limit {
 			return limit, -1
 		}
 	}
-	n := s.lines
-	if name.Format == returns.XML {
-		n = s.tags
-	}
-	return min(1+n, limit), s.bytes
+	return min(1+count(), limit), s.bytes
 }
 
 // read streams the archived data file through the parser and the row

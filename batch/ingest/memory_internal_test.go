@@ -180,3 +180,43 @@ func TestSpillDates(t *testing.T) {
 		}
 	}
 }
+
+// TestRowBoundRecount: a return not hashed in this run (recovered after a
+// crash) is counted again from its archived file, no further than the row
+// limit; beyond it, or unreadable, it is charged as the largest return.
+func TestRowBoundRecount(t *testing.T) {
+	dir := t.TempDir()
+	name := returns.Name{LA: "201", Kind: returns.Full, Format: returns.CSV}
+	cases := []struct {
+		name       string
+		content    *string // nil: no file
+		counted    *separators
+		rows, size int64
+	}{
+		{"counted when hashed", nil, &separators{lines: 2, bytes: 30}, 3, 30},
+		{"small file", ptr("header\nrow 1\n"), nil, 3, 13},
+		{"at the row limit", ptr("h\n1\n2\n3\n"), nil, 4, -1},
+		{"far over the row limit", ptr(strings.Repeat("row\n", 100_000)), nil, 4, -1},
+		{"no file", nil, nil, 4, -1},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := &store.Message{SHA256: fmt.Sprint(i), ArchivePath: filepath.Join(dir, fmt.Sprintf("%d.csv", i))}
+			if c.content != nil {
+				if err := os.WriteFile(m.ArchivePath, []byte(*c.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l := &laRun{cfg: &Config{MaxRows: 3, SizeLimit: 1 << 20}}
+			if c.counted != nil {
+				l.keepSeparators(m.SHA256, *c.counted)
+			}
+			rows, size := l.rowBound(m, name)
+			if rows != c.rows || size != c.size {
+				t.Errorf("rowBound: %d rows, %d bytes; want %d rows, %d bytes", rows, size, c.rows, c.size)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
