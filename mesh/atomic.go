@@ -7,12 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"cpis/mesh/durable"
 )
 
 // WriteFileAtomic writes the file name in dir so that a reader sees the
 // whole file or nothing: write fills ".<name>.tmp" in dir (through a
-// buffer), which is flushed, fsynced, closed and renamed to name, then dir
-// is fsynced. An existing name is replaced. On any failure, write's error
+// buffer), which is flushed, made durable, closed and renamed to name,
+// then dir is made durable (package durable: writers at the same moment
+// share the flush). An existing name is replaced. On any failure, write's error
 // included (or a panic in write), the temp file is removed and name is left
 // as it was. name must be a plain file name (IsPlainName).
 func WriteFileAtomic(dir, name string, write func(w io.Writer) error, perm fs.FileMode) error {
@@ -38,8 +41,8 @@ func WriteFileAtomic(dir, name string, write func(w io.Writer) error, perm fs.Fi
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", name, err)
+	if err := durable.Sync(f); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", name, err)
@@ -51,19 +54,12 @@ func WriteFileAtomic(dir, name string, write func(w io.Writer) error, perm fs.Fi
 	return SyncDir(dir)
 }
 
-// SyncDir fsyncs the directory dir, making the renames and creations in
-// it durable.
+// SyncDir makes the renames and creations in the directory dir durable
+// (durable.SyncDir), then runs the kill tests' fault hook
+// (EnvFaultKillSync).
 func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return err
 	}
 	faultKillSync()
 	return nil

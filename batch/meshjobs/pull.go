@@ -2,6 +2,7 @@ package meshjobs
 
 import (
 	"context"
+	"cpis/mesh/durable"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -339,7 +340,7 @@ func (p *puller) download(ctx context.Context, id, tmp string) (meshclient.Messa
 	if err != nil {
 		return m, "", 0, err
 	}
-	if err := f.Sync(); err != nil {
+	if err := durable.Sync(f); err != nil {
 		return m, "", 0, err
 	}
 	return m, hex.EncodeToString(h.Sum(nil)), lw.n, f.Close()

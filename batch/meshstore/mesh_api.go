@@ -404,7 +404,7 @@ func (a *MeshAPI) removeCollected(m outMessage) error {
 		}
 	}
 	a.index.forget(m.ctl.DTSID)
-	if err := local.SyncDirShared(dir); err != nil {
+	if err := mesh.SyncDir(dir); err != nil {
 		return fmt.Errorf("remove collected %s: %w", m.name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"bytes"
+	"cpis/mesh/durable"
 	"errors"
 	"fmt"
 	"io"
@@ -38,9 +39,9 @@ const (
 // ID>.ctl.tmp") and renamed to its name, the folder fsynced, then the data
 // file is renamed to name and the folder fsynced again. A control file
 // without its data file is never taken (mailboxes.md), and the data file
-// appears with its control file already there and durable. The folder's
-// fsyncs are shared with concurrent receives into the same inbox
-// (SyncDirShared): when Receive returns nil the message is on disk.
+// appears with its control file already there and durable. The flushes
+// are shared with concurrent writers (package durable): when Receive
+// returns nil the message is on disk.
 //
 // It is idempotent on ctl.DTSID: a message whose data and control files
 // are in the inbox already, or whose data file is archived under its
@@ -93,13 +94,13 @@ func (m *Mailbox) Receive(name string, r io.Reader, ctl mesh.Control) error {
 	}
 	// The control file (and the hidden data file) durable before the
 	// data file takes its name.
-	if err := SyncDirShared(dir); err != nil {
+	if err := mesh.SyncDir(dir); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
 	if err := os.Rename(hidden, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
-	if err := SyncDirShared(dir); err != nil {
+	if err := mesh.SyncDir(dir); err != nil {
 		return fmt.Errorf("receive into %s: %w", m.id, err)
 	}
 	return nil
@@ -165,8 +166,8 @@ func writeSynced(path string, write func(io.Writer) error) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	if err := durable.Sync(f); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return f.Close()
 }

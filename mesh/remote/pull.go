@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"cpis/mesh/durable"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -230,7 +231,7 @@ func download(s *session, rpath, tmp string, e mesh.FolderFile, limit int64) (su
 	if n != e.Size {
 		return "", errChanged
 	}
-	if err = out.Sync(); err != nil {
+	if err = durable.Sync(out); err != nil {
 		return "", fmt.Errorf("pull %s: %w", e.Name, err)
 	}
 	if err = out.Close(); err != nil {

@@ -1,6 +1,7 @@
 package sftpd
 
 import (
+	"cpis/mesh/durable"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -46,7 +47,7 @@ func LoadOrCreateHostKey(dataDir string) (ssh.Signer, error) {
 	defer os.Remove(tmp)
 	_, err = f.Write(pem.EncodeToMemory(block))
 	if err == nil {
-		err = f.Sync()
+		err = durable.Sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

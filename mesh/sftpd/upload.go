@@ -1,6 +1,7 @@
 package sftpd
 
 import (
+	"cpis/mesh/durable"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -128,7 +129,7 @@ func (u *upload) Close() error {
 	}
 	fi, err := u.f.Stat()
 	if err == nil {
-		err = u.f.Sync()
+		err = durable.Sync(u.f)
 	}
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
@@ -164,13 +165,14 @@ func (h *handler) forget(u *upload) {
 	h.s.release(h.mailbox, u.name)
 }
 
-// syncDir fsyncs folder (below root), making renames in it durable.
+// syncDir makes the renames in folder (below root) durable (package
+// durable: uploads finishing at once share the flush).
 func syncDir(root *os.Root, folder string) error {
 	d, err := root.Open(folder)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = durable.Sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
