@@ -9,8 +9,9 @@
 // callers that wait together are served by one syncfs(2) of their file
 // system instead, which writes back everything dirty on it and flushes
 // the cache once (PostgreSQL offers the same for its data directory); on
-// other systems, and on file systems where syncfs is not known to be as
-// good as fsync (network file systems), each call is an fsync of its own.
+// other systems, on file systems where syncfs is not known to be as good
+// as fsync (network file systems), and on kernels whose syncfs reports
+// less than fsync (before 6.13), each call is an fsync of its own.
 //
 // The contract does not change with the method: when Sync or SyncDir
 // returns nil, what was written to the file, or renamed and created in the
