@@ -7,8 +7,9 @@
 // a control file written atomically: about a thousand fsyncs, each of
 // which flushes the disk's write cache, one after the other. On Linux,
 // callers that wait together are served by one syncfs(2) of their file
-// system instead, which writes back everything dirty on it and flushes
-// the cache once (PostgreSQL offers the same for its data directory); on
+// system instead, which writes back everything dirty on it, and one fsync
+// to flush the cache after it (PostgreSQL offers syncfs for its data
+// directory too); on
 // other systems, on file systems where syncfs is not known to be as good
 // as fsync (network file systems), and on kernels whose syncfs reports
 // less than fsync (before 6.13), each call is an fsync of its own.

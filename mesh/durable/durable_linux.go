@@ -9,8 +9,7 @@ import (
 )
 
 // Magic numbers (statfs f_type) of the local file systems whose syncfs
-// writes back every dirty file and folder and then flushes the disk's
-// cache, making them durable as fsync would.
+// writes back every dirty file and folder and waits for the writes.
 const (
 	ext4Magic  = 0xEF53 // ext2, ext3 and ext4
 	xfsMagic   = 0x58465342
@@ -19,18 +18,24 @@ const (
 )
 
 // syncFile makes f durable. On a file system that syncfs serves, callers
-// on the same one share a syncfs: the caller whose flush runs passes its
-// own descriptor, which is on that file system. syncfs reports the file
-// system's write-back errors seen since that descriptor was opened; each
-// caller then asks its own file for the errors seen since it opened it
+// on the same one share a flush: the caller whose flush runs passes its
+// own descriptor, which is on that file system, to syncfs and then to
+// fsync. syncfs writes back everything dirty and waits for it, but on ext2
+// and on ext4 without a journal it flushes the disk's cache before the
+// last of its writes (the folders' blocks) have ended; the fsync after it
+// flushes the cache again once they have, which makes every write before
+// it durable, whatever the file system. syncfs reports the file system's
+// write-back errors seen since that descriptor was opened; each caller
+// then asks its own file for the errors seen since it opened it
 // (sync_file_range waiting on pages already written, which flushes
 // nothing), so no caller misses an error of its own file.
 //
 // A file system that is read-only once the flush is over (btrfs forced
 // read-only by an aborted transaction) is not answered by syncfs: the
-// kernel skips a read-only file system and returns 0 without asking it, so
-// a rename that never reached the disk would pass for durable. The file's own fsync answers instead, as before (a healthy
-// read-only mount costs nothing: there is nothing to flush).
+// kernel skips a read-only file system and returns 0 without asking it,
+// so a rename that never reached the disk would pass for durable. The
+// file's own fsync answers instead, as before (a healthy read-only mount
+// costs nothing: there is nothing to flush).
 func syncFile(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -43,12 +48,16 @@ func syncFile(f *os.File) error {
 		if serr = unix.Fstat(int(fd), &st); serr == nil {
 			serr = fstatfs(int(fd), &fs)
 		}
-	}); err != nil || serr != nil || !syncfsServes(int64(fs.Type)) || !syncfsReports() {
+	}); err != nil || serr != nil || !syncfsServes(uint32(fs.Type)) || !syncfsReports() {
 		return fsync(f)
 	}
 	err = sharedFlusher(st.Dev).wait(func() error {
 		var err error
-		if cerr := rc.Control(func(fd uintptr) { err = unix.Syncfs(int(fd)) }); cerr != nil {
+		if cerr := rc.Control(func(fd uintptr) {
+			if err = unix.Syncfs(int(fd)); err == nil {
+				err = unix.Fsync(int(fd))
+			}
+		}); cerr != nil {
 			return cerr
 		}
 		return err
@@ -105,9 +114,9 @@ func releaseAtLeast(release string, min [2]int) bool {
 	return major > min[0] || major == min[0] && minor >= min[1]
 }
 
-// syncfsServes reports whether syncfs makes files on a file system of
-// type magic as durable as fsync does.
-func syncfsServes(magic int64) bool {
+// syncfsServes reports whether syncfs, followed by an fsync, makes files
+// on a file system of type magic as durable as an fsync of each does.
+func syncfsServes(magic uint32) bool {
 	switch magic {
 	case ext4Magic, xfsMagic, btrfsMagic, tmpfsMagic:
 		return true

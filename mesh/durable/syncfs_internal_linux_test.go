@@ -86,7 +86,7 @@ func TestReleaseAtLeast(t *testing.T) {
 		want    bool
 	}{
 		{"6.13.0", true},
-		{"6.18.44-fc-v1147", true},
+		{"6.18.4-amd64", true},
 		{"7.0.1-arch1-1", true},
 		{"6.12.9-amd64", false},
 		{"6.1.0-28-amd64", false},
