@@ -147,8 +147,11 @@ func (u *upload) Close() error {
 		u.discard()
 		return u.h.failed(KindUpload, u.path, err)
 	}
-	if err := syncDir(u.h.root, inbox); err != nil {
-		u.h.s.log.Error("sync folder", "session", u.h.session, "mailbox", u.h.mailbox, "err", err)
+	if err := syncFolder(u.h.root, inbox); err != nil {
+		// The upload is in the inbox but may not survive a crash: it is
+		// not acknowledged, so the LA's software sends it again (it is
+		// refused while this one waits, and taken once either way).
+		return u.h.failed(KindUpload, u.path, err)
 	}
 	u.h.upBytes.Add(fi.Size())
 	u.h.audit(Event{Kind: KindUpload, Path: u.path, Bytes: fi.Size(), Outcome: OutcomeOK})
@@ -164,6 +167,9 @@ func (h *handler) forget(u *upload) {
 	h.mu.Unlock()
 	h.s.release(h.mailbox, u.name)
 }
+
+// syncFolder is syncDir (tests replace it to stage a failed sync).
+var syncFolder = syncDir
 
 // syncDir makes the renames in folder (below root) durable (package
 // durable: uploads finishing at once share the flush).
