@@ -141,3 +141,57 @@ func TestWriteFileAtomicRefusesPaths(t *testing.T) {
 		}
 	}
 }
+
+// A data file and its control file are written together: both whole, or
+// (a writer failing, or a panic in one) nothing new at all, no temp file
+// left, and an old data file of the same name kept.
+func TestWriteFilesAtomic(t *testing.T) {
+	errWrite := errors.New("reader broke")
+	data := func(w io.Writer) error { _, err := io.WriteString(w, "9990000018,synthetic\r\n"); return err }
+	ctl := func(w io.Writer) error { _, err := io.WriteString(w, "<DTSControl/>"); return err }
+	fails := func(w io.Writer) error { w.Write(bytes.Repeat([]byte("z"), 200<<10)); return errWrite }
+	panics := func(io.Writer) error { panic("boom") }
+	for _, tc := range []struct {
+		name      string
+		data, ctl func(io.Writer) error
+		want      map[string]string // the folder afterwards: name -> content
+		wantErr   bool
+	}{
+		{"both written", data, ctl, map[string]string{"r.csv": "9990000018,synthetic\r\n", "r.ctl": "<DTSControl/>"}, false},
+		{"data fails", fails, ctl, map[string]string{"r.csv": "old"}, true},
+		{"control fails", data, fails, map[string]string{"r.csv": "old"}, true},
+		{"control panics", data, panics, map[string]string{"r.csv": "old"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.wantErr {
+				if err := os.WriteFile(filepath.Join(dir, "r.csv"), []byte("old"), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						err = errors.New("panicked")
+					}
+				}()
+				err = mesh.WriteFilesAtomic(dir, 0o640, mesh.FileWrite{Name: "r.csv", Write: tc.data}, mesh.FileWrite{Name: "r.ctl", Write: tc.ctl})
+			}()
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, want error %v", err, tc.wantErr)
+			}
+			got := map[string]string{}
+			for _, name := range dirNames(t, dir) {
+				b, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[name] = string(b)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("folder (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

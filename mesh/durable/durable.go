@@ -26,27 +26,29 @@ import (
 	"sync"
 )
 
-// Sync makes f's content and metadata durable, as f.Sync does.
-func Sync(f *os.File) error {
-	if err := syncFile(f); err != nil {
-		return fmt.Errorf("sync %s: %w", f.Name(), err)
-	}
-	return nil
-}
+// Sync makes the content and metadata of each of files durable, as an
+// fsync of each would. Files on one file system share a flush.
+func Sync(files ...*os.File) error { return syncFiles(files) }
 
-// SyncDir makes the names in the folder dir durable: the files renamed
-// into it, created in it and removed from it.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+// SyncDir makes the names in each of the folders dirs durable: the files
+// renamed into it, created in it and removed from it. Folders on one file
+// system share a flush.
+func SyncDir(dirs ...string) error {
+	ds := make([]*os.File, 0, len(dirs))
+	defer func() {
+		for _, d := range ds {
+			d.Close()
+		}
+	}()
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("sync dir: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := syncFiles(ds); err != nil {
 		return fmt.Errorf("sync dir: %w", err)
-	}
-	err = syncFile(d)
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
 }

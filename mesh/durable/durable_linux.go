@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,18 +18,20 @@ const (
 	tmpfsMagic = 0x01021994 // nothing to flush
 )
 
-// syncFile makes f durable. On a file system that syncfs serves, callers
-// on the same one share a flush: the caller whose flush runs passes its
-// own descriptor, which is on that file system, to syncfs and then to
-// fsync. syncfs writes back everything dirty and waits for it, but on ext2
-// and on ext4 without a journal it flushes the disk's cache before the
-// last of its writes (the folders' blocks) have ended; the fsync after it
-// flushes the cache again once they have, which makes every write before
-// it durable, whatever the file system. syncfs reports the file system's
-// write-back errors seen since that descriptor was opened; each caller
-// then asks its own file for the errors seen since it opened it
-// (sync_file_range waiting on pages already written, which flushes
-// nothing), so no caller misses an error of its own file.
+// syncFiles makes files durable. When every one is on a single file
+// system that syncfs serves, they share a flush with every other caller
+// on it: the caller whose flush runs passes its own descriptor, which is
+// on that file system, to syncfs and then to fsync. syncfs writes back
+// everything dirty and waits for it, but on ext2 and on ext4 without a
+// journal it flushes the disk's cache before the last of its writes (the
+// folders' blocks) have ended; the fsync after it flushes the cache again
+// once they have, which makes every write before it durable, whatever the
+// file system. syncfs reports the file system's write-back errors seen
+// since that descriptor was opened; each file is then asked for the
+// errors seen since it was opened (sync_file_range waiting on pages
+// already written, which flushes nothing), so no caller misses an error
+// of its own file. Files on several file systems, or on one syncfs does
+// not serve, are synced one by one (syncFile).
 //
 // A file system that is read-only once the flush is over (btrfs forced
 // read-only by an aborted transaction) is not answered by syncfs: the
@@ -36,24 +39,30 @@ const (
 // so a rename that never reached the disk would pass for durable. The
 // file's own fsync answers instead, as before (a healthy read-only mount
 // costs nothing: there is nothing to flush).
-func syncFile(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return fsync(f)
+func syncFiles(files []*os.File) error {
+	if len(files) == 0 {
+		return nil
 	}
-	var st unix.Stat_t
-	var fs unix.Statfs_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if serr = unix.Fstat(int(fd), &st); serr == nil {
-			serr = fstatfs(int(fd), &fs)
+	ps := make([]probed, len(files))
+	shared := syncfsReports()
+	for i, f := range files {
+		ps[i] = probe(f)
+		if !ps[i].served || ps[i].st.Dev != ps[0].st.Dev {
+			shared = false
 		}
-	}); err != nil || serr != nil || !syncfsServes(uint32(fs.Type)) || !syncfsReports() {
-		return fsync(f)
 	}
-	err = sharedFlusher(st.Dev).wait(func() error {
+	if !shared {
+		for _, p := range ps {
+			if err := p.syncAlone(); err != nil {
+				return fmt.Errorf("sync %s: %w", p.f.Name(), err)
+			}
+		}
+		return nil
+	}
+	lead := ps[0]
+	err := sharedFlusher(lead.st.Dev).wait(func() error {
 		var err error
-		if cerr := rc.Control(func(fd uintptr) {
+		if cerr := lead.rc.Control(func(fd uintptr) {
 			if err = unix.Syncfs(int(fd)); err == nil {
 				err = unix.Fsync(int(fd))
 			}
@@ -63,15 +72,68 @@ func syncFile(f *os.File) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("sync %s: %w", lead.f.Name(), err)
 	}
-	if cerr := rc.Control(func(fd uintptr) { serr = fstatfs(int(fd), &fs) }); cerr != nil || serr != nil || fs.Flags&unix.ST_RDONLY != 0 {
-		return fsync(f)
+	for _, p := range ps {
+		if err := p.checkShared(); err != nil {
+			return fmt.Errorf("sync %s: %w", p.f.Name(), err)
+		}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	return nil
+}
+
+// probed is a file to sync and what syncFiles found out about it.
+type probed struct {
+	f      *os.File
+	rc     syscall.RawConn
+	st     unix.Stat_t
+	served bool // on a file system that syncfs serves
+}
+
+// probe stats f and its file system.
+func probe(f *os.File) probed {
+	p := probed{f: f}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return p
+	}
+	p.rc = rc
+	var fs unix.Statfs_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		if serr = unix.Fstat(int(fd), &p.st); serr == nil {
+			serr = fstatfs(int(fd), &fs)
+		}
+	}); err == nil && serr == nil {
+		p.served = syncfsServes(uint32(fs.Type))
+	}
+	return p
+}
+
+// syncAlone makes p's file durable without sharing a flush with files of
+// other file systems: through its own file system's shared flush when
+// syncfs serves it, else by its own fsync.
+func (p probed) syncAlone() error {
+	if !p.served || !syncfsReports() {
+		return fsync(p.f)
+	}
+	return syncFiles([]*os.File{p.f})
+}
+
+// checkShared asks p's file, after a shared flush, for what the flush
+// cannot tell: whether its file system went read-only (its own fsync then
+// answers), and the write-back errors of its pages.
+func (p probed) checkShared() error {
+	var fs unix.Statfs_t
+	var serr error
+	if cerr := p.rc.Control(func(fd uintptr) { serr = fstatfs(int(fd), &fs) }); cerr != nil || serr != nil || fs.Flags&unix.ST_RDONLY != 0 {
+		return fsync(p.f)
+	}
+	if p.st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	if cerr := rc.Control(func(fd uintptr) {
+	var err error
+	if cerr := p.rc.Control(func(fd uintptr) {
 		err = unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WAIT_AFTER)
 	}); cerr != nil {
 		return cerr

@@ -100,3 +100,52 @@ func TestReleaseAtLeast(t *testing.T) {
 		}
 	}
 }
+
+// Files and folders synced in one call on one file system share a single
+// flush, however many there are.
+func TestSyncShares(t *testing.T) {
+	dir := t.TempDir()
+	var files []*os.File
+	var dirs []string
+	for _, name := range []string{"a", "b", "c"} {
+		sub := filepath.Join(dir, name)
+		if err := os.Mkdir(sub, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, sub)
+		f, err := os.Create(filepath.Join(sub, "return.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	fl := sharedFlusher(st.Dev)
+	flushes := func() uint64 { fl.mu.Lock(); defer fl.mu.Unlock(); return fl.flushes }
+	for _, tc := range []struct {
+		what string
+		do   func() error
+	}{
+		{"Sync of 3 files", func() error { return Sync(files...) }},
+		{"SyncDir of 3 folders", func() error { return SyncDir(dirs...) }},
+	} {
+		fsyncs := stage(t, true, false, nil)
+		before := flushes()
+		if err := tc.do(); err != nil {
+			t.Fatalf("%s: %v", tc.what, err)
+		}
+		if n := flushes() - before; n != 1 {
+			t.Errorf("%s: %d flushes, want 1", tc.what, n)
+		}
+		if *fsyncs != 0 {
+			t.Errorf("%s: %d fsyncs of their own, want 0", tc.what, *fsyncs)
+		}
+	}
+	if err := Sync(); err != nil {
+		t.Errorf("Sync of nothing: %v", err)
+	}
+}

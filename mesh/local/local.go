@@ -222,7 +222,7 @@ func (m *Mailbox) ArchiveStaleControl(name, messageID string) error {
 	if _, err := m.move(name, messageID+"_"+name); err != nil {
 		return fmt.Errorf("archive stale control %s: %w", name, err)
 	}
-	if err := syncDirs(m.InboxDir(), m.ArchiveInDir()); err != nil {
+	if err := mesh.SyncDir(m.InboxDir(), m.ArchiveInDir()); err != nil {
 		return fmt.Errorf("archive stale control %s: %w", name, err)
 	}
 	return nil
@@ -264,7 +264,7 @@ func (m *Mailbox) Archive(in Incoming, messageID string) (dataPath, ctlPath stri
 	// Both moves are made durable together: a crash before this leaves
 	// each file in the inbox or in the archive, and a repeated Archive
 	// finishes either.
-	if err := syncDirs(m.InboxDir(), m.ArchiveInDir()); err != nil {
+	if err := mesh.SyncDir(m.InboxDir(), m.ArchiveInDir()); err != nil {
 		return "", "", fmt.Errorf("archive %s: %w", in.Name, err)
 	}
 	return dataPath, ctlPath, nil
@@ -322,14 +322,6 @@ func numbered(name string, n int) string {
 	return fmt.Sprintf("%s.%d%s", name[:len(name)-len(ext)], n, ext)
 }
 
-func syncDirs(dirs ...string) error {
-	for _, d := range dirs {
-		if err := mesh.SyncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // Deliver writes a message into the outbox: the data file name (filled by
 // write), then its control file (mesh.ControlName), each atomically, so a
@@ -340,11 +332,8 @@ func (m *Mailbox) Deliver(name string, write func(io.Writer) error, ctl mesh.Con
 	if !mesh.IsPlainName(name) || mesh.IsTempName(name) || mesh.IsControlName(name) {
 		return fmt.Errorf("deliver %q: not a data file name", name)
 	}
-	if err := mesh.WriteFileAtomic(m.OutboxDir(), name, write, filePerm); err != nil {
-		return fmt.Errorf("deliver to %s: %w", m.id, err)
-	}
-	ctlName := mesh.ControlName(name)
-	if err := mesh.WriteFileAtomic(m.OutboxDir(), ctlName, writeBytes(ctl.Marshal()), filePerm); err != nil {
+	if err := mesh.WriteFilesAtomic(m.OutboxDir(), filePerm, mesh.FileWrite{Name: name, Write: write},
+		mesh.FileWrite{Name: mesh.ControlName(name), Write: writeBytes(ctl.Marshal())}); err != nil {
 		return fmt.Errorf("deliver to %s: %w", m.id, err)
 	}
 	return nil
@@ -438,10 +427,8 @@ func (m *Mailbox) Send(srcPath string, ctl mesh.Control) (string, error) {
 		_, err := io.Copy(w, src)
 		return err
 	}
-	if err := mesh.WriteFileAtomic(m.InboxDir(), name, copyFile, filePerm); err != nil {
-		return "", fmt.Errorf("send to %s: %w", m.id, err)
-	}
-	if err := mesh.WriteFileAtomic(m.InboxDir(), ctlName, writeBytes(ctl.Marshal()), filePerm); err != nil {
+	if err := mesh.WriteFilesAtomic(m.InboxDir(), filePerm, mesh.FileWrite{Name: name, Write: copyFile},
+		mesh.FileWrite{Name: ctlName, Write: writeBytes(ctl.Marshal())}); err != nil {
 		return "", fmt.Errorf("send to %s: %w", m.id, err)
 	}
 	return name, nil

@@ -67,6 +67,6 @@ func (m *Mailbox) moveOut(name string) (string, error) {
 		if err := os.Rename(src, p); err != nil {
 			return "", err
 		}
-		return p, syncDirs(m.OutboxDir(), dir)
+		return p, mesh.SyncDir(m.OutboxDir(), dir)
 	}
 }
