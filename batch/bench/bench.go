@@ -118,7 +118,9 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 	}
 	// A step's before runs first, unmeasured: dropping the returns into
 	// the inboxes is the LAs' MESH clients' work, not the hub's (and
-	// sqlite3's import reads the generated files where they are).
+	// sqlite3's import reads the generated files where they are). Then
+	// what is dirty is written back (settle), as it would be long before
+	// a night's run.
 	steps := []struct {
 		name   string
 		rows   func() int
@@ -178,6 +180,7 @@ func Run(ctx context.Context, opts Options) ([]Stage, error) {
 				return stages, fmt.Errorf("%s: %w", s.name, err)
 			}
 		}
+		settle()
 		if err := measure(s.name, s.rows, s.f); err != nil {
 			return stages, err
 		}

@@ -122,6 +122,7 @@ func runSQLite(ctx context.Context, sqlite3, db, script, name string, rows int) 
 	cmd.Stdin = strings.NewReader(script)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
+	settle() // as before the hub's stages
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
