@@ -1,39 +1,19 @@
 package sftpd_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"maps"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pkg/sftp"
 
 	"cpis/mesh/sftpd"
+	"cpis/mesh/sshtest"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines and the
-// test's.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // An upload whose inbox folder cannot be synced after the rename is not
 // acknowledged: the client's Close fails, the audit has a failed upload
@@ -41,7 +21,7 @@ func (b *lockedBuffer) String() string {
 func TestUploadFolderSyncFails(t *testing.T) {
 	syncErr := errors.New("staged folder sync failure")
 	sftpd.SetSyncFolder(t, func(*os.Root, string) error { return syncErr })
-	var log lockedBuffer
+	var log sshtest.SyncBuffer
 	e := newEnv(t, func(c *sftpd.Config) { c.Log = slog.New(slog.NewTextHandler(&log, nil)) })
 	before := e.tree()
 	_, c := e.dial(la841)
