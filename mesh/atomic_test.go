@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -193,5 +194,30 @@ func TestWriteFilesAtomic(t *testing.T) {
 				t.Errorf("folder (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A control file that cannot take its name (a folder holds it) fails the
+// write after the data file is in place: the data file stays, whole and
+// new, no temp file is left, and the error names the control file.
+func TestWriteFilesAtomicFailsAfterFirstRename(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "r.csv"), []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "r.ctl"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	err := mesh.WriteFilesAtomic(dir, 0o640,
+		mesh.FileWrite{Name: "r.csv", Write: func(w io.Writer) error { _, err := io.WriteString(w, "9990000018,synthetic\r\n"); return err }},
+		mesh.FileWrite{Name: "r.ctl", Write: func(w io.Writer) error { _, err := io.WriteString(w, "<DTSControl/>"); return err }})
+	if err == nil || !strings.Contains(err.Error(), "r.ctl") {
+		t.Errorf("err = %v, want an error naming r.ctl", err)
+	}
+	if diff := cmp.Diff([]string{"r.csv", "r.ctl"}, dirNames(t, dir)); diff != "" {
+		t.Errorf("folder (-want +got):\n%s", diff)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "r.csv")); err != nil || string(b) != "9990000018,synthetic\r\n" {
+		t.Errorf("r.csv = %q, %v; want the new data file", b, err)
 	}
 }

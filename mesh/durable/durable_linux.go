@@ -31,7 +31,7 @@ const (
 // errors seen since it was opened (sync_file_range waiting on pages
 // already written, which flushes nothing), so no caller misses an error
 // of its own file. Files on several file systems, or on one syncfs does
-// not serve, are synced one by one (syncFile).
+// not serve, are synced one by one (syncAlone).
 //
 // A file system that is read-only once the flush is over (btrfs forced
 // read-only by an aborted transaction) is not answered by syncfs: the
@@ -141,7 +141,7 @@ func (p probed) checkShared() error {
 	return err
 }
 
-// fsync and fstatfs are the system calls syncFile asks of a file and its
+// fsync and fstatfs are the system calls syncFiles asks of a file and its
 // file system (tests replace them to stage a failed one).
 var (
 	fsync   = (*os.File).Sync

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stage makes syncFile see every file system as ext4 on a kernel whose
+// stage makes syncFiles see every file system as ext4 on a kernel whose
 // syncfs reports (read-only when readOnly), and counts the fsyncs it asks
 // for, which fail with fsyncErr.
 func stage(t *testing.T, reports, readOnly bool, fsyncErr error) *int {

@@ -322,7 +322,6 @@ func numbered(name string, n int) string {
 	return fmt.Sprintf("%s.%d%s", name[:len(name)-len(ext)], n, ext)
 }
 
-
 // Deliver writes a message into the outbox: the data file name (filled by
 // write), then its control file (mesh.ControlName), each atomically, so a
 // collector that waits for the .ctl finds a whole data file. If write
