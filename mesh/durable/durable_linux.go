@@ -54,7 +54,7 @@ func syncFiles(files []*os.File) error {
 	if !shared {
 		for _, p := range ps {
 			if err := p.syncAlone(); err != nil {
-				return fmt.Errorf("sync %s: %w", p.f.Name(), err)
+				return err
 			}
 		}
 		return nil
@@ -112,10 +112,13 @@ func probe(f *os.File) probed {
 
 // syncAlone makes p's file durable without sharing a flush with files of
 // other file systems: through its own file system's shared flush when
-// syncfs serves it, else by its own fsync.
+// syncfs serves it, else by its own fsync. Its error names the file.
 func (p probed) syncAlone() error {
 	if !p.served || !syncfsReports() {
-		return fsync(p.f)
+		if err := fsync(p.f); err != nil {
+			return fmt.Errorf("sync %s: %w", p.f.Name(), err)
+		}
+		return nil
 	}
 	return syncFiles([]*os.File{p.f})
 }
