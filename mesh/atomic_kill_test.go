@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -60,15 +59,7 @@ func TestWriteFilesAtomicKilled(t *testing.T) {
 			case !tc.killed && err != nil:
 				t.Fatalf("child: %v\n%s", err, out)
 			}
-			got := map[string]string{}
-			for _, name := range dirNames(t, dir) {
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got[name] = string(b)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, dirContents(t, dir)); diff != "" {
 				t.Errorf("folder (-want +got):\n%s", diff)
 			}
 		})

@@ -27,6 +27,20 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
+// dirContents returns the files of dir by name, with their contents.
+func dirContents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, name := range dirNames(t, dir) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[name] = string(b)
+	}
+	return got
+}
+
 func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	content := bytes.Repeat([]byte("data\r\n"), 50000) // larger than the buffer
@@ -182,15 +196,7 @@ func TestWriteFilesAtomic(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Errorf("err = %v, want error %v", err, tc.wantErr)
 			}
-			got := map[string]string{}
-			for _, name := range dirNames(t, dir) {
-				b, err := os.ReadFile(filepath.Join(dir, name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got[name] = string(b)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, dirContents(t, dir)); diff != "" {
 				t.Errorf("folder (-want +got):\n%s", diff)
 			}
 		})
