@@ -2,7 +2,6 @@ package meshjobs
 
 import (
 	"context"
-	"cpis/mesh/durable"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 
 	"cpis/mesh"
+	"cpis/mesh/durable"
 	"cpis/mesh/local"
 	"cpis/mesh/meshclient"
 	"cpis/store"

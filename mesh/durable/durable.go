@@ -9,10 +9,10 @@
 // callers that wait together are served by one syncfs(2) of their file
 // system instead, which writes back everything dirty on it, and one fsync
 // to flush the cache after it (PostgreSQL offers syncfs for its data
-// directory too); on
-// other systems, on file systems where syncfs is not known to be as good
-// as fsync (network file systems), and on kernels whose syncfs reports
-// less than fsync (before 6.13), each call is an fsync of its own.
+// directory too); on other systems, on file systems where syncfs is not
+// known to be as good as fsync (network file systems), and on kernels
+// whose syncfs reports less than fsync (before 6.13), each call is an
+// fsync of its own.
 //
 // The contract does not change with the method: when Sync or SyncDir
 // returns nil, what was written to the file, or renamed and created in the

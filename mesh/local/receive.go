@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"bytes"
-	"cpis/mesh/durable"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"sync"
 
 	"cpis/mesh"
+	"cpis/mesh/durable"
 )
 
 // receiveMu serialises the last step of Receive (the check, the control

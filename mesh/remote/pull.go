@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"cpis/mesh/durable"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 
 	"cpis/mesh"
+	"cpis/mesh/durable"
 )
 
 // Pull brings the new returns of every LA with a remote mailbox (or of

@@ -1,7 +1,6 @@
 package sftpd
 
 import (
-	"cpis/mesh/durable"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"cpis/mesh"
+	"cpis/mesh/durable"
 )
 
 // HostKeyFile is the name of the server's host key in the data directory.

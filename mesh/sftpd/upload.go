@@ -1,7 +1,6 @@
 package sftpd
 
 import (
-	"cpis/mesh/durable"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+
+	"cpis/mesh/durable"
 )
 
 // upload is a file being written into the inbox under ".<name>.tmp". pkg/sftp
