@@ -11,18 +11,6 @@
 // time and one process per file; Open uses a timeout so that a second
 // process fails fast with ErrLocked instead of hanging.
 //
-// # Pages
-//
-// A store made by this code has 2 KiB pages (PageSize); a store keeps the
-// page size it was made with, so one made before (4 KiB) is read and
-// written as it is. bbolt rewrites a whole leaf page for one changed key:
-// a DELTA night, whose changes land one or two to a leaf, writes about
-// half the bytes with pages half the size. The freelist is bbolt's array
-// freelist, which hands out the lowest free pages first, so that the
-// pages of one commit lie together in the file and pack two to a 4 KiB
-// block of the disk; it is rebuilt when the store is opened, not written
-// at every commit.
-//
 // # Buckets and keys
 //
 // All keys are byte strings chosen so that bbolt's byte order is the order

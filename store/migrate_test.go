@@ -2,9 +2,7 @@ package store
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -347,65 +345,4 @@ func TestCreateRecordFormat(t *testing.T) {
 	if format != RecordFormat {
 		t.Errorf("a new store has record format %d, want %d", format, RecordFormat)
 	}
-}
-
-// A store made now has pages of PageSize; a store made with another page
-// size (the fixture's 4 KiB, every store made before PageSize) keeps its
-// own through migration and writes, and reads the same.
-func TestPageSizeKept(t *testing.T) {
-	made := t.TempDir()
-	db, err := Open(made, Options{Create: true, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if got := filePageSize(t, filepath.Join(made, FileName)); got != PageSize {
-		t.Errorf("a new store has %d-byte pages, want %d", got, PageSize)
-	}
-
-	dir, path := copyFixture(t)
-	const old = 4096
-	if got := filePageSize(t, path); got != old {
-		t.Fatalf("the fixture has %d-byte pages, want %d", got, old)
-	}
-	db, err = Open(dir, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	added := plans.Plan{Key: plans.Key{NHS: "9990000034", LA: "202", Type: plans.LAC}, Start: day("2026-01-05"), LocalID: "L-2"}
-	if err := db.Update(func(tx *Tx) error { return tx.PutPlan(added) }); err != nil {
-		t.Fatal(err)
-	}
-	var got contents
-	db.View(func(tx *Tx) error { got = read(t, tx); return nil })
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := fixtureContents()
-	want.Plans = append(want.Plans[:1:1], added, want.Plans[1], want.Plans[2], want.Plans[3])
-	if diff := cmp.Diff(want, got, allowDate); diff != "" {
-		t.Errorf("the older store reads (-want +got):\n%s", diff)
-	}
-	if got := filePageSize(t, path); got != old {
-		t.Errorf("the older store has %d-byte pages after Open and a write, want %d", got, old)
-	}
-	if lines := checkInvariants(t, path); len(lines) != 0 {
-		t.Errorf("check of the older store:\n%s", strings.Join(lines, "\n"))
-	}
-}
-
-// filePageSize reads the page size of a bbolt file from its first meta
-// page.
-func filePageSize(t *testing.T, path string) int {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b [28]byte
-	if _, err := io.ReadFull(f, b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return int(binary.NativeEndian.Uint32(b[24:]))
 }

@@ -153,24 +153,14 @@ func Open(dir string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// PageSize is the page size of a store this code makes (a store keeps
-// the page size it was made with). A plan changed rewrites its whole leaf
-// page: at half the system's usual 4 KiB, a DELTA night writes about half
-// the bytes, and its commits' pages, taken from the freelist lowest first,
-// pack two to a 4 KiB block of the disk.
-const PageSize = 2048
-
 // boltOptions are the bbolt options of every store. The freelist is
 // rebuilt on open instead of written at every commit (as etcd does):
-// commits of a large store write far less. It is bbolt's array freelist,
-// which hands out the lowest free pages first, so that a commit's pages
-// lie together in the file (the map freelist scatters them, and the disk
-// then writes as many separate blocks). The mmap starts large (address
+// commits of a large store write far less. The mmap starts large (address
 // space only) so a growing store is not remapped, which would wait for
 // every reader.
 func boltOptions(opts Options, timeout time.Duration) *bolt.Options {
-	return &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, PageSize: PageSize,
-		FreelistType: bolt.FreelistArrayType, NoFreelistSync: true, InitialMmapSize: 1 << 30}
+	return &bolt.Options{Timeout: timeout, NoSync: opts.NoSync,
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true, InitialMmapSize: 1 << 30}
 }
 
 // openChecked opens a store file that checkFile passed, and refuses it

@@ -74,7 +74,7 @@ func storeBolt(t *testing.T, data string, fn func(tx *bolt.Tx) error) {
 // and nothing in the data dir changes: no command makes it into a new
 // empty store (a lookup would then answer "no alert").
 func TestCLIDamagedStoreRefused(t *testing.T) {
-	pageSize := int64(store.PageSize)
+	pageSize := int64(os.Getpagesize())
 	damages := []struct {
 		name   string
 		damage func(t *testing.T, data string)
