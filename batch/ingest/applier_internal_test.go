@@ -2,13 +2,17 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"cpis/store"
+	"cpis/store/caldate"
 	"cpis/store/codes"
+	"cpis/store/plans"
 )
 
 // TestApplierRetriesAlone: when a group commit fails because of one of its
@@ -69,5 +73,80 @@ func TestApplierRetriesAlone(t *testing.T) {
 		if diff := cmp.Diff(want, summary{c.m.State, len(c.m.Responses), c.m.Outcome}); diff != "" {
 			t.Errorf("message %s (-want +got):\n%s", c.name, diff)
 		}
+	}
+}
+
+// TestGroupBeginsAfterEvaluations: a group's write transaction begins only
+// once the evaluations reading the store have finished, so that the pages
+// the last commit freed are reused, not pinned by those readers while the
+// commit takes new ones at the end of the file. A store whose plans are
+// rewritten again and again then stays the same size.
+func TestGroupBeginsAfterEvaluations(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ap := newApplier(db)
+	defer ap.close()
+	rewrite := func(round int) planSource {
+		return func(put func(plans.Plan) error) error {
+			for i := range 5000 {
+				p := plans.Plan{Key: plans.Key{NHS: fmt.Sprintf("999%07d", i*37), LA: "841", Type: plans.CPP},
+					Start: caldate.Of(2026, time.January, 5), LocalID: fmt.Sprintf("C-%d-%d", i, round)}
+				if err := put(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	size := func() int64 {
+		n, err := db.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := range 3 {
+		if err := ap.apply(5000, func(*store.Tx) error { return nil }, rewrite(round)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := size()
+
+	reading, released := make(chan struct{}), make(chan struct{})
+	evaluated := make(chan error, 1)
+	go func() {
+		evaluated <- ap.evaluating(func() error {
+			return db.View(func(tx *store.Tx) error {
+				close(reading)
+				<-released
+				return nil
+			})
+		})
+	}()
+	<-reading
+	var done atomic.Bool
+	committed := make(chan error, 1)
+	go func() {
+		committed <- ap.apply(5000, func(*store.Tx) error {
+			if !done.Load() {
+				return errors.New("the group began while an evaluation was reading")
+			}
+			return nil
+		}, rewrite(3))
+	}()
+	time.Sleep(100 * time.Millisecond) // the group waits to begin
+	done.Store(true)
+	close(released)
+	if err := <-evaluated; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); after != before {
+		t.Errorf("the store grew from %d to %d bytes on a rewrite of the same plans", before, after)
 	}
 }

@@ -325,13 +325,22 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 // this LA's run changes this LA's plans (runs of one data dir are
 // serialised by the store's file lock, and inside the daemon by its job
 // lock), and the demographics reference does not change during a run.
+// Within a run it reads while no group commit begins (applier.evaluating).
 func (l *laRun) evaluateParsed(m *store.Message, name returns.Name, in *parsed, allowHold bool) (evaluation, error) {
 	var ev evaluation
-	err := l.cfg.DB.View(func(tx *store.Tx) error {
-		var err error
-		ev, err = evaluate(tx, l.la.Code, name, in, l.today, allowHold)
-		return err
-	})
+	read := func() error {
+		return l.cfg.DB.View(func(tx *store.Tx) error {
+			var err error
+			ev, err = evaluate(tx, l.la.Code, name, in, l.today, allowHold)
+			return err
+		})
+	}
+	var err error
+	if l.applier != nil {
+		err = l.applier.evaluating(read)
+	} else {
+		err = read()
+	}
 	// Only the evaluation is needed from here: the rows can go while the
 	// return waits for its commit.
 	in.close()
