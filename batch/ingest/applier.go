@@ -28,15 +28,17 @@ import (
 // return never holds up another. Apply functions must therefore be safe to
 // run again after a rolled-back attempt (they work on copies).
 //
-// A group's transaction begins only when no return is being evaluated
-// (readers). bbolt reuses the pages a commit freed only once no read
+// A group that changes many records begins only when no return is being
+// evaluated (readers, update). bbolt reuses the pages a commit freed only once no read
 // transaction that began before the next write transaction is open; a
 // return's evaluation reads for tens of milliseconds, and with several in
 // flight one was almost always open, so a commit rewriting most of the
 // plans tree took that many new pages at the end of the file. The
-// national store then ended 51 to 64 MiB after its first night (sqlite3's
-// database of the same data: 41 MiB), depending on when the evaluations
-// fell.
+// national store then ended 51 to 67 MiB after its first night (sqlite3's
+// database of the same data: 41 MiB; over 1.5 times that in about one run
+// in four), depending on when the evaluations fell. Other reads (lookups,
+// an LA's small reads between its steps) are not held back, and can
+// still pin a commit's pages now and then.
 type applier struct {
 	// readers is held shared by each evaluation while it reads the store
 	// (evaluating), and exclusively by the writer while a group's write
@@ -166,13 +168,7 @@ func (a *applier) run() {
 				break drain
 			}
 		}
-		a.readers.Lock()
-		begun := false
-		err := a.db.Update(func(tx *store.Tx) error {
-			if !begun {
-				begun = true
-				a.readers.Unlock()
-			}
+		err := a.update(rows, func(tx *store.Tx) error {
 			srcs := make([]planSource, 0, len(group))
 			for _, r := range group {
 				if err := r.fn(tx); err != nil {
@@ -184,9 +180,6 @@ func (a *applier) run() {
 			a.buf, err = putPlans(tx, a.buf, srcs...)
 			return err
 		})
-		if !begun {
-			a.readers.Unlock()
-		}
 		if err == nil || len(group) == 1 {
 			for _, r := range group {
 				r.result <- err
@@ -194,7 +187,7 @@ func (a *applier) run() {
 			continue
 		}
 		for _, r := range group {
-			r.result <- a.db.Update(func(tx *store.Tx) error {
+			r.result <- a.update(r.rows, func(tx *store.Tx) error {
 				if err := r.fn(tx); err != nil {
 					return err
 				}
@@ -204,4 +197,35 @@ func (a *applier) run() {
 			})
 		}
 	}
+}
+
+// gatedRows is how many changed records make a group wait for the
+// evaluations in flight before it begins (applier). A smaller group
+// rewrites few pages: the few a reader pins are reused at a later begin,
+// and the small steps of every LA (taking, archiving, answering) are not
+// held up behind a long evaluation.
+const gatedRows = 1000
+
+// update runs fn in a write transaction that changes about rows records.
+// From gatedRows on, the transaction begins only once no evaluation is
+// reading the store (evaluating), which may start again as soon as it
+// has begun.
+func (a *applier) update(rows int, fn func(*store.Tx) error) error {
+	if rows < gatedRows {
+		return a.db.Update(fn)
+	}
+	a.readers.Lock()
+	begun := false
+	defer func() {
+		if !begun {
+			a.readers.Unlock()
+		}
+	}()
+	return a.db.Update(func(tx *store.Tx) error {
+		if !begun {
+			begun = true
+			a.readers.Unlock()
+		}
+		return fn(tx)
+	})
 }

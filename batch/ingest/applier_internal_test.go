@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,11 +77,14 @@ func TestApplierRetriesAlone(t *testing.T) {
 	}
 }
 
-// TestGroupBeginsAfterEvaluations: a group's write transaction begins only
-// once the evaluations reading the store have finished, so that the pages
-// the last commit freed are reused, not pinned by those readers while the
-// commit takes new ones at the end of the file. A store whose plans are
-// rewritten again and again then stays the same size.
+// TestGroupBeginsAfterEvaluations: a group that changes many records
+// begins its write transaction only once the evaluations reading the store
+// have finished, so that the pages the last commit freed are reused, not
+// pinned by those readers while the commit takes new ones at the end of
+// the file. A store whose plans are rewritten again and again then stays
+// the same size. Evaluations may start again once the transaction has
+// begun, and a small group (an LA taking, archiving or answering a
+// return) does not wait for them at all.
 func TestGroupBeginsAfterEvaluations(t *testing.T) {
 	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
 	if err != nil {
@@ -116,6 +120,8 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 	before := size()
 
 	reading, released := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	defer release.Do(func() { close(released) }) // before ap.close, on failure too
 	evaluated := make(chan error, 1)
 	go func() {
 		evaluated <- ap.evaluating(func() error {
@@ -127,6 +133,16 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 		})
 	}()
 	<-reading
+	small := make(chan error, 1)
+	go func() { small <- ap.apply(1, func(*store.Tx) error { return nil }, nil) }()
+	select {
+	case err := <-small:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a small group waited for an evaluation")
+	}
 	var done atomic.Bool
 	committed := make(chan error, 1)
 	go func() {
@@ -134,12 +150,19 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 			if !done.Load() {
 				return errors.New("the group began while an evaluation was reading")
 			}
-			return nil
+			again := make(chan error, 1)
+			go func() { again <- ap.evaluating(func() error { return nil }) }()
+			select {
+			case err := <-again:
+				return err
+			case <-time.After(5 * time.Second):
+				return errors.New("no evaluation could start while the group's transaction was open")
+			}
 		}, rewrite(3))
 	}()
 	time.Sleep(100 * time.Millisecond) // the group waits to begin
 	done.Store(true)
-	close(released)
+	release.Do(func() { close(released) })
 	if err := <-evaluated; err != nil {
 		t.Fatal(err)
 	}
