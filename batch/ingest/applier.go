@@ -29,20 +29,18 @@ import (
 // run again after a rolled-back attempt (they work on copies).
 //
 // A group that changes many records begins only when no return is being
-// evaluated (readers, update). bbolt reuses the pages a commit freed only once no read
-// transaction that began before the next write transaction is open; a
-// return's evaluation reads for tens of milliseconds, and with several in
-// flight one was almost always open, so a commit rewriting most of the
-// plans tree took that many new pages at the end of the file. The
-// national store then ended 51 to 67 MiB after its first night (sqlite3's
-// database of the same data: 41 MiB; over 1.5 times that in about one run
-// in four), depending on when the evaluations fell. Other reads (lookups,
-// an LA's small reads between its steps) are not held back, and can
-// still pin a commit's pages now and then.
+// evaluated (readers, update). bbolt reuses the pages a commit freed only
+// once no read transaction is open as the next write transaction begins;
+// a return's evaluation reads for tens of milliseconds, and with several
+// in flight one often was, so a commit rewriting most of the plans tree
+// took that many new pages at the end of the file (the national store
+// then ended over 1.5 times sqlite3's database in about one run in four).
+// Other reads (lookups, an LA's small reads between its steps) are not
+// held back, and can still pin a commit's pages now and then.
 type applier struct {
 	// readers is held shared by each evaluation while it reads the store
-	// (evaluating), and exclusively by the writer while a group's write
-	// transaction begins.
+	// (evaluating), and exclusively by the writer while a large group's
+	// write transaction begins (update).
 	readers sync.RWMutex
 	db      *store.DB
 	reqs    chan applyReq
@@ -124,8 +122,12 @@ func (a *applier) apply(rows int, fn func(*store.Tx) error, src planSource) erro
 }
 
 // evaluating runs read, an evaluation's reading of the store, while no
-// group's write transaction begins.
+// large group's write transaction begins. Outside a run (a nil applier)
+// it only runs read.
 func (a *applier) evaluating(read func() error) error {
+	if a == nil {
+		return read()
+	}
 	a.readers.RLock()
 	defer a.readers.RUnlock()
 	return read()

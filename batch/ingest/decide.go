@@ -328,19 +328,13 @@ func fileOutcome(p codes.Problem) *store.Outcome {
 // Within a run it reads while no group commit begins (applier.evaluating).
 func (l *laRun) evaluateParsed(m *store.Message, name returns.Name, in *parsed, allowHold bool) (evaluation, error) {
 	var ev evaluation
-	read := func() error {
+	err := l.applier.evaluating(func() error {
 		return l.cfg.DB.View(func(tx *store.Tx) error {
 			var err error
 			ev, err = evaluate(tx, l.la.Code, name, in, l.today, allowHold)
 			return err
 		})
-	}
-	var err error
-	if l.applier != nil {
-		err = l.applier.evaluating(read)
-	} else {
-		err = read()
-	}
+	})
 	// Only the evaluation is needed from here: the rows can go while the
 	// return waits for its commit.
 	in.close()
