@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"cpis/mesh/durable"
 )
@@ -58,11 +59,7 @@ func WriteFilesAtomic(dir string, perm fs.FileMode, files ...FileWrite) error {
 			return fmt.Errorf("write %s: %w", fw.Name, err)
 		}
 		temps = append(temps, f)
-		bw := bufio.NewWriterSize(f, 64<<10)
-		if err := fw.Write(bw); err != nil {
-			return fmt.Errorf("write %s: %w", fw.Name, err)
-		}
-		if err := bw.Flush(); err != nil {
+		if err := WriteBuffered(f, fw.Write); err != nil {
 			return fmt.Errorf("write %s: %w", fw.Name, err)
 		}
 	}
@@ -84,6 +81,27 @@ func WriteFilesAtomic(dir string, perm fs.FileMode, files ...FileWrite) error {
 		}
 	}
 	return nil
+}
+
+// buffers holds the write buffers of WriteBuffered for reuse: a night
+// answers hundreds of returns with two files each, and a new 64 KiB
+// buffer for each file (allocated and cleared) was a fifth of the CPU
+// that answering them took.
+var buffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// WriteBuffered runs write on a buffered writer to w and flushes it. The
+// buffer is reused once WriteBuffered returns: write must not keep the
+// writer it is given.
+func WriteBuffered(w io.Writer, write func(io.Writer) error) error {
+	bw := buffers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	bw.Reset(nil) // let w go
+	buffers.Put(bw)
+	return err
 }
 
 // SyncDir makes the renames and creations in the directories dirs

@@ -227,3 +227,40 @@ func TestWriteFilesAtomicFailsAfterFirstRename(t *testing.T) {
 		t.Errorf("r.csv = %q, %v; want the new data file", b, err)
 	}
 }
+
+// TestWriteBuffered: each write reaches only its own writer, whole, and
+// what a failed write left in the reused buffer never reaches the next.
+func TestWriteBuffered(t *testing.T) {
+	long := strings.Repeat("x", 100_000) // more than the buffer holds
+	failed := errors.New("failed")
+	cases := []struct {
+		name    string
+		write   string
+		err     error
+		want    string // reaches the writer
+		wantErr error
+	}{
+		{"short", "a,b\r\n", nil, "a,b\r\n", nil},
+		{"failed after a short write", "half a ro", failed, "", failed},
+		{"short after a failure", "c,d\r\n", nil, "c,d\r\n", nil},
+		{"longer than the buffer", long, nil, long, nil},
+		{"empty", "", nil, "", nil},
+	}
+	for _, c := range cases {
+		var got bytes.Buffer
+		err := mesh.WriteBuffered(&got, func(w io.Writer) error {
+			if _, err := io.WriteString(w, c.write); err != nil {
+				return err
+			}
+			return c.err
+		})
+		if !errors.Is(err, c.wantErr) {
+			t.Errorf("%s: error %v, want %v", c.name, err, c.wantErr)
+		}
+		// A failed write may have flushed what overflowed the buffer, but
+		// none of these did.
+		if got.String() != c.want {
+			t.Errorf("%s: the writer got %d bytes %.20q, want %d bytes %.20q", c.name, got.Len(), got.String(), len(c.want), c.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -159,11 +158,7 @@ func writeSynced(path string, write func(io.Writer) error) (err error) {
 			_ = os.Remove(path)
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 64<<10)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := mesh.WriteBuffered(f, write); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	if err := durable.Sync(f); err != nil {
