@@ -58,25 +58,28 @@ func (t *Tx) Plan(k plans.Key) (plans.Plan, bool, error) {
 
 // PutPlan adds or replaces the plan under p.Key, with its LA index entry.
 func (t *Tx) PutPlan(p plans.Plan) error {
-	if err := t.putPlanRecord(p); err != nil {
+	if _, err := t.putPlanRecord(p, false); err != nil {
 		return err
 	}
 	return t.putLAIndex(p.Key)
 }
 
 // putPlanRecord adds or replaces the plan under p.Key, without its LA
-// index entry.
-func (t *Tx) putPlanRecord(p plans.Plan) error {
+// index entry. With check, it reports whether a plan was held under p.Key
+// before (else it reports false).
+func (t *Tx) putPlanRecord(p plans.Plan, check bool) (held bool, err error) {
 	if len(p.NHS) != 10 || len(p.LA) != 3 || p.Type == "" {
-		return fmt.Errorf("put plan %s: malformed key", p.Key)
+		return false, fmt.Errorf("put plan %s: malformed key", p.Key)
 	}
 	rec := planRecord{Start: p.Start, End: p.End, Due: p.Due, LocalID: p.LocalID}
 	key := t.slab.keep(appendPlanKey(t.slab.next(planKeyMax), p.Key))
 	v := t.slab.keep(appendPlanRecord(t.slab.next(16+len(p.LocalID)), rec))
-	if err := t.b(bPlans).Put(key, v); err != nil {
-		return fmt.Errorf("put plan %s: %w", p.Key, err)
+	b := t.b(bPlans)
+	held = check && b.Get(key) != nil
+	if err := b.Put(key, v); err != nil {
+		return false, fmt.Errorf("put plan %s: %w", p.Key, err)
 	}
-	return nil
+	return held, nil
 }
 
 // putLAIndex adds the LA index entry of the plan under k.

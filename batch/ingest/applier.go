@@ -45,7 +45,7 @@ type applier struct {
 	db      *store.DB
 	reqs    chan applyReq
 	done    chan struct{}
-	buf     []plans.Plan // putPlans's, reused
+	bufs    planBufs // putPlans's
 }
 
 type applyReq struct {
@@ -55,39 +55,52 @@ type applyReq struct {
 	result chan error
 }
 
-// planSource calls put for each plan a return puts.
-type planSource func(put func(plans.Plan) error) error
+// planSource calls put for each plan a return puts, and whether it
+// replaces a plan the return found held.
+type planSource func(put func(p plans.Plan, held bool) error) error
 
 // putChunk is how many plans are sorted and put at a time.
 const putChunk = 32768
 
-// putPlans puts the plans of srcs with store.Tx.PutPlans (in key order),
-// a chunk of putChunk plans at a time, through buf (returned for reuse).
-// The plans of a group's returns are merged before they are sorted.
-func putPlans(tx *store.Tx, buf []plans.Plan, srcs ...planSource) ([]plans.Plan, error) {
-	buf = buf[:0]
-	flush := func() error {
-		err := tx.PutPlans(buf)
-		clear(buf) // drop the strings
-		buf = buf[:0]
+// planBufs are putPlans's buffers, reused: the new plans and the ones
+// replacing plans held.
+type planBufs struct{ added, replaced []plans.Plan }
+
+// putPlans puts the plans of srcs, a chunk of putChunk plans at a time
+// through bufs: the new ones with store.Tx.PutPlans, those replacing
+// plans held with store.Tx.ReplacePlans (both in key order). The plans of
+// a group's returns are merged before they are sorted.
+func putPlans(tx *store.Tx, bufs *planBufs, srcs ...planSource) error {
+	flush := func(buf *[]plans.Plan, put func([]plans.Plan) error) error {
+		err := put(*buf)
+		clear(*buf) // drop the strings
+		*buf = (*buf)[:0]
 		return err
 	}
+	bufs.added, bufs.replaced = bufs.added[:0], bufs.replaced[:0]
 	for _, src := range srcs {
 		if src == nil {
 			continue
 		}
-		err := src(func(p plans.Plan) error {
-			buf = append(buf, p)
-			if len(buf) == putChunk {
-				return flush()
+		err := src(func(p plans.Plan, held bool) error {
+			buf, put := &bufs.added, tx.PutPlans
+			if held {
+				buf, put = &bufs.replaced, tx.ReplacePlans
+			}
+			*buf = append(*buf, p)
+			if len(*buf) == putChunk {
+				return flush(buf, put)
 			}
 			return nil
 		})
 		if err != nil {
-			return buf, err
+			return err
 		}
 	}
-	return buf, flush()
+	if err := flush(&bufs.replaced, tx.ReplacePlans); err != nil {
+		return err
+	}
+	return flush(&bufs.added, tx.PutPlans)
 }
 
 // A group stops growing at maxGroup requests or maxGroupRows changed
@@ -178,9 +191,7 @@ func (a *applier) run() {
 				}
 				srcs = append(srcs, r.plans)
 			}
-			var err error
-			a.buf, err = putPlans(tx, a.buf, srcs...)
-			return err
+			return putPlans(tx, &a.bufs, srcs...)
 		})
 		if err == nil || len(group) == 1 {
 			for _, r := range group {
@@ -193,9 +204,7 @@ func (a *applier) run() {
 				if err := r.fn(tx); err != nil {
 					return err
 				}
-				var err error
-				a.buf, err = putPlans(tx, a.buf, r.plans)
-				return err
+				return putPlans(tx, &a.bufs, r.plans)
 			})
 		}
 	}

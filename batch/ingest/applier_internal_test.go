@@ -94,11 +94,11 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 	ap := newApplier(db)
 	defer ap.close()
 	rewrite := func(round int) planSource {
-		return func(put func(plans.Plan) error) error {
+		return func(put func(plans.Plan, bool) error) error {
 			for i := range 5000 {
 				p := plans.Plan{Key: plans.Key{NHS: fmt.Sprintf("999%07d", i*37), LA: "841", Type: plans.CPP},
 					Start: caldate.Of(2026, time.January, 5), LocalID: fmt.Sprintf("C-%d-%d", i, round)}
-				if err := put(p); err != nil {
+				if err := put(p, round > 0); err != nil {
 					return err
 				}
 			}

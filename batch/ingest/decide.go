@@ -380,7 +380,7 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 	// group commit in key order (applier.go).
 	var puts planSource
 	if ev.apply {
-		puts = func(put func(plans.Plan) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
+		puts = func(put func(plans.Plan, bool) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
 	}
 	err := l.updateMessage(m, len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx, m *store.Message) error {
 		if few != nil {
@@ -508,8 +508,7 @@ func (l *laRun) update(rows int, fn func(*store.Tx) error, puts planSource) erro
 		if err := fn(tx); err != nil {
 			return err
 		}
-		_, err := putPlans(tx, nil, puts)
-		return err
+		return putPlans(tx, &planBufs{}, puts)
 	})
 }
 

@@ -170,7 +170,7 @@ func evaluate(tx *store.Tx, la string, name returns.Name, in *parsed, today cald
 					return ev, err
 				}
 				if !ok || old != plan {
-					if err := putPlan(ev.upserts, plan); err != nil {
+					if err := putPlan(ev.upserts, plan, ok); err != nil {
 						return ev, err
 					}
 				}
@@ -315,8 +315,9 @@ func comparePlanKeys(a, b planKey) int {
 	return cmp.Compare(a.typ, b.typ)
 }
 
-// putPlan spills a plan to write.
-func putPlan(s *spill, p plans.Plan) error {
+// putPlan spills a plan to write, and whether it replaces a plan held.
+func putPlan(s *spill, p plans.Plan, held bool) error {
+	s.putBool(held)
 	s.putString(p.NHS)
 	s.putString(string(p.Type))
 	s.putString(p.LocalID)
@@ -326,19 +327,21 @@ func putPlan(s *spill, p plans.Plan) error {
 	return s.end()
 }
 
-// eachPlan calls fn for every plan spilled by putPlan, with la as their LA.
-func eachPlan(s *spill, la string, fn func(plans.Plan) error) error {
+// eachPlan calls fn for every plan spilled by putPlan, with la as their
+// LA, and whether it replaces a plan held.
+func eachPlan(s *spill, la string, fn func(p plans.Plan, held bool) error) error {
 	sr, err := s.reader()
 	if err != nil {
 		return err
 	}
 	for sr.next() {
+		held := sr.bool()
 		p := plans.Plan{Key: plans.Key{NHS: sr.string(), LA: la, Type: plans.Type(sr.string())}, LocalID: sr.string()}
 		p.Start, p.End, p.Due = sr.date(), sr.date(), sr.date()
 		if err := sr.err(); err != nil {
 			return err
 		}
-		if err := fn(p); err != nil {
+		if err := fn(p, held); err != nil {
 			return err
 		}
 	}

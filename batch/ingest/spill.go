@@ -109,6 +109,14 @@ func (s *spill) putString(v string) {
 
 func (s *spill) putDate(d caldate.Date) { s.putInt(dateNumber(d)) }
 
+func (s *spill) putBool(v bool) {
+	if v {
+		s.buf = append(s.buf, 1)
+	} else {
+		s.buf = append(s.buf, 0)
+	}
+}
+
 // end writes the record built so far.
 func (s *spill) end() error {
 	if s.done {
@@ -183,6 +191,17 @@ func (r *spillReader) uint() uint64 {
 	v, err := binary.ReadUvarint(r.r)
 	r.fail(err)
 	return v
+}
+
+func (r *spillReader) bool() bool {
+	switch r.uint() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	r.fail(errors.New("not a bool"))
+	return false
 }
 
 func (r *spillReader) int() int {
