@@ -9,7 +9,9 @@ import (
 
 // applier is a run's single writer: every write of the run goes through
 // it (taking, archiving, deciding and answering returns), and it commits
-// everything queued at that moment in one write transaction. LAs evaluate
+// what is queued in one write transaction: the steps that put no plans at
+// once, those that put plans once the LAs still at work have handed theirs
+// in too (run). LAs evaluate
 // in parallel; each hands its return's changes to the applier. A return is
 // still applied whole or not at all: its changes are all in one
 // transaction. Plans are keyed by NHS number, so one LA's changes touch
@@ -46,6 +48,13 @@ type applier struct {
 	reqs    chan applyReq
 	done    chan struct{}
 	bufs    planBufs // putPlans's
+	// active counts the LAs of the run at work: started (working) and not
+	// finished, not waiting for memory (waiting), and without a request in
+	// the writer's hands (place to reply). wake tells the writer that the
+	// count fell to none.
+	mu     sync.Mutex
+	active int
+	wake   chan struct{}
 }
 
 type applyReq struct {
@@ -119,15 +128,23 @@ const (
 	maxGroupRows = 50000
 )
 
+// heldRows is how many changed records a group of plan-carrying requests
+// may gather while LAs of the run are still at work (applier.run). A
+// night of small DELTA returns changes fewer: its plans all go in one
+// commit, each leaf written once. A FULL night's groups are as large
+// as what is queued, as before: the hold only waits for more.
+const heldRows = 10000
+
 func newApplier(db *store.DB) *applier {
-	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{})}
+	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	go a.run()
 	return a
 }
 
 // apply runs fn in a write transaction, possibly shared with other
 // returns, then puts the plans of src (merged in key order with those of
-// the other returns), and reports its own outcome.
+// the other returns), and reports its own outcome. Its LA is not at work
+// from when the writer takes the request until it replies (place, reply).
 func (a *applier) apply(rows int, fn func(*store.Tx) error, src planSource) error {
 	r := applyReq{fn: fn, plans: src, rows: rows, result: make(chan error, 1)}
 	a.reqs <- r
@@ -146,68 +163,178 @@ func (a *applier) evaluating(read func() error) error {
 	return read()
 }
 
+// working counts an LA of the run at work: while it is, plans that other
+// LAs hand the writer may wait for its own (run).
+func (a *applier) working() {
+	a.mu.Lock()
+	a.active++
+	a.mu.Unlock()
+}
+
+// pause tells that an LA at work has stopped: it has finished, or waits
+// for memory that only a commit can free.
+func (a *applier) pause() {
+	a.mu.Lock()
+	a.active--
+	stopped := a.active <= 0
+	a.mu.Unlock()
+	if stopped {
+		select {
+		case a.wake <- struct{}{}:
+		default: // a wake is pending already
+		}
+	}
+}
+
+// waiting runs wait, a wait of an LA at work for something only a commit
+// can end (memory of the run's budget), as paused. Outside a run (a nil
+// applier) it only runs wait.
+func (a *applier) waiting(wait func()) {
+	if a == nil {
+		wait()
+		return
+	}
+	a.pause()
+	defer a.working()
+	wait()
+}
+
+// stopped reports whether no LA of the run is at work.
+func (a *applier) stopped() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.active <= 0
+}
+
 // close stops the applier once every apply has returned.
 func (a *applier) close() {
 	close(a.reqs)
 	<-a.done
 }
 
+// group is requests committed together, and how many records they change.
+type group struct {
+	reqs []applyReq
+	rows int
+}
+
+// full reports whether r must go in a group of its own: g is as large as
+// a group may be, or r would make it larger (the first request always
+// goes in).
+func (g *group) full(r applyReq) bool {
+	return len(g.reqs) >= maxGroup || len(g.reqs) > 0 && g.rows+r.rows > maxGroupRows
+}
+
+func (g *group) add(r applyReq) {
+	g.reqs = append(g.reqs, r)
+	g.rows += r.rows
+}
+
+// run is the writer. It commits what is queued at once, except the
+// requests that put plans: those wait, in a group of their own, until no
+// LA of the run is at work (every one has finished, or waits for the
+// writer), the group has heldRows changes, or the run ends. Plans are
+// keyed by NHS number, so each return's changes touch leaves all over the
+// tree: the DELTA returns of a night committed as they came took five
+// commits, rewriting every branch page and many leaves five times; held,
+// they take one. The other steps (taking, archiving, answering) are not
+// held, so the LAs still at work reach their decisions sooner.
 func (a *applier) run() {
 	defer close(a.done)
-	var next *applyReq // taken from the queue but too big for the last group
-	for {
-		var first applyReq
-		if next != nil {
-			first, next = *next, nil
-		} else {
-			r, ok := <-a.reqs
-			if !ok {
-				return
-			}
-			first = r
+	var held group
+	reqs := a.reqs
+	for reqs != nil || len(held.reqs) > 0 {
+		if len(held.reqs) > 0 && (reqs == nil || held.rows >= heldRows || a.stopped()) {
+			a.commit(held)
+			held = group{}
+			continue
 		}
-		group, rows := []applyReq{first}, first.rows
+		var wake chan struct{}
+		if len(held.reqs) > 0 {
+			wake = a.wake
+		}
+		var now group
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			a.place(r, &held, &now)
+		case <-wake:
+			continue
+		}
 	drain:
-		for len(group) < maxGroup && rows < maxGroupRows {
+		for {
 			select {
-			case r, ok := <-a.reqs:
+			case r, ok := <-reqs:
 				if !ok {
+					reqs = nil
 					break drain
 				}
-				if rows+r.rows > maxGroupRows {
-					next = &r
-					break drain
-				}
-				group, rows = append(group, r), rows+r.rows
+				a.place(r, &held, &now)
 			default:
 				break drain
 			}
 		}
-		err := a.update(rows, func(tx *store.Tx) error {
-			srcs := make([]planSource, 0, len(group))
-			for _, r := range group {
-				if err := r.fn(tx); err != nil {
-					return err
-				}
-				srcs = append(srcs, r.plans)
-			}
-			return putPlans(tx, &a.bufs, srcs...)
-		})
-		if err == nil || len(group) == 1 {
-			for _, r := range group {
-				r.result <- err
-			}
-			continue
+		if len(now.reqs) > 0 {
+			a.commit(now)
 		}
-		for _, r := range group {
-			r.result <- a.update(r.rows, func(tx *store.Tx) error {
+	}
+}
+
+// place takes r from its LA, which is no longer at work until the reply,
+// and puts it in the group held (plans) or now (the rest), committing that
+// group first when it is full.
+func (a *applier) place(r applyReq, held, now *group) {
+	a.mu.Lock()
+	a.active--
+	a.mu.Unlock()
+	g := now
+	if r.plans != nil {
+		g = held
+	}
+	if g.full(r) {
+		a.commit(*g)
+		*g = group{}
+	}
+	g.add(r)
+}
+
+// commit commits the requests of g in one transaction and gives each its
+// outcome. When it fails, each request is committed alone, so one bad
+// return never holds up another.
+func (a *applier) commit(g group) {
+	err := a.update(g.rows, func(tx *store.Tx) error {
+		srcs := make([]planSource, 0, len(g.reqs))
+		for _, r := range g.reqs {
+			if err := r.fn(tx); err != nil {
+				return err
+			}
+			srcs = append(srcs, r.plans)
+		}
+		return putPlans(tx, &a.bufs, srcs...)
+	})
+	if err != nil && len(g.reqs) > 1 {
+		for _, r := range g.reqs {
+			a.reply(r, a.update(r.rows, func(tx *store.Tx) error {
 				if err := r.fn(tx); err != nil {
 					return err
 				}
 				return putPlans(tx, &a.bufs, r.plans)
-			})
+			}))
 		}
+		return
 	}
+	for _, r := range g.reqs {
+		a.reply(r, err)
+	}
+}
+
+// reply gives r its outcome; its LA is at work again from here.
+func (a *applier) reply(r applyReq, err error) {
+	a.working()
+	r.result <- err
 }
 
 // gatedRows is how many changed records make a group wait for the

@@ -173,3 +173,95 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 		t.Errorf("the store grew from %d to %d bytes on a rewrite of the same plans", before, after)
 	}
 }
+
+// TestPlansWaitForLAsAtWork: the writer holds the requests that put plans
+// while any LA of the run is still at work, and commits them together
+// once none is; it does not hold the other steps, nor a group that has
+// heldRows changes, and an LA waiting for memory (which only a commit can
+// free) is not at work.
+func TestPlansWaitForLAsAtWork(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	const timeout = 5 * time.Second
+	// putting applies a request that puts one plan, with rows changes, and
+	// reports its outcome and the transaction it ran in.
+	type outcome struct {
+		tx  *store.Tx
+		err error
+	}
+	putting := func(ap *applier, nhs string, rows int) chan outcome {
+		out := make(chan outcome, 1)
+		go func() {
+			var in *store.Tx
+			err := ap.apply(rows, func(tx *store.Tx) error { in = tx; return nil }, func(put func(plans.Plan, bool) error) error {
+				return put(plans.Plan{Key: plans.Key{NHS: nhs, LA: "841", Type: plans.CPP}, Start: caldate.Of(2026, time.January, 5), LocalID: "C-" + nhs}, false)
+			})
+			out <- outcome{in, err}
+		}()
+		return out
+	}
+	wait := func(t *testing.T, what string, out chan outcome) outcome {
+		t.Helper()
+		select {
+		case o := <-out:
+			if o.err != nil {
+				t.Fatalf("%s: %v", what, o.err)
+			}
+			return o
+		case <-time.After(timeout):
+			t.Fatalf("%s: not committed", what)
+			return outcome{}
+		}
+	}
+	// waiting reports whether out is still waiting after a while; it can
+	// pass wrongly on a slow machine, never fail wrongly.
+	waiting := func(out chan outcome) bool {
+		select {
+		case o := <-out:
+			out <- o
+			return false
+		case <-time.After(100 * time.Millisecond):
+			return true
+		}
+	}
+
+	t.Run("held until no LA is at work", func(t *testing.T) {
+		ap := newApplier(db)
+		defer ap.close()
+		ap.working() // the LA that sends a
+		ap.working() // the LA that sends b
+		ap.working() // the LA still at work
+		a, b := putting(ap, "9990276579", 1), putting(ap, "9993765570", 1)
+		step := make(chan outcome, 1)
+		go func() { step <- outcome{err: ap.apply(0, func(*store.Tx) error { return nil }, nil)} }()
+		wait(t, "a step that puts no plans", step)
+		if !waiting(a) || !waiting(b) {
+			t.Fatal("plans were committed while an LA was at work")
+		}
+		ap.pause() // the last LA finishes
+		if oa, ob := wait(t, "plans a", a), wait(t, "plans b", b); oa.tx != ob.tx {
+			t.Error("the plans held were committed in two transactions, want one")
+		}
+	})
+	t.Run("a group of heldRows is not held", func(t *testing.T) {
+		ap := newApplier(db)
+		defer ap.close()
+		ap.working()
+		ap.working() // at work throughout
+		wait(t, "plans of heldRows changes", putting(ap, "9994812866", heldRows))
+	})
+	t.Run("an LA waiting for memory is not at work", func(t *testing.T) {
+		ap := newApplier(db)
+		defer ap.close()
+		ap.working()
+		ap.working()
+		a := putting(ap, "9995860155", 1)
+		// The other LA waits for memory that a's commit frees.
+		freed := make(chan outcome, 1)
+		go ap.waiting(func() { freed <- <-a })
+		wait(t, "plans of the LA holding memory", freed)
+	})
+}

@@ -91,8 +91,11 @@ func (l *laRun) judge(ctx context.Context, m *store.Message, allowHold bool) (ju
 	}
 
 	// The return is charged against the run's memory budget from before it
-	// is read until it is committed.
-	if j.took, err = l.budget.acquire(ctx, l.charge(m, name)); err != nil {
+	// is read until it is committed. Memory is freed by the commits of
+	// other returns: the writer may not wait for this LA meanwhile.
+	charge := l.charge(m, name)
+	l.applier.waiting(func() { j.took, err = l.budget.acquire(ctx, charge) })
+	if err != nil {
 		return j, err
 	}
 	// Reading and evaluating returns is most of a run's CPU: at most a

@@ -174,9 +174,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, a := range las {
 		wg.Add(1)
 		sem <- struct{}{}
+		ap.working()
 		go func(a store.Authority) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer ap.pause()
 			l := &laRun{cfg: &cfg, la: a, mb: local.Open(cfg.DataDir, a.MailboxID), today: caldate.InLondon(cfg.Now()), applier: ap, budget: mem, cpu: cpu}
 			results, err := l.run(ctx)
 			mu.Lock()
