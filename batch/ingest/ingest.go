@@ -82,6 +82,10 @@ type Config struct {
 	// unless the process already has one (GOMEMLIMIT); 0 means
 	// DefaultMemoryLimit, negative leaves the runtime alone.
 	MemoryLimit int64
+	// HeapFloor is the smallest heap the Go collector aims for while Run
+	// runs, unless the process sets GOGC; 0 means DefaultHeapFloor,
+	// negative leaves the collector's pacing alone.
+	HeapFloor int64
 	// LAs limits the run to these LA codes; empty means every LA.
 	LAs []string
 	Log *slog.Logger
@@ -108,6 +112,9 @@ func (c *Config) defaults() {
 	}
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if c.HeapFloor == 0 {
+		c.HeapFloor = DefaultHeapFloor
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -163,6 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.MemoryLimit > 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
 	}
+	defer floorHeap(cfg.HeapFloor)()
 	rep := &Report{}
 	ap := newApplier(cfg.DB)
 	defer ap.close()
