@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"sync"
+	"time"
 
 	"cpis/store"
 	"cpis/store/plans"
@@ -16,8 +17,8 @@ import (
 // still applied whole or not at all: its changes are all in one
 // transaction. Plans are keyed by NHS number, so one LA's changes touch
 // pages all over the tree; grouping many returns into one commit writes
-// each page once instead of once per return. The small records of every
-// other step ride in the same commits, so that 153 LAs each taking,
+// each page once instead of once per return. The small records of the
+// other steps share commits of their own, so that 153 LAs each taking,
 // archiving, deciding and answering a return cost a few commits (and their
 // disk syncs), not four each; nothing else in the run waits on the store's
 // write lock.
@@ -55,6 +56,8 @@ type applier struct {
 	mu     sync.Mutex
 	active int
 	wake   chan struct{}
+	// maxHold is the longest a plan-carrying request is held (maxHold).
+	maxHold time.Duration
 }
 
 type applyReq struct {
@@ -135,8 +138,19 @@ const (
 // as what is queued, as before: the hold only waits for more.
 const heldRows = 10000
 
+// maxHold is the longest a plan-carrying request waits for the LAs still
+// at work (applier.run): an LA can be at work for a long time without
+// the writer (hashing or evaluating a return of half a million rows), and
+// the LAs whose decisions wait meanwhile are answered late, their plans
+// looked up as they were.
+const maxHold = 250 * time.Millisecond
+
+// holdFor is maxHold, for runs' appliers; tests set it longer to check
+// that nothing but the LAs stopping ends a hold.
+var holdFor = maxHold
+
 func newApplier(db *store.DB) *applier {
-	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{}), wake: make(chan struct{}, 1), maxHold: holdFor}
 	go a.run()
 	return a
 }
@@ -212,10 +226,12 @@ func (a *applier) close() {
 	<-a.done
 }
 
-// group is requests committed together, and how many records they change.
+// group is requests committed together, how many records they change,
+// and when the first came.
 type group struct {
-	reqs []applyReq
-	rows int
+	reqs  []applyReq
+	rows  int
+	since time.Time
 }
 
 // full reports whether r must go in a group of its own: g is as large as
@@ -226,14 +242,18 @@ func (g *group) full(r applyReq) bool {
 }
 
 func (g *group) add(r applyReq) {
+	if len(g.reqs) == 0 {
+		g.since = time.Now()
+	}
 	g.reqs = append(g.reqs, r)
 	g.rows += r.rows
 }
 
 // run is the writer. It commits what is queued at once, except the
 // requests that put plans: those wait, in a group of their own, until no
-// LA of the run is at work (every one has finished, or waits for the
-// writer), the group has heldRows changes, or the run ends. Plans are
+// LA of the run is at work (every one has finished, waits for the writer,
+// or waits for memory), the group has heldRows changes, its first request
+// has waited maxHold, or the run ends. Plans are
 // keyed by NHS number, so each return's changes touch leaves all over the
 // tree: the DELTA returns of a night committed as they came took five
 // commits, rewriting every branch page and many leaves five times; held,
@@ -244,14 +264,17 @@ func (a *applier) run() {
 	var held group
 	reqs := a.reqs
 	for reqs != nil || len(held.reqs) > 0 {
-		if len(held.reqs) > 0 && (reqs == nil || held.rows >= heldRows || a.stopped()) {
+		left := a.maxHold - time.Since(held.since)
+		if len(held.reqs) > 0 && (reqs == nil || held.rows >= heldRows || left <= 0 || a.stopped()) {
 			a.commit(held)
 			held = group{}
 			continue
 		}
 		var wake chan struct{}
+		var timeout <-chan time.Time
 		if len(held.reqs) > 0 {
 			wake = a.wake
+			timeout = time.After(left)
 		}
 		var now group
 		select {
@@ -262,6 +285,8 @@ func (a *applier) run() {
 			}
 			a.place(r, &held, &now)
 		case <-wake:
+			continue
+		case <-timeout:
 			continue
 		}
 	drain:

@@ -177,8 +177,9 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 // TestPlansWaitForLAsAtWork: the writer holds the requests that put plans
 // while any LA of the run is still at work, and commits them together
 // once none is; it does not hold the other steps, nor a group that has
-// heldRows changes, and an LA waiting for memory (which only a commit can
-// free) is not at work.
+// heldRows changes, nor any for longer than maxHold; an LA waiting for
+// memory (which only a commit can free) is not at work, and is at work
+// again once it has it.
 func TestPlansWaitForLAsAtWork(t *testing.T) {
 	db, err := store.Open(t.TempDir(), store.Options{Create: true, NoSync: true})
 	if err != nil {
@@ -230,10 +231,11 @@ func TestPlansWaitForLAsAtWork(t *testing.T) {
 
 	t.Run("held until no LA is at work", func(t *testing.T) {
 		ap := newApplier(db)
+		ap.maxHold = time.Hour
 		defer ap.close()
 		ap.working() // the LA that sends a
 		ap.working() // the LA that sends b
-		ap.working() // the LA still at work
+		ap.working() // the LA still at work, which sends a step
 		a, b := putting(ap, "9990276579", 1), putting(ap, "9993765570", 1)
 		step := make(chan outcome, 1)
 		go func() { step <- outcome{err: ap.apply(0, func(*store.Tx) error { return nil }, nil)} }()
@@ -248,13 +250,23 @@ func TestPlansWaitForLAsAtWork(t *testing.T) {
 	})
 	t.Run("a group of heldRows is not held", func(t *testing.T) {
 		ap := newApplier(db)
+		ap.maxHold = time.Hour
 		defer ap.close()
 		ap.working()
 		ap.working() // at work throughout
 		wait(t, "plans of heldRows changes", putting(ap, "9994812866", heldRows))
 	})
+	t.Run("none held longer than maxHold", func(t *testing.T) {
+		ap := newApplier(db)
+		ap.maxHold = 50 * time.Millisecond
+		defer ap.close()
+		ap.working()
+		ap.working() // at work throughout
+		wait(t, "plans held", putting(ap, "9996543217", 1))
+	})
 	t.Run("an LA waiting for memory is not at work", func(t *testing.T) {
 		ap := newApplier(db)
+		ap.maxHold = time.Hour
 		defer ap.close()
 		ap.working()
 		ap.working()
@@ -263,5 +275,12 @@ func TestPlansWaitForLAsAtWork(t *testing.T) {
 		freed := make(chan outcome, 1)
 		go ap.waiting(func() { freed <- <-a })
 		wait(t, "plans of the LA holding memory", freed)
+		// It has the memory: at work again, so plans wait for it.
+		again := putting(ap, "9992345676", 1)
+		if !waiting(again) {
+			t.Fatal("plans were committed while the LA that had waited for memory was at work")
+		}
+		ap.pause()
+		wait(t, "plans sent once it finished", again)
 	})
 }

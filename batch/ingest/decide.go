@@ -380,9 +380,10 @@ func (l *laRun) commitEvaluation(m *store.Message, name returns.Name, ev evaluat
 		return fmt.Errorf("store row outcomes of %s: %w", m.File, err)
 	}
 	// The plans to put go last, merged with the other returns' of a
-	// group commit in key order (applier.go).
+	// group commit in key order (applier.go). A decision that changes no
+	// plan puts none, and does not wait for other returns' plans.
 	var puts planSource
-	if ev.apply {
+	if ev.apply && (ev.upserts.n > 0 || len(ev.removals) > 0) {
 		puts = func(put func(plans.Plan, bool) error) error { return eachPlan(ev.upserts, l.la.Code, put) }
 	}
 	err := l.updateMessage(m, len(ev.removals)+ev.upserts.n+len(few), func(tx *store.Tx, m *store.Message) error {

@@ -49,9 +49,10 @@ const DefaultMaxRows = 500_000
 // DefaultParallel is how many LAs a run processes at once by default:
 // more than England has, so every LA's returns move through their steps
 // together. An LA waits on disk syncs and on the single writer most of the
-// time, and the writer commits what every LA asks for at that moment in
-// one transaction (applier.go): with all of them in flight, a night of
-// small DELTA returns takes a few commits instead of four per return.
+// time, and the writer commits what the LAs ask for together (applier.go:
+// their decisions' plans once no LA is still at work, their other steps
+// as they come): with all of them in flight, a night of small DELTA
+// returns takes a few commits instead of four per return.
 // Memory and CPU do not grow with it: the returns evaluated at once are
 // bounded by the memory budget (Config.MemoryBudget) and by twice as many
 // CPU slots as there are processors (slots, budget.go).
