@@ -19,11 +19,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -83,9 +81,9 @@ type Config struct {
 	// unless the process already has one (GOMEMLIMIT); 0 means
 	// DefaultMemoryLimit, negative leaves the runtime alone.
 	MemoryLimit int64
-	// HeapFloor is the smallest heap the Go collector aims for while Run
-	// runs, unless the process sets GOGC; 0 means DefaultHeapFloor,
-	// negative leaves the collector's pacing alone.
+	// HeapFloor is the heap below which the Go collector does not run
+	// while Run runs, unless the process sets GOGC; 0 means
+	// DefaultHeapFloor, negative leaves the collector's pacing alone.
 	HeapFloor int64
 	// LAs limits the run to these LA codes; empty means every LA.
 	LAs []string
@@ -168,10 +166,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		las = kept
 	}
 
-	if cfg.MemoryLimit > 0 && debug.SetMemoryLimit(-1) == math.MaxInt64 {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
-	}
-	defer floorHeap(cfg.HeapFloor)()
+	defer pace(cfg.MemoryLimit, cfg.HeapFloor)()
 	rep := &Report{}
 	ap := newApplier(cfg.DB)
 	defer ap.close()
