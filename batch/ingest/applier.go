@@ -12,7 +12,7 @@ import (
 // it (taking, archiving, deciding and answering returns), and it commits
 // what is queued in one write transaction: the steps that put no plans at
 // once, those that put plans once the LAs still at work have handed theirs
-// in too (run). LAs evaluate
+// in too, or after heldRows changes or maxHold (run). LAs evaluate
 // in parallel; each hands its return's changes to the applier. A return is
 // still applied whole or not at all: its changes are all in one
 // transaction. Plans are keyed by NHS number, so one LA's changes touch
@@ -145,12 +145,14 @@ const heldRows = 10000
 // looked up as they were.
 const maxHold = 250 * time.Millisecond
 
-// holdFor is maxHold, for runs' appliers; tests set it longer to check
-// that nothing but the LAs stopping ends a hold.
+// holdFor is the hold of runs' appliers: maxHold; tests set it longer to
+// check that nothing but the LAs stopping ends a hold.
 var holdFor = maxHold
 
-func newApplier(db *store.DB) *applier {
-	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{}), wake: make(chan struct{}, 1), maxHold: holdFor}
+// newApplier starts the writer of a run on db, holding a plan-carrying
+// request hold at most (maxHold).
+func newApplier(db *store.DB, hold time.Duration) *applier {
+	a := &applier{db: db, reqs: make(chan applyReq), done: make(chan struct{}), wake: make(chan struct{}, 1), maxHold: hold}
 	go a.run()
 	return a
 }
@@ -252,8 +254,8 @@ func (g *group) add(r applyReq) {
 // run is the writer. It commits what is queued at once, except the
 // requests that put plans: those wait, in a group of their own, until no
 // LA of the run is at work (every one has finished, waits for the writer,
-// or waits for memory), the group has heldRows changes, its first request
-// has waited maxHold, or the run ends. Plans are
+// or waits for memory), the group has heldRows changes (or is full:
+// place), its first request has waited maxHold, or the run ends. Plans are
 // keyed by NHS number, so each return's changes touch leaves all over the
 // tree: the DELTA returns of a night committed as they came took five
 // commits, rewriting every branch page and many leaves five times; held,
@@ -263,9 +265,11 @@ func (a *applier) run() {
 	defer close(a.done)
 	var held group
 	reqs := a.reqs
+	timer := time.NewTimer(a.maxHold) // ends the hold of the group held since armed
+	defer timer.Stop()
+	var armed time.Time
 	for reqs != nil || len(held.reqs) > 0 {
-		left := a.maxHold - time.Since(held.since)
-		if len(held.reqs) > 0 && (reqs == nil || held.rows >= heldRows || left <= 0 || a.stopped()) {
+		if len(held.reqs) > 0 && (reqs == nil || held.rows >= heldRows || time.Since(held.since) >= a.maxHold || a.stopped()) {
 			a.commit(held)
 			held = group{}
 			continue
@@ -274,7 +278,11 @@ func (a *applier) run() {
 		var timeout <-chan time.Time
 		if len(held.reqs) > 0 {
 			wake = a.wake
-			timeout = time.After(left)
+			if !armed.Equal(held.since) {
+				timer.Reset(a.maxHold - time.Since(held.since))
+				armed = held.since
+			}
+			timeout = timer.C
 		}
 		var now group
 		select {

@@ -31,7 +31,7 @@ func TestApplierRetriesAlone(t *testing.T) {
 	if err := db.Update(func(tx *store.Tx) error { return tx.NewMessage(m) }); err != nil {
 		t.Fatal(err)
 	}
-	ap := newApplier(db)
+	ap := newApplier(db, maxHold)
 	defer ap.close()
 	l := &laRun{cfg: &Config{DB: db, Now: func() time.Time { return now }}, la: store.Authority{Code: "841"}, applier: ap}
 
@@ -91,7 +91,7 @@ func TestGroupBeginsAfterEvaluations(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ap := newApplier(db)
+	ap := newApplier(db, maxHold)
 	defer ap.close()
 	rewrite := func(round int) planSource {
 		return func(put func(plans.Plan, bool) error) error {
@@ -230,8 +230,7 @@ func TestPlansWaitForLAsAtWork(t *testing.T) {
 	}
 
 	t.Run("held until no LA is at work", func(t *testing.T) {
-		ap := newApplier(db)
-		ap.maxHold = time.Hour
+		ap := newApplier(db, time.Hour)
 		defer ap.close()
 		ap.working() // the LA that sends a
 		ap.working() // the LA that sends b
@@ -249,31 +248,32 @@ func TestPlansWaitForLAsAtWork(t *testing.T) {
 		}
 	})
 	t.Run("a group of heldRows is not held", func(t *testing.T) {
-		ap := newApplier(db)
-		ap.maxHold = time.Hour
+		ap := newApplier(db, time.Hour)
 		defer ap.close()
 		ap.working()
 		ap.working() // at work throughout
 		wait(t, "plans of heldRows changes", putting(ap, "9994812866", heldRows))
 	})
 	t.Run("none held longer than maxHold", func(t *testing.T) {
-		ap := newApplier(db)
-		ap.maxHold = 50 * time.Millisecond
+		ap := newApplier(db, 50*time.Millisecond)
 		defer ap.close()
 		ap.working()
 		ap.working() // at work throughout
 		wait(t, "plans held", putting(ap, "9996543217", 1))
 	})
 	t.Run("an LA waiting for memory is not at work", func(t *testing.T) {
-		ap := newApplier(db)
-		ap.maxHold = time.Hour
+		ap := newApplier(db, time.Hour)
 		defer ap.close()
 		ap.working()
 		ap.working()
 		a := putting(ap, "9995860155", 1)
 		// The other LA waits for memory that a's commit frees.
 		freed := make(chan outcome, 1)
-		go ap.waiting(func() { freed <- <-a })
+		go func() {
+			var o outcome
+			ap.waiting(func() { o = <-a })
+			freed <- o // once it is at work again
+		}()
 		wait(t, "plans of the LA holding memory", freed)
 		// It has the memory: at work again, so plans wait for it.
 		again := putting(ap, "9992345676", 1)

@@ -78,12 +78,15 @@ type Config struct {
 	// 0 means DefaultMemoryBudget.
 	MemoryBudget int64
 	// MemoryLimit is the Go runtime's soft memory limit while Run runs,
-	// unless the process already has one (GOMEMLIMIT); 0 means
-	// DefaultMemoryLimit, negative leaves the runtime alone.
+	// unless the process already has one (GOMEMLIMIT, or the cpis
+	// binary's); 0 means DefaultMemoryLimit, negative sets none. Runs in
+	// one process at the same time share the first one's MemoryLimit and
+	// HeapFloor (pace).
 	MemoryLimit int64
 	// HeapFloor is the heap below which the Go collector does not run
-	// while Run runs, unless the process sets GOGC; 0 means
-	// DefaultHeapFloor, negative leaves the collector's pacing alone.
+	// while Run runs (the memory limit is lowered to it meanwhile),
+	// unless GOGC is other than 100; 0 means DefaultHeapFloor, negative
+	// keeps no floor.
 	HeapFloor int64
 	// LAs limits the run to these LA codes; empty means every LA.
 	LAs []string
@@ -168,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	defer pace(cfg.MemoryLimit, cfg.HeapFloor)()
 	rep := &Report{}
-	ap := newApplier(cfg.DB)
+	ap := newApplier(cfg.DB, holdFor)
 	defer ap.close()
 	mem := newBudget(cfg.MemoryBudget)
 	cpu := make(slots, 2*runtime.GOMAXPROCS(0))

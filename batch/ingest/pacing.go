@@ -17,7 +17,7 @@ import (
 // transaction again while allocation assisted; with a floor of 64 MiB,
 // two. Below 128 MiB such a night has none. The heap stays under the
 // floor while what is live is under half of it, and is paced by Go above:
-// the national FULL night peaks at about 110 MiB of heap (it was 80 to
+// the national FULL night peaks at 110 to 116 MiB of heap (it was 80 to
 // 100), well inside the binary's memory limit.
 const DefaultHeapFloor int64 = 128 << 20
 
@@ -69,7 +69,8 @@ func startPacing(limit, floor int64) (undo func()) {
 		debug.SetMemoryLimit(base)
 	}
 	unfloor := func() {}
-	// GOGC set by the environment or the program is theirs to pace.
+	// GOGC set by the environment or the program (to other than 100) is
+	// theirs to pace.
 	if floor > 0 && percent == 100 {
 		unfloor = keepFloor(floor, base)
 	}
