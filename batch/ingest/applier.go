@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cpis/store"
@@ -53,8 +54,7 @@ type applier struct {
 	// finished, not waiting for memory (waiting), and without a request in
 	// the writer's hands (place to reply). wake tells the writer that the
 	// count fell to none.
-	mu     sync.Mutex
-	active int
+	active atomic.Int64
 	wake   chan struct{}
 	// maxHold is the longest a plan-carrying request is held (maxHold).
 	maxHold time.Duration
@@ -181,20 +181,12 @@ func (a *applier) evaluating(read func() error) error {
 
 // working counts an LA of the run at work: while it is, plans that other
 // LAs hand the writer may wait for its own (run).
-func (a *applier) working() {
-	a.mu.Lock()
-	a.active++
-	a.mu.Unlock()
-}
+func (a *applier) working() { a.active.Add(1) }
 
 // pause tells that an LA at work has stopped: it has finished, or waits
 // for memory that only a commit can free.
 func (a *applier) pause() {
-	a.mu.Lock()
-	a.active--
-	stopped := a.active <= 0
-	a.mu.Unlock()
-	if stopped {
+	if a.active.Add(-1) <= 0 {
 		select {
 		case a.wake <- struct{}{}:
 		default: // a wake is pending already
@@ -216,11 +208,7 @@ func (a *applier) waiting(wait func()) {
 }
 
 // stopped reports whether no LA of the run is at work.
-func (a *applier) stopped() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.active <= 0
-}
+func (a *applier) stopped() bool { return a.active.Load() <= 0 }
 
 // close stops the applier once every apply has returned.
 func (a *applier) close() {
@@ -320,9 +308,7 @@ func (a *applier) run() {
 // and puts it in the group held (plans) or now (the rest), committing that
 // group first when it is full.
 func (a *applier) place(r applyReq, held, now *group) {
-	a.mu.Lock()
-	a.active--
-	a.mu.Unlock()
+	a.active.Add(-1)
 	g := now
 	if r.plans != nil {
 		g = held
